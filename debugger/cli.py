@@ -1,0 +1,201 @@
+"""`segdebug`: the command-line root. One function per command; the work lives elsewhere.
+
+Implementations are imported inside each command so `segdebug tail` never pays for Textual.
+"""
+
+from __future__ import annotations
+
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+try:  # typer >= 0.22 vendors click
+    from typer._click import exceptions as click_exceptions
+    from typer._click.utils import echo
+except ImportError:  # pragma: no cover - older typer on top of click
+    from click import exceptions as click_exceptions  # type: ignore[no-redef]
+    from click import echo  # type: ignore[no-redef]
+
+from debugger import __version__
+from debugger.errors import CliError
+from debugger.paths import DEFAULT_HOST, DEFAULT_PORT
+
+app = typer.Typer(
+    name="segdebug",
+    help="A local debugger for Segment-style analytics events.",
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
+)
+
+SocketOption = Annotated[
+    Optional[Path],
+    typer.Option("--socket", help="The collector's local socket (default: the one for --port)."),
+]
+
+
+class Fsync(str, Enum):
+    always = "always"
+    interval = "interval"
+    never = "never"
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"segdebug {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
+    ] = False,
+) -> None:
+    """A local debugger for Segment-style analytics events."""
+
+
+@app.command()
+def collect(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = DEFAULT_HOST,
+    port: Annotated[int, typer.Option(help="HTTP port (0 picks a free one).")] = DEFAULT_PORT,
+    archive: Annotated[
+        Optional[Path], typer.Option(help="NDJSON archive of accepted messages.")
+    ] = None,
+    socket: SocketOption = None,
+    write_key: Annotated[
+        Optional[list[str]],
+        typer.Option("--write-key", help="Accept only this write key (repeatable)."),
+    ] = None,
+    fsync: Annotated[
+        Fsync, typer.Option(help="When to fsync the archive: always, interval (1 s) or never.")
+    ] = Fsync.interval,
+    plan: Annotated[
+        Optional[Path], typer.Option(help="Tracking plan (JSON Schema per event) to check live.")
+    ] = None,
+) -> None:
+    """Run the collector: Segment's HTTP tracking API on HOST:PORT, archived to NDJSON."""
+    from debugger.serve import run_collect
+
+    run_collect(
+        host=host, port=port, archive=archive, socket=socket,
+        write_keys=write_key or [], fsync=fsync.value, plan=plan,
+    )
+
+
+@app.command()
+def tail(
+    socket: SocketOption = None,
+    port: Annotated[int, typer.Option(help="Port of the collector to tail.")] = DEFAULT_PORT,
+    filter: Annotated[
+        Optional[str], typer.Option("--filter", "-f", help="Only events matching this query.")
+    ] = None,
+    json: Annotated[bool, typer.Option("--json", help="Print raw NDJSON envelopes.")] = False,
+    count: Annotated[
+        Optional[int], typer.Option(min=1, help="Stop after N events.")
+    ] = None,
+) -> None:
+    """Print events from a running collector, one line each (or NDJSON with --json)."""
+    from debugger.tail import run_tail
+
+    run_tail(socket=socket, port=port, query=filter, as_json=json, count=count)
+
+
+@app.command()
+def live(
+    socket: SocketOption = None,
+    port: Annotated[int, typer.Option(help="Port of the collector (started if none runs).")] = DEFAULT_PORT,
+    file: Annotated[
+        Optional[Path], typer.Option("--file", help="Tail an NDJSON archive instead of a collector.")
+    ] = None,
+    filter: Annotated[Optional[str], typer.Option("--filter", help="Initial search query.")] = None,
+    max_rate: Annotated[
+        int, typer.Option(min=1, help="Events/s shown before the collector samples.")
+    ] = 50,
+    demo: Annotated[bool, typer.Option("--demo", help="Also send demo traffic.")] = False,
+) -> None:
+    """Open the live terminal debugger."""
+    from debugger.tui.run import run_live
+
+    run_live(socket=socket, port=port, file=file, query=filter, max_rate=max_rate, demo=demo)
+
+
+@app.command()
+def demo(
+    to: Annotated[
+        str, typer.Option(help="Collector base URL.")
+    ] = f"http://{DEFAULT_HOST}:{DEFAULT_PORT}",
+    rate: Annotated[float, typer.Option(min=0.1, help="Events per second.")] = 5.0,
+    duration: Annotated[
+        Optional[float], typer.Option(min=0.1, help="Seconds to run (default: until Ctrl-C).")
+    ] = None,
+) -> None:
+    """Send realistic demo traffic (with a few deliberate mistakes) to a collector."""
+    from debugger.demo import run_demo
+
+    run_demo(to=to, rate=rate, duration=duration)
+
+
+@app.command()
+def validate(
+    archives: Annotated[list[str], typer.Argument(help="Archives: files, .gz, directories, -.")],
+    format: Annotated[str, typer.Option("--format", help="text or json.")] = "text",
+    rule: Annotated[
+        Optional[list[str]], typer.Option("--rule", help="Only these rule codes (repeatable).")
+    ] = None,
+    plan: Annotated[Optional[Path], typer.Option(help="Tracking plan (JSON Schema per event).")] = None,
+    strict: Annotated[bool, typer.Option("--strict", help="Warnings fail too.")] = False,
+) -> None:
+    """Lint archives against the spec rules (exit 1 on errors)."""
+    from debugger.validate import run_validate
+
+    run_validate(archives=archives, fmt=format, rules=rule or [], plan=plan, strict=strict)
+
+
+@app.command("help")
+def help_topic(
+    topic: Annotated[str, typer.Argument(help="Topic: query.")] = "query",
+) -> None:
+    """Explain a topic: `segdebug help query` prints the query language."""
+    if topic != "query":
+        raise CliError(f"unknown help topic {topic!r}; try: segdebug help query")
+    from debugger.query import HELP
+
+    typer.echo(HELP)
+
+
+def _register_replay() -> None:
+    from replay.cli import replay
+
+    app.command("replay")(replay)
+
+
+_register_replay()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI: usage errors and CliError become one line on stderr, never a traceback."""
+    try:
+        result = app(args=argv, prog_name="segdebug", standalone_mode=False)
+    except CliError as error:
+        echo(f"segdebug: error: {error}", err=True)
+        return error.code
+    except click_exceptions.UsageError as error:
+        command = f" {error.ctx.info_name}" if error.ctx and error.ctx.parent else ""
+        echo(f"segdebug{command}: error: {error.format_message()}", err=True)
+        return 2
+    except (click_exceptions.Abort, KeyboardInterrupt):
+        echo("", err=True)
+        return 130
+    except (click_exceptions.Exit, typer.Exit) as done:
+        return done.exit_code
+    return result if isinstance(result, int) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,139 @@
+"""The event model: what a Segment message is, and the few facts every part reads from it.
+
+Pure functions over plain dicts (as parsed by orjson); no I/O.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any, Mapping
+
+Message = dict[str, Any]
+
+CALL_TYPES: tuple[str, ...] = ("identify", "track", "page", "screen", "group", "alias")
+
+# analytics.js "standard mode" posts to /v1/<first letter of the type>.
+SHORT_PATHS: dict[str, str] = {name[0]: name for name in CALL_TYPES}
+
+# Fields Segment documents at the top level of every message.
+COMMON_FIELDS: frozenset[str] = frozenset(
+    {
+        "anonymousId", "context", "integrations", "messageId", "receivedAt", "sentAt",
+        "timestamp", "originalTimestamp", "type", "userId", "version", "channel", "writeKey",
+        "projectId", "_metadata", "options",
+    }
+)
+
+# Fields each call type adds to the common ones.
+TYPE_FIELDS: dict[str, frozenset[str]] = {
+    "identify": frozenset({"traits"}),
+    "track": frozenset({"event", "properties"}),
+    "page": frozenset({"name", "category", "properties"}),
+    "screen": frozenset({"name", "category", "properties"}),
+    "group": frozenset({"groupId", "traits"}),
+    "alias": frozenset({"previousId"}),
+}
+
+
+def call_type(message: Mapping[str, Any]) -> str:
+    """The message's `type`, or "" when it has none usable."""
+    value = message.get("type")
+    return value if isinstance(value, str) else ""
+
+
+def user_of(message: Mapping[str, Any]) -> str:
+    """userId if present, else anonymousId: who the call is about."""
+    for key in ("userId", "anonymousId"):
+        value = message.get(key)
+        if value not in (None, ""):
+            return str(value)
+    return ""
+
+
+def name_of(message: Mapping[str, Any]) -> str:
+    """The name a human reads in a list: event, page/screen name, the identity for the rest."""
+    kind = call_type(message)
+    if kind == "track":
+        return _text(message.get("event"))
+    if kind in ("page", "screen"):
+        return _text(message.get("name")) or _text(_get(message, "properties", "name"))
+    if kind == "identify":
+        email = _get(message, "traits", "email") or _get(message, "context", "traits", "email")
+        parts = [_text(message.get("userId")), _text(email)]
+        return " ".join(part for part in parts if part)
+    if kind == "group":
+        return _text(message.get("groupId"))
+    if kind == "alias":
+        return f"{_text(message.get('previousId'))} -> {_text(message.get('userId'))}"
+    return ""
+
+
+def library_of(message: Mapping[str, Any]) -> str:
+    """context.library.name, the SDK that sent the call ("" when unknown)."""
+    return _text(_get(message, "context", "library", "name"))
+
+
+def event_time(message: Mapping[str, Any]) -> datetime | None:
+    """When the event happened: timestamp, else originalTimestamp, else receivedAt."""
+    for key in ("timestamp", "originalTimestamp", "receivedAt"):
+        parsed = parse_time(message.get(key))
+        if parsed is not None:
+            return parsed
+    return None
+
+
+def parse_time(value: Any) -> datetime | None:
+    """Parse an ISO 8601 timestamp (with `Z` or an offset) to an aware datetime; None if not one."""
+    if not isinstance(value, str) or len(value) < 10:
+        return None
+    text = value.strip()
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    return parsed
+
+
+def format_time(moment: datetime) -> str:
+    """ISO 8601 in UTC with milliseconds and `Z`, the form Segment writes."""
+    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def now_iso() -> str:
+    """The current time in Segment's ISO form."""
+    return format_time(datetime.now(timezone.utc))
+
+
+def get_path(value: Any, path: str) -> Any:
+    """Follow a dotted path through dicts; None when any step is missing."""
+    for part in path.split("."):
+        if not isinstance(value, Mapping):
+            return None
+        value = value.get(part)
+    return value
+
+
+def mask_key(key: str | None) -> str:
+    """Show enough of a write key to tell keys apart, never the whole secret."""
+    if not key:
+        return "-"
+    if len(key) <= 6:
+        return key[:1] + "…"
+    return key[:4] + "…" + key[-2:]
+
+
+def _get(message: Mapping[str, Any], *keys: str) -> Any:
+    value: Any = message
+    for key in keys:
+        if not isinstance(value, Mapping):
+            return None
+        value = value.get(key)
+    return value
+
+
+def _text(value: Any) -> str:
+    return "" if value is None else str(value)

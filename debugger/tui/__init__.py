@@ -1,0 +1,1 @@
+"""The `segdebug live` terminal UI."""

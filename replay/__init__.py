@@ -1,0 +1,1 @@
+"""segdebug replay: resend archived events to any endpoint."""
