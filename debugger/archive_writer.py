@@ -1,0 +1,105 @@
+"""Appending to the archive and to rejected.ndjson, before the collector answers.
+
+One `os.write` of all a request's lines on an O_APPEND descriptor: once it returns, the lines
+are in the kernel and survive the collector being killed. `fsync` decides how much more:
+`always` syncs each write (survives a power cut), `interval` syncs dirty files about once a
+second, `never` leaves it to the OS.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+from pathlib import Path
+from typing import Any, Iterable
+
+import orjson
+
+from debugger.paths import rejected_path
+
+FSYNC_POLICIES = ("always", "interval", "never")
+FSYNC_INTERVAL = 1.0
+
+
+class _AppendFile:
+    """An append-only file written with whole-line writes."""
+
+    def __init__(self, path: Path, always_sync: bool) -> None:
+        self.path = path
+        self.always_sync = always_sync
+        self.dirty = False
+        self.fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
+
+    def append(self, data: bytes) -> None:
+        view = memoryview(data)
+        while view:  # a regular file takes it all at once; loop only for the odd short write
+            written = os.write(self.fd, view)
+            view = view[written:]
+        if self.always_sync:
+            os.fsync(self.fd)
+        else:
+            self.dirty = True
+
+    def sync(self) -> None:
+        if self.dirty:
+            self.dirty = False
+            os.fsync(self.fd)
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self.sync()
+        os.close(self.fd)
+
+
+class ArchiveWriter:
+    """The archive (accepted messages) and rejected.ndjson beside it (refused calls)."""
+
+    def __init__(self, archive: Path, fsync: str = "interval") -> None:
+        if fsync not in FSYNC_POLICIES:
+            raise ValueError(f"fsync must be one of {', '.join(FSYNC_POLICIES)}")
+        self.archive_path = archive
+        self.rejected_path = rejected_path(archive)
+        self.policy = fsync
+        archive.parent.mkdir(parents=True, exist_ok=True)
+        self._archive = _AppendFile(archive, fsync == "always")
+        try:
+            self._rejected = _AppendFile(self.rejected_path, fsync == "always")
+        except OSError:
+            self._archive.close()
+            raise
+        self._syncer: asyncio.Task[None] | None = None
+
+    def append_lines(self, lines: Iterable[bytes]) -> None:
+        """Append messages already serialised (no newlines), in one write."""
+        data = b"\n".join(lines)
+        if data:
+            self._archive.append(data + b"\n")
+
+    def append_rejected(self, records: Iterable[dict[str, Any]]) -> None:
+        """Append refusal records (reason + raw text), in one write."""
+        data = b"".join(orjson.dumps(record, option=orjson.OPT_APPEND_NEWLINE) for record in records)
+        if data:
+            self._rejected.append(data)
+
+    def start(self) -> None:
+        """Start the once-a-second fsync when the policy is `interval` (needs a running loop)."""
+        if self.policy == "interval" and self._syncer is None:
+            self._syncer = asyncio.get_running_loop().create_task(self._sync_forever())
+
+    async def _sync_forever(self) -> None:
+        while True:
+            await asyncio.sleep(FSYNC_INTERVAL)
+            await asyncio.to_thread(self.sync)
+
+    def sync(self) -> None:
+        self._archive.sync()
+        self._rejected.sync()
+
+    async def close(self) -> None:
+        if self._syncer is not None:
+            self._syncer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._syncer
+        self._archive.close()
+        self._rejected.close()

@@ -1,0 +1,217 @@
+"""The collector's HTTP side: Segment's tracking API as an aiohttp app.
+
+Routes, CORS and answers live here; what a call means is `debugger.ingest`. Every answer has
+a JSON body (the pixel API's GIF aside). Accepted messages reach the archive before the answer
+is sent; each accepted or refused message is then published as a socket envelope.
+"""
+
+from __future__ import annotations
+
+import base64
+import itertools
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Callable
+
+import orjson
+from aiohttp import web
+
+from debugger.archive_writer import ArchiveWriter
+from debugger.envelope import event_envelope
+from debugger.ingest import (
+    MAX_REQUEST, Call, Checker, IngestError, Outcome, decode_pixel, error_body, ingest,
+    refused_call, write_key_from_auth,
+)
+from debugger.message import CALL_TYPES, SHORT_PATHS
+
+Publish = Callable[[dict[str, Any]], None]
+
+# Bodies up to this size are read whole so an oversize request still gets its JSON answer.
+READ_LIMIT = 4 * MAX_REQUEST
+BATCH_PATHS = ("batch", "import", "b")
+EMPTY_GIF = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
+CORS_HEADERS = {
+    "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
+    "Access-Control-Max-Age": "86400",
+}
+DEFAULT_ALLOWED_HEADERS = "Content-Type, Authorization, X-Retry-Count, Content-Encoding"
+
+
+@dataclass
+class Collector:
+    """What the handlers share: the archive, the checker, the publisher, the allow-list."""
+
+    writer: ArchiveWriter
+    check: Checker
+    publish: Publish
+    allowed: frozenset[str] = frozenset()
+    seq: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+
+    def record(self, request: web.Request, call: Call, outcome: Outcome, body_size: int) -> None:
+        """Archive what was accepted (one write), log what was refused, then publish both."""
+        if outcome.accepted:
+            self.writer.append_lines(item.line for item in outcome.accepted)
+        endpoint = request.path
+        if outcome.refused:
+            self.writer.append_rejected(
+                {
+                    "receivedAt": call.received_at, "endpoint": endpoint, "writeKey": item.write_key,
+                    "code": item.problems[0]["code"], "problems": item.problems,
+                    "message": item.message, "raw": item.raw,
+                }
+                for item in outcome.refused
+            )
+        facts = _request_facts(request, body_size)
+        publish, seq, received_at = self.publish, self.seq, call.received_at
+        for accepted in outcome.accepted:
+            publish(event_envelope(
+                seq=next(seq), received_at=received_at, endpoint=endpoint,
+                write_key=accepted.write_key, status="accepted", problems=accepted.problems,
+                message=accepted.message, raw=accepted.line.decode(), request=facts,
+            ))
+        for refused in outcome.refused:
+            publish(event_envelope(
+                seq=next(seq), received_at=received_at, endpoint=endpoint,
+                write_key=refused.write_key, status="rejected", problems=refused.problems,
+                message=refused.message, raw=refused.raw, request=facts,
+            ))
+
+    def call_for(self, request: web.Request, kind: str | None) -> Call:
+        return Call(
+            kind=kind, received=datetime.now(timezone.utc),
+            auth_key=write_key_from_auth(request.headers.get("Authorization")),
+            allowed=self.allowed,
+        )
+
+
+def _request_facts(request: web.Request, size: int) -> dict[str, Any]:
+    headers = request.headers
+    return {
+        "method": request.method, "path": request.path_qs,
+        "contentType": headers.get("Content-Type"), "contentEncoding": headers.get("Content-Encoding"),
+        "userAgent": headers.get("User-Agent"), "remote": request.remote, "bytes": size,
+    }
+
+
+def json_response(status: int, body: dict[str, Any]) -> web.Response:
+    return web.Response(status=status, body=orjson.dumps(body), content_type="application/json")
+
+
+OK = orjson.dumps({"success": True})
+
+
+def _answer(outcome: Outcome) -> web.Response:
+    if outcome.status == 200 and not outcome.refused:
+        return web.Response(body=OK, content_type="application/json")
+    return json_response(outcome.status, outcome.body)
+
+
+def make_app(collector: Collector) -> web.Application:
+    """The aiohttp application: every endpoint and alias of the tracking API."""
+
+    async def post_call(request: web.Request, kind: str | None) -> web.Response:
+        call = collector.call_for(request, kind)
+        try:
+            body = await request.read()
+        except web.HTTPRequestEntityTooLarge:
+            error = IngestError(400, "request_too_large", f"the request is over {MAX_REQUEST} bytes")
+            body = b""
+            outcome = refused_call(error, None, call.auth_key)
+        else:
+            outcome = ingest(body, request.headers.get("Content-Encoding"), call, collector.check)
+        collector.record(request, call, outcome, len(body))
+        return _answer(outcome)
+
+    def single(kind: str) -> Callable[[web.Request], Any]:
+        async def handler(request: web.Request) -> web.Response:
+            return await post_call(request, kind)
+
+        return handler
+
+    async def batch(request: web.Request) -> web.Response:
+        return await post_call(request, None)
+
+    async def metrics(request: web.Request) -> web.Response:
+        await request.read()
+        return web.Response(body=OK, content_type="application/json")
+
+    async def pixel(request: web.Request) -> web.Response:
+        kind = request.match_info["kind"]
+        call = collector.call_for(request, kind)
+        try:
+            if kind not in CALL_TYPES:
+                raise IngestError(400, "invalid_type", f"unknown pixel call type {kind!r}")
+            body = decode_pixel(request.query.get("data"))
+        except IngestError as error:
+            outcome = refused_call(error, request.query_string or None, call.auth_key)
+        else:
+            outcome = ingest(body, None, call, collector.check)
+        collector.record(request, call, outcome, 0)
+        return web.Response(body=EMPTY_GIF, content_type="image/gif", headers={"Cache-Control": "no-store"})
+
+    async def settings(request: web.Request) -> web.Response:
+        key = request.match_info["key"]
+        body = {
+            "integrations": {
+                "Segment.io": {
+                    "apiKey": key, "apiHost": f"{request.host}/v1", "protocol": request.scheme,
+                    "unbundledIntegrations": [], "addBundledMetadata": True,
+                }
+            },
+            "plan": {"track": {"__default": {"enabled": True, "integrations": {}}},
+                     "identify": {"__default": {"enabled": True}},
+                     "group": {"__default": {"enabled": True}}},
+            "edgeFunction": {}, "analyticsNextEnabled": True, "middlewareSettings": {},
+            "enabledMiddleware": {}, "metrics": {"sampleRate": 0}, "remotePlugins": [],
+        }
+        return json_response(200, body)
+
+    async def preflight(request: web.Request) -> web.Response:
+        return web.Response(status=204)
+
+    async def not_found(request: web.Request) -> web.Response:
+        return json_response(404, error_body("not_found", f"no such endpoint: {request.method} {request.path}"))
+
+    app = web.Application(client_max_size=READ_LIMIT, middlewares=[_cors, _json_errors])
+    for kind in CALL_TYPES:
+        app.router.add_post(f"/v1/{kind}", single(kind))
+    for letter, kind in SHORT_PATHS.items():
+        app.router.add_post(f"/v1/{letter}", single(kind))
+    for name in BATCH_PATHS:
+        app.router.add_post(f"/v1/{name}", batch)
+    app.router.add_post("/v1/m", metrics)
+    app.router.add_get("/v1/pixel/{kind}", pixel)
+    app.router.add_get("/v1/projects/{key}/settings", settings)
+    app.router.add_route("OPTIONS", "/{tail:.*}", preflight)
+    app.router.add_route("*", "/{tail:.*}", not_found)
+    return app
+
+
+@web.middleware
+async def _cors(request: web.Request, handler: Callable[[web.Request], Any]) -> web.StreamResponse:
+    """Any origin may call: analytics.js runs on whatever page is being debugged."""
+    response = await handler(request)
+    origin = request.headers.get("Origin")
+    headers = response.headers
+    headers["Access-Control-Allow-Origin"] = origin or "*"
+    if origin:
+        headers["Access-Control-Allow-Credentials"] = "true"
+        headers["Vary"] = "Origin"
+    if request.method == "OPTIONS":
+        headers.update(CORS_HEADERS)
+        headers["Access-Control-Allow-Headers"] = request.headers.get(
+            "Access-Control-Request-Headers", DEFAULT_ALLOWED_HEADERS
+        )
+    return response
+
+
+@web.middleware
+async def _json_errors(request: web.Request, handler: Callable[[web.Request], Any]) -> web.StreamResponse:
+    """aiohttp's own errors (405, 413, ...) answered as JSON too."""
+    try:
+        return await handler(request)
+    except web.HTTPException as error:
+        if error.status < 400:
+            raise
+        code = error.reason.lower().replace(" ", "_")
+        return json_response(error.status, error_body(code, error.reason))

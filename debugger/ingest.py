@@ -1,0 +1,348 @@
+"""Ingest: from the bytes of one tracking-API call to accepted messages and refusals.
+
+Pure logic, no I/O: the collector reads the body and writes the results. Everything Segment
+does to a call happens here: decode (gzip/deflate with a cap on the inflated size), parse,
+limits, batch split, envelope merge, write key, `receivedAt`, clock-skew correction and the
+per-message checks. Each refusal carries a Segment-style code and the raw text it refused.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import zlib
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Callable, Mapping
+
+import orjson
+
+from debugger.envelope import Problem, has_errors, problem
+from debugger.message import format_time, parse_time
+
+MAX_MESSAGE = 32 * 1024  # bytes per message (the SDKs use 32768)
+MAX_REQUEST = 500 * 1024  # bytes per request, after inflating
+MAX_BATCH = 2500  # events per batch
+RAW_KEPT = 64 * 1024  # how much of a refused body's text is kept for the record
+
+Checker = Callable[[Mapping[str, Any]], list[Problem]]
+
+OK_BODY: dict[str, Any] = {"success": True}
+
+
+class IngestError(Exception):
+    """The whole call is refused: an HTTP status and a Segment-style code."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+
+
+def error_body(code: str, message: str) -> dict[str, Any]:
+    """A refusal answer that every SDK can read: `code`/`message` (Python), `error` (Ruby)."""
+    return {"success": False, "code": code, "message": message, "error": message}
+
+
+@dataclass(slots=True)
+class Accepted:
+    """A message to archive: the line is exactly what goes in the archive (no newline)."""
+
+    message: dict[str, Any]
+    line: bytes
+    write_key: str | None
+    problems: list[Problem]
+
+
+@dataclass(slots=True)
+class Refused:
+    """A refused call or batch item: the parsed item when there was one, and its raw text."""
+
+    message: dict[str, Any] | None
+    raw: str | None
+    write_key: str | None
+    problems: list[Problem]
+
+
+@dataclass(slots=True)
+class Outcome:
+    """What one call came to: the HTTP answer, what to archive, what was refused."""
+
+    status: int
+    body: dict[str, Any]
+    accepted: list[Accepted] = field(default_factory=list)
+    refused: list[Refused] = field(default_factory=list)
+
+
+# --- decoding -------------------------------------------------------------------------------
+
+
+def decode_body(body: bytes, encoding: str | None, cap: int = MAX_REQUEST) -> bytes:
+    """The request body with its Content-Encoding undone, refused past `cap` inflated bytes.
+
+    Inflating stops at cap + 1 bytes, so a gzip bomb costs a few milliseconds and no memory.
+    """
+    name = (encoding or "identity").strip().lower()
+    if name in ("", "identity"):
+        return body
+    if name in ("gzip", "x-gzip"):
+        return _inflate(body, zlib.MAX_WBITS | 16, cap, "gzip")
+    if name == "deflate":  # RFC says zlib-wrapped; some clients send raw deflate
+        wrapped = body[:1] and (body[0] & 0x0F) == 8 and int.from_bytes(body[:2], "big") % 31 == 0
+        return _inflate(body, zlib.MAX_WBITS if wrapped else -zlib.MAX_WBITS, cap, "deflate")
+    raise IngestError(
+        400, "unsupported_encoding", f"Content-Encoding {encoding!r} is not supported (use gzip or deflate)"
+    )
+
+
+def _inflate(body: bytes, wbits: int, cap: int, name: str) -> bytes:
+    out: list[bytes] = []
+    size = 0
+    data = body
+    try:
+        while data:
+            inflater = zlib.decompressobj(wbits)
+            chunk = inflater.decompress(data, cap + 1 - size)
+            while True:
+                size += len(chunk)
+                out.append(chunk)
+                if size > cap:
+                    raise IngestError(
+                        400, "request_too_large",
+                        f"the {name} body inflates to more than {cap} bytes (limit {MAX_REQUEST})",
+                    )
+                if not inflater.unconsumed_tail:
+                    break
+                chunk = inflater.decompress(inflater.unconsumed_tail, cap + 1 - size)
+            if not inflater.eof:
+                raise IngestError(400, "invalid_encoding", f"the {name} body is truncated")
+            data = inflater.unused_data if wbits & 16 else b""  # gzip may have several members
+    except zlib.error as error:
+        raise IngestError(400, "invalid_encoding", f"the {name} body is corrupt: {error}") from None
+    return b"".join(out)
+
+
+def write_key_from_auth(header: str | None) -> str | None:
+    """The write key in `Authorization: Basic base64(key:)` (colon optional); None otherwise.
+
+    A Bearer token is an OAuth token, not a write key: the key then comes from the body.
+    """
+    if not header:
+        return None
+    scheme, _, value = header.strip().partition(" ")
+    if scheme.lower() != "basic" or not value:
+        return None
+    try:
+        text = base64.b64decode(value.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    return text.split(":", 1)[0] or None
+
+
+def decode_pixel(data: str | None) -> bytes:
+    """The JSON of a pixel call: `?data=` base64 (standard or URL-safe, padding optional)."""
+    if not data:
+        raise IngestError(400, "empty_body", "the pixel call has no data parameter")
+    text = data.strip().replace("-", "+").replace("_", "/")
+    try:
+        return base64.b64decode(text + "=" * (-len(text) % 4), validate=True)
+    except binascii.Error:
+        raise IngestError(400, "invalid_json", "the pixel data parameter is not base64") from None
+
+
+def raw_text(body: bytes) -> str:
+    """Body bytes as text for a refusal record: invalid UTF-8 escaped, long bodies cut."""
+    text = body[:RAW_KEPT].decode("utf-8", "backslashreplace")
+    if len(body) > RAW_KEPT:
+        text += f"…[truncated: {len(body)} bytes]"
+    return text
+
+
+# --- the call -------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Call:
+    """What the collector knows about one HTTP call besides its body."""
+
+    kind: str | None  # the call type for single calls (/v1/track, /v1/t), None for batches
+    received: datetime
+    auth_key: str | None = None  # from Basic auth
+    allowed: frozenset[str] = frozenset()  # write-key allow-list; empty means any key
+    received_at: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.received_at:
+            self.received_at = format_time(self.received)
+
+
+def ingest(body: bytes, encoding: str | None, call: Call, check: Checker) -> Outcome:
+    """Everything Segment does with one call, as an Outcome (never raises)."""
+    try:
+        return _ingest(body, encoding, call, check)
+    except IngestError as error:
+        return refused_call(error, raw_text(body) if body else None, call.auth_key)
+
+
+def refused_call(error: IngestError, raw: str | None, write_key: str | None) -> Outcome:
+    """The Outcome of a call refused as a whole: its answer and one refusal to record."""
+    refused = Refused(None, raw, write_key, [problem("error", error.code, error.message)])
+    return Outcome(error.status, error_body(error.code, error.message), refused=[refused])
+
+
+def _ingest(body: bytes, encoding: str | None, call: Call, check: Checker) -> Outcome:
+    if len(body) > MAX_REQUEST:
+        raise IngestError(400, "request_too_large", f"the request is over {MAX_REQUEST} bytes")
+    text = decode_body(body, encoding)
+    if not text.strip():
+        raise IngestError(400, "empty_body", "the request body is empty")
+    try:
+        payload = orjson.loads(text)
+    except orjson.JSONDecodeError as error:
+        raise IngestError(400, "invalid_json", f"the body is not valid JSON: {error}") from None
+    if not isinstance(payload, dict):
+        raise IngestError(400, "not_an_object", f"the body is a JSON {_json_type(payload)}, not an object")
+    if call.kind is None:
+        return _batch(payload, text, call, check)
+    return _single(payload, text, call, check)
+
+
+def _request_key(payload: Mapping[str, Any], call: Call) -> str | None:
+    """The call's write key: in the body, else Basic auth. Checked against the allow-list."""
+    key = payload.get("writeKey")
+    key = key if isinstance(key, str) and key else call.auth_key
+    if call.allowed and key not in call.allowed:
+        shown = "no write key" if not key else f"write key {key!r}"
+        raise IngestError(401, "invalid_write_key", f"{shown} is not accepted by this collector")
+    return key
+
+
+def _single(payload: dict[str, Any], text: bytes, call: Call, check: Checker) -> Outcome:
+    if len(text) > MAX_MESSAGE:
+        raise IngestError(400, "message_too_large", f"the message is over {MAX_MESSAGE} bytes")
+    key = _request_key(payload, call)
+    merger = _Merger(call, key, payload.get("sentAt"), None, None)
+    result = merger.item(payload, check, raw=text)
+    if isinstance(result, Accepted):
+        return Outcome(200, OK_BODY, accepted=[result])
+    first = next(p for p in result.problems if p["level"] == "error")
+    return Outcome(400, error_body(first["code"], _summary(result.problems)), refused=[result])
+
+
+def _batch(payload: dict[str, Any], text: bytes, call: Call, check: Checker) -> Outcome:
+    items = payload.get("batch")
+    if not isinstance(items, list):
+        raise IngestError(400, "invalid_batch", "the body has no \"batch\" list of messages")
+    key = _request_key(payload, call)
+    if len(items) > MAX_BATCH:
+        message = f"the batch has {len(items)} events; at most {MAX_BATCH} are accepted"
+        refused = Refused(None, raw_text(text), key, [problem("error", "too_many_events", message, "batch")])
+        return Outcome(200, {"success": True, "accepted": 0, "rejected": len(items),
+                             "errors": [{"index": None, "code": "too_many_events", "message": message}]},
+                       refused=[refused])
+    merger = _Merger(call, key, payload.get("sentAt"), payload.get("context"), payload.get("integrations"))
+    outcome = Outcome(200, OK_BODY)
+    errors: list[dict[str, Any]] = []
+    for index, item in enumerate(items):
+        result = merger.item(item, check)
+        if isinstance(result, Accepted):
+            outcome.accepted.append(result)
+            continue
+        outcome.refused.append(result)
+        if len(errors) < 20:
+            first = next(p for p in result.problems if p["level"] == "error")
+            errors.append({"index": index, "code": first["code"], "message": _summary(result.problems)})
+    if outcome.refused:
+        outcome.body = {"success": True, "accepted": len(outcome.accepted),
+                        "rejected": len(outcome.refused), "errors": errors}
+    return outcome
+
+
+class _Merger:
+    """Turns one item into what the archive holds: envelope merged, key, receivedAt, skew."""
+
+    __slots__ = ("call", "key", "sent_at", "context", "integrations", "_skews")
+
+    def __init__(self, call: Call, key: str | None, sent_at: Any, context: Any, integrations: Any) -> None:
+        self.call = call
+        self.key = key
+        self.sent_at = sent_at
+        self.context = context if isinstance(context, dict) and context else None
+        self.integrations = integrations if isinstance(integrations, dict) and integrations else None
+        self._skews: dict[str, timedelta | None] = {}
+
+    def item(self, item: Any, check: Checker, raw: bytes | None = None) -> Accepted | Refused:
+        if not isinstance(item, dict):
+            found = [problem("error", "not_an_object", f"the item is a JSON {_json_type(item)}, not an object")]
+            return Refused(None, raw_text(raw) if raw else orjson.dumps(item).decode(), self.key, found)
+        message = dict(item)
+        key = item.get("writeKey")
+        if not (isinstance(key, str) and key):
+            key = self.key
+        elif self.call.allowed and key not in self.call.allowed:
+            found = [problem("error", "invalid_write_key", f"write key {key!r} is not accepted", "writeKey")]
+            return Refused(message, _raw(item, raw), key, found)
+        self._merge(message, key)
+        line = orjson.dumps(message)
+        if len(line) > MAX_MESSAGE and (raw is not None or len(orjson.dumps(item)) > MAX_MESSAGE):
+            found = [problem("error", "message_too_large", f"the message is over {MAX_MESSAGE} bytes")]
+            return Refused(message, _raw(item, raw), key, found)
+        problems = check(message)
+        if problems and has_errors(problems):
+            return Refused(message, _raw(item, raw), key, problems)
+        return Accepted(message, line, key, problems)
+
+    def _merge(self, message: dict[str, Any], key: str | None) -> None:
+        call = self.call
+        if call.kind is not None:
+            message["type"] = call.kind
+        if self.context is not None:
+            own = message.get("context")
+            message["context"] = {**self.context, **own} if isinstance(own, dict) else self.context
+        if self.integrations is not None:
+            own = message.get("integrations")
+            message["integrations"] = {**self.integrations, **own} if isinstance(own, dict) else self.integrations
+        sent_at = message.get("sentAt")
+        if sent_at is None and self.sent_at is not None:
+            message["sentAt"] = sent_at = self.sent_at
+        if key is not None:
+            message["writeKey"] = key
+        message["receivedAt"] = call.received_at
+        timestamp = message.get("timestamp")
+        if timestamp is None:
+            message["timestamp"] = call.received_at  # Segment: no timestamp means server time
+            return
+        skew = self._skew(sent_at)
+        if skew is not None:
+            moment = parse_time(timestamp)
+            if moment is not None:
+                message.setdefault("originalTimestamp", timestamp)
+                message["timestamp"] = format_time(moment + skew)
+
+    def _skew(self, sent_at: Any) -> timedelta | None:
+        """receivedAt - sentAt: how far the client's clock is behind (cached per sentAt)."""
+        if not isinstance(sent_at, str):
+            return None
+        try:
+            return self._skews[sent_at]
+        except KeyError:
+            moment = parse_time(sent_at)
+            skew = None if moment is None else self.call.received - moment
+            self._skews[sent_at] = skew
+            return skew
+
+
+def _raw(item: dict[str, Any], raw: bytes | None) -> str:
+    """The exact text of a single call, or the item as sent within its batch."""
+    return raw_text(raw) if raw is not None else orjson.dumps(item).decode()
+
+
+def _summary(problems: list[Problem]) -> str:
+    return "; ".join(p["message"] for p in problems if p["level"] == "error")
+
+
+def _json_type(value: Any) -> str:
+    return {list: "array", str: "string", int: "number", float: "number", bool: "boolean"}.get(
+        type(value), "null" if value is None else type(value).__name__
+    )

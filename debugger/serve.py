@@ -1,0 +1,129 @@
+"""`segdebug collect`: wire the HTTP app, the archive writer and the hub, run until a signal.
+
+Everything that can go wrong at start (port in use, unwritable archive, a socket held by a
+live collector, a bad plan) becomes one CliError line, never a traceback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import signal
+import sys
+from pathlib import Path
+from typing import Any, Mapping
+
+from aiohttp import web
+
+from debugger import __version__, rules
+from debugger.archive_writer import ArchiveWriter
+from debugger.collector import Collector, make_app
+from debugger.envelope import Problem
+from debugger.errors import CliError
+from debugger.hub import Hub
+from debugger.ingest import Checker
+from debugger.paths import default_archive, default_socket
+
+
+def run_collect(
+    host: str,
+    port: int,
+    archive: Path | None,
+    socket: Path | None,
+    write_keys: list[str],
+    fsync: str,
+    plan: Path | None,
+) -> None:
+    """Run the collector in the foreground until SIGINT/SIGTERM."""
+    check = make_checker(plan)
+    archive_path = (archive or default_archive()).expanduser().absolute()
+    try:
+        asyncio.run(_serve(host, port, archive_path, socket, frozenset(write_keys), fsync, check))
+    except KeyboardInterrupt:
+        pass
+
+
+def make_checker(plan: Path | None) -> Checker:
+    """The spec rules, plus the tracking plan's checks when one is given."""
+    if plan is None:
+        return rules.check
+    from debugger.plan import load_plan
+
+    plan_check = load_plan(plan)
+
+    def check(message: Mapping[str, Any]) -> list[Problem]:
+        found = rules.check(message) + plan_check(message)
+        found.sort(key=lambda p: p["level"] != "error")
+        return found
+
+    return check
+
+
+def open_writer(archive: Path, fsync: str) -> ArchiveWriter:
+    try:
+        return ArchiveWriter(archive, fsync)
+    except OSError as error:
+        reason = error.strerror or str(error)
+        raise CliError(f"cannot write the archive {archive}: {reason}") from None
+
+
+async def start_http(app: web.Application, host: str, port: int) -> tuple[web.AppRunner, int]:
+    """Listen on host:port; returns the runner and the port really bound (for --port 0)."""
+    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port, reuse_address=True)
+    try:
+        await site.start()
+    except OSError as error:
+        await runner.cleanup()
+        if error.errno == errno.EADDRINUSE:
+            raise CliError(f"port {port} on {host} is already in use; choose another with --port") from None
+        raise CliError(f"cannot listen on {host}:{port}: {error.strerror or error}") from None
+    server = site._server  # the asyncio server: the only place the bound port is known
+    bound = server.sockets[0].getsockname()[1] if server and server.sockets else port
+    return runner, bound
+
+
+async def _serve(
+    host: str, port: int, archive: Path, socket: Path | None, allowed: frozenset[str],
+    fsync: str, check: Checker,
+) -> None:
+    writer = open_writer(archive, fsync)
+    runner: web.AppRunner | None = None
+    hub: Hub | None = None
+    try:
+        collector = Collector(writer=writer, check=check, publish=lambda e: None, allowed=allowed)
+        runner, bound = await start_http(make_app(collector), host, port)
+        url = f"http://{_url_host(host)}:{bound}"
+        hub = Hub(version=__version__, http_url=url, archive=str(archive))
+        socket_path = (socket or default_socket(bound)).expanduser().absolute()
+        await hub.start(socket_path)
+        collector.publish = hub.publish
+        writer.start()
+        print(f"segdebug collector listening on {url}", flush=True)
+        print(f"  archive: {archive}", flush=True)
+        print(f"  socket:  {socket_path}", flush=True)
+        if allowed:
+            print(f"  write keys: {len(allowed)} allowed", flush=True)
+        await _until_signal()
+    finally:
+        if runner is not None:
+            await runner.cleanup()
+        if hub is not None:
+            await hub.close()
+        await writer.close()
+    print("segdebug collector stopped", file=sys.stderr, flush=True)
+
+
+def _url_host(host: str) -> str:
+    if host in ("0.0.0.0", ""):
+        return "127.0.0.1"
+    return f"[{host}]" if ":" in host else host
+
+
+async def _until_signal() -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
