@@ -1,0 +1,158 @@
+"""`segdebug tail`: print a running collector's events, one readable line each (or NDJSON).
+
+Readable lines carry untrusted payload text, so every control character is escaped before it
+reaches the terminal. Hello and stats lines are not printed to stdout: stdout is only events,
+whatever the format, so it pipes cleanly; notes (what is tailed, drops) go to stderr.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from pathlib import Path
+from typing import Any, BinaryIO, Mapping
+
+import orjson
+import typer
+
+from debugger.errors import CliError
+from debugger.message import call_type, mask_key, name_of, parse_time, user_of
+from debugger.paths import default_socket
+from debugger.socket_client import (
+    CollectorGone,
+    CollectorUnavailable,
+    SubscriptionRefused,
+    subscribe,
+)
+
+NAME_WIDTH = 30
+USER_WIDTH = 22
+
+
+def run_tail(
+    socket: Path | None, port: int, query: str | None, as_json: bool, count: int | None
+) -> None:
+    """Tail the collector on `socket` (default: the one for `port`) until Ctrl-C or `count`."""
+    path = socket or default_socket(port)
+    if query:
+        check_query(query)
+    try:
+        asyncio.run(_tail(path, query, as_json, count, sys.stdout.buffer))
+    except KeyboardInterrupt:
+        raise typer.Exit(130) from None
+    except BrokenPipeError:  # `segdebug tail | head`: the reader has had enough
+        _silence_stdout()
+    except CollectorUnavailable as error:
+        raise CliError(
+            f"{error}: start one with `segdebug collect` (or `segdebug live`), "
+            "or point --socket/--port at a running one",
+            code=1,
+        ) from None
+    except SubscriptionRefused as error:
+        raise CliError(f"the collector refused the subscription: {error}") from None
+    except CollectorGone as error:
+        raise CliError(
+            f"the collector on {path} went away ({error}); start it again with `segdebug collect`",
+            code=1,
+        ) from None
+
+
+def check_query(text: str) -> None:
+    """Fail before connecting when the filter does not parse: one line, a caret, exit 2."""
+    from debugger.query import QueryError, parse
+
+    try:
+        parse(text)
+    except QueryError as error:
+        typer.echo(f"segdebug: error: bad query: {error}", err=True)
+        typer.echo(error.caret(), err=True)
+        raise typer.Exit(2) from None
+
+
+async def _tail(
+    path: Path, query: str | None, as_json: bool, count: int | None, out: BinaryIO
+) -> None:
+    shown = 0
+    dropped = 0
+    async for item in subscribe(path, query):
+        kind = item.get("kind")
+        if kind == "event":
+            out.write(encode_json(item) if as_json else format_event(item).encode() + b"\n")
+            out.flush()
+            shown += 1
+            if count is not None and shown >= count:
+                return
+        elif kind == "hello" and not as_json:
+            _note(f"tailing the collector at {item.get('http')}, archive {item.get('archive')}")
+        elif kind == "stats" and item.get("dropped", 0) > dropped:
+            _note(f"{item['dropped'] - dropped} events dropped: this terminal could not keep up")
+            dropped = item["dropped"]
+
+
+def encode_json(item: Mapping[str, Any]) -> bytes:
+    return orjson.dumps(item, option=orjson.OPT_APPEND_NEWLINE)
+
+
+def format_event(envelope: Mapping[str, Any]) -> str:
+    """One line: time, status, type, name, user, masked source, then problems if any."""
+    message = envelope.get("message")
+    message = message if isinstance(message, Mapping) else {}
+    kind = call_type(message) or str(envelope.get("endpoint") or "-")
+    status = "REJECTED" if envelope.get("status") == "rejected" else "accepted"
+    columns = [
+        _clock(envelope.get("receivedAt")),
+        status,
+        f"{printable(kind):<8}",
+        _fit(printable(name_of(message)) or "-", NAME_WIDTH),
+        _fit(printable(user_of(message)) or "-", USER_WIDTH),
+        printable(mask_key(envelope.get("writeKey"))),
+    ]
+    line = "  ".join(columns)
+    summary = _problems(envelope.get("problems"))
+    return f"{line}  {summary}" if summary else line
+
+
+def printable(text: str) -> str:
+    """`text` with every non-printable character (escape sequences, newlines, bidi) escaped."""
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() else _escape(ch) for ch in text)
+
+
+def _escape(ch: str) -> str:
+    return ch.encode("unicode_escape").decode("ascii")
+
+
+def _fit(text: str, width: int) -> str:
+    return text[: width - 1] + "…" if len(text) > width else f"{text:<{width}}"
+
+
+def _clock(received_at: Any) -> str:
+    """Local wall-clock time with milliseconds, the way a person compares it to their app."""
+    moment = parse_time(received_at)
+    if moment is None:
+        return f"{'-':<12}"
+    local = moment.astimezone()
+    return local.strftime("%H:%M:%S.") + f"{local.microsecond // 1000:03d}"
+
+
+def _problems(problems: Any) -> str:
+    """`code: message` of the first problem, and how many more there are."""
+    if not isinstance(problems, list) or not problems:
+        return ""
+    first = problems[0] if isinstance(problems[0], Mapping) else {}
+    text = f"{first.get('code', '?')}: {first.get('message', '')}".rstrip(": ")
+    more = f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""
+    return printable(text) + more
+
+
+def _note(text: str) -> None:
+    print(f"segdebug: {text}", file=sys.stderr, flush=True)
+
+
+def _silence_stdout() -> None:
+    """After a broken pipe, point stdout at /dev/null so the exit flush cannot fail."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
