@@ -1,0 +1,255 @@
+"""The live debugger app. `create_app` is the one factory that `run_live`, the tests, the
+snapshots and the bench share; what differs is the Source the lines come from."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from textual import on, work
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.widgets import DataTable, Footer
+
+from debugger.paths import data_dir
+from debugger.tui.detail import ndjson_lines, payload_bytes
+from debugger.tui.header import StatusBar
+from debugger.tui.help import HelpScreen
+from debugger.tui.model import MATCH_ALL, LiveModel, Matcher
+from debugger.tui.search import SearchBar
+from debugger.tui.sources import Source
+from debugger.tui.table import EventTable
+from debugger.tui.tabs import TABS, DetailTabs
+
+FLUSH_INTERVAL = 0.1  # seconds: a burst between two ticks becomes one table update
+DEMO_RATE = 5.0
+
+
+class LiveApp(App[None]):
+    """Header, search bar, event list, detail tabs, footer; lines come from `source`."""
+
+    CSS_PATH = "live.tcss"
+    TITLE = "segdebug live"
+    ENABLE_COMMAND_PALETTE = False
+    BINDINGS = [
+        Binding("space", "toggle_pause", "Pause/Live"),
+        Binding("slash", "search", "Search"),
+        Binding("escape", "escape", "Clear search", show=False),
+        Binding("1", "tab('pretty')", "Pretty", show=False),
+        Binding("2", "tab('raw')", "Raw", show=False),
+        Binding("3", "tab('problems')", "Problems", show=False),
+        Binding("4", "tab('request')", "Request", show=False),
+        Binding("y", "copy", "Copy"),
+        Binding("w", "write", "Write"),
+        Binding("c", "clear", "Clear"),
+        Binding("g", "oldest", "Oldest", show=False),
+        Binding("G", "newest", "Newest", show=False),
+        Binding("question_mark", "help", "Help"),
+        Binding("q", "quit", "Quit"),
+    ]
+
+    def __init__(
+        self,
+        source: Source,
+        *,
+        query: Matcher = MATCH_ALL,
+        demo: bool = False,
+        copy_path: Path | None = None,
+        save_dir: Path | None = None,
+    ) -> None:
+        super().__init__()
+        self.source = source
+        self.model = LiveModel(query=query)
+        self.demo = demo
+        self.copy_path = copy_path or data_dir() / "copied.json"
+        self.save_dir = save_dir or Path.cwd()
+        self._demo_stop = asyncio.Event()
+        self._demo_started = False
+        self._header_shown: tuple[Any, ...] = ()
+
+    def compose(self) -> ComposeResult:
+        yield StatusBar(id="status")
+        yield SearchBar(id="search")
+        yield EventTable(id="events")
+        yield DetailTabs(id="detail")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.table.focus()
+        if self.model.query.text:
+            self.search_bar.input.value = self.model.query.text
+            self.search_bar.add_class("-open")
+        self._update_header()
+        self.detail.show(None, None)
+        self.set_interval(FLUSH_INTERVAL, self._tick)
+        self._consume(self.model.query.text)
+
+    def on_unmount(self) -> None:
+        self._demo_stop.set()
+
+    # --- widgets -------------------------------------------------------------------------
+
+    @property
+    def table(self) -> EventTable:
+        return self.query_one(EventTable)
+
+    @property
+    def detail(self) -> DetailTabs:
+        return self.query_one(DetailTabs)
+
+    @property
+    def search_bar(self) -> SearchBar:
+        return self.query_one(SearchBar)
+
+    # --- lines in ------------------------------------------------------------------------
+
+    @work(exclusive=True, group="source")
+    async def _consume(self, query_text: str) -> None:
+        remote = query_text if self.source.remote_filter else None
+        async for line in self.source.lines(remote):
+            self.take(line)
+
+    def take(self, line: dict[str, Any]) -> None:
+        """One protocol line: events are buffered, the rest updates the header."""
+        kind = line.get("kind")
+        if kind == "event":
+            self.model.arrive(line)
+        elif kind == "stats":
+            self.model.take_stats(line)
+        elif kind == "hello":
+            self.model.http = str(line.get("http") or "")
+            self.model.archive = str(line.get("archive") or "")
+            self.model.connection = "connected"
+            if self.demo and not self._demo_started and self.model.http:
+                self._demo_started = True
+                self._run_demo(self.model.http)
+        elif kind == "disconnected":
+            self.model.connection = "disconnected, reconnecting…"
+
+    @work(group="demo")
+    async def _run_demo(self, url: str) -> None:
+        from debugger.demo import send_demo
+
+        await send_demo(url, DEMO_RATE, None, self._demo_stop)
+
+    def _tick(self) -> None:
+        flush = self.model.flush()
+        if flush.added or flush.evicted:
+            self.table.apply(flush, self.model)
+            self._show_selected()
+        self._update_header()
+
+    def _update_header(self) -> None:
+        model = self.model
+        shown = (model.paused, model.new_while_paused, model.connection, model.http,
+                 model.archive, model.stats)
+        if shown != self._header_shown:
+            self._header_shown = shown
+            self.query_one(StatusBar).show(model)
+
+    def _show_selected(self) -> None:
+        item = self.table.selected
+        self.detail.show(item.id if item else None, item.envelope if item else None)
+
+    @on(DataTable.RowHighlighted)
+    def _highlighted(self) -> None:
+        self._show_selected()
+
+    @on(DataTable.RowSelected)
+    def _selected(self) -> None:
+        self.query_one(f"#{self.detail.active}-scroll").focus()
+
+    # --- search --------------------------------------------------------------------------
+
+    @on(SearchBar.Applied)
+    def _filter(self, event: SearchBar.Applied) -> None:
+        self.model.query = event.query
+        self.table.rebuild(self.model.listed())
+        self._show_selected()
+        self._consume(event.query.text)
+
+    def action_search(self) -> None:
+        self.search_bar.add_class("-open")
+        self.search_bar.input.focus()
+
+    def action_escape(self) -> None:
+        """Clear the search (if any) and go back to the list."""
+        bar = self.search_bar
+        if bar.has_class("-open"):
+            had_filter = bool(self.model.query.text)
+            bar.reset()
+            bar.remove_class("-open")
+            if had_filter:
+                bar.apply()
+        self.table.focus()
+
+    # --- keys ----------------------------------------------------------------------------
+
+    def action_toggle_pause(self) -> None:
+        self.model.toggle_pause()
+        self._tick()
+
+    def action_tab(self, pane_id: str) -> None:
+        if pane_id in dict(TABS):
+            self.detail.active = pane_id
+
+    def action_oldest(self) -> None:
+        if self.table.row_count:
+            self.table.move_cursor(row=0)
+
+    def action_newest(self) -> None:
+        if self.table.row_count:
+            self.table.move_cursor(row=self.table.row_count - 1)
+
+    def action_clear(self) -> None:
+        self.model.clear()
+        self.table.rebuild([])
+        self._show_selected()
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen())
+
+    def action_copy(self) -> None:
+        """OSC 52 to the terminal's clipboard, and the exact bytes to a file for terminals
+        that ignore OSC 52."""
+        item = self.table.selected
+        if item is None:
+            self.notify("No event selected.", severity="warning")
+            return
+        data = payload_bytes(item.envelope)
+        self.copy_to_clipboard(data.decode("utf-8", "replace"))
+        try:
+            self.copy_path.parent.mkdir(parents=True, exist_ok=True)
+            self.copy_path.write_bytes(data)
+        except OSError as error:
+            self.notify(f"Copied to the clipboard; could not write {self.copy_path}: {error.strerror}",
+                        severity="warning", markup=False)
+            return
+        self.notify(f"Copied {len(data):,} bytes (also in {self.copy_path})", markup=False)
+
+    def action_write(self) -> None:
+        """The listed accepted messages as an archive `segdebug replay` can read."""
+        data, written, refused = ndjson_lines(item.envelope for item in self.model.listed())
+        name = datetime.now().strftime("segdebug-%Y%m%d-%H%M%S.ndjson")
+        path = self.save_dir / name
+        try:
+            path.write_bytes(data)
+        except OSError as error:
+            self.notify(f"Could not write {path}: {error.strerror}", severity="error", markup=False)
+            return
+        left_out = f" ({refused:,} refused left out)" if refused else ""
+        self.notify(f"Wrote {written:,} events to {path}{left_out}", markup=False)
+
+
+def create_app(
+    source: Source,
+    *,
+    query: Matcher = MATCH_ALL,
+    demo: bool = False,
+    copy_path: Path | None = None,
+    save_dir: Path | None = None,
+) -> LiveApp:
+    """The app, wired to a source. Tests pass a local source and temp paths."""
+    return LiveApp(source, query=query, demo=demo, copy_path=copy_path, save_dir=save_dir)

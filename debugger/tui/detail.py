@@ -1,0 +1,114 @@
+"""The text of the detail tabs (Raw, Problems, Request) and of copy/write, from one envelope.
+
+Plain strings only; the widgets decide how to colour them. Every payload-derived string has
+its control characters made visible or JSON-escaped before it gets here.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable, Mapping
+
+import orjson
+
+from debugger.message import mask_key, parse_time
+from debugger.tui.model import skew_seconds, visible
+
+RAW_DISPLAY_LIMIT = 64 * 1024
+
+
+def payload_bytes(envelope: Mapping[str, Any]) -> bytes:
+    """The selected payload as `y` copies it: the archived message line, or for a refused call
+    the exact text received."""
+    message = envelope.get("message")
+    if envelope.get("status") == "rejected" or not isinstance(message, Mapping):
+        raw = envelope.get("raw")
+        if isinstance(raw, bytes):
+            return raw
+        return (raw or "").encode("utf-8", "surrogatepass")
+    return orjson.dumps(message)
+
+
+def ndjson_lines(envelopes: Iterable[Mapping[str, Any]]) -> tuple[bytes, int, int]:
+    """The accepted messages as archive lines (so `segdebug replay` reads the file), with the
+    number written and the number of refused calls left out."""
+    lines: list[bytes] = []
+    refused = 0
+    for envelope in envelopes:
+        message = envelope.get("message")
+        if envelope.get("status") == "rejected" or not isinstance(message, Mapping):
+            refused += 1
+            continue
+        lines.append(orjson.dumps(message) + b"\n")
+    return b"".join(lines), len(lines), refused
+
+
+def raw_text(envelope: Mapping[str, Any]) -> tuple[str, bool]:
+    """(text, is_json): pretty JSON of an accepted message; the received text of a refused call,
+    pretty-printed when it parses, cut at RAW_DISPLAY_LIMIT."""
+    message = envelope.get("message")
+    if envelope.get("status") != "rejected" and isinstance(message, Mapping):
+        return orjson.dumps(message, option=orjson.OPT_INDENT_2).decode(), True
+    raw = envelope.get("raw")
+    text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else (raw or "")
+    if len(text) > RAW_DISPLAY_LIMIT:
+        more = len(text) - RAW_DISPLAY_LIMIT
+        return visible(text[:RAW_DISPLAY_LIMIT]) + f"\n… {more:,} more characters (y copies all)", False
+    try:
+        return orjson.dumps(orjson.loads(text), option=orjson.OPT_INDENT_2).decode(), True
+    except orjson.JSONDecodeError:
+        return visible(text), False
+
+
+def problem_lines(envelope: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """(level, line) per problem, errors first: "error  code  at path: message" + hint."""
+    problems = sorted(envelope.get("problems") or [], key=lambda p: p.get("level") != "error")
+    lines = []
+    for item in problems:
+        path = f" at {item['path']}" if item.get("path") else ""
+        text = f"{item.get('level', '')}  {item.get('code', '')}{path}: {item.get('message', '')}"
+        if item.get("hint"):
+            text += f"\n    hint: {item['hint']}"
+        lines.append((str(item.get("level", "")), visible_lines(text)))
+    return lines
+
+
+def visible_lines(text: str) -> str:
+    """Control characters made visible, keeping our own newlines."""
+    return "\n".join(visible(part) for part in text.split("\n"))
+
+
+def request_fields(envelope: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """Label/value pairs for the Request tab."""
+    message = envelope.get("message") if isinstance(envelope.get("message"), Mapping) else {}
+    request = envelope.get("request") or {}
+    encoding = request.get("contentEncoding") or "identity"
+    fields = [
+        ("endpoint", f"{request.get('method', 'POST')} {envelope.get('endpoint') or request.get('path', '')}"),
+        ("write key", mask_key(_text(envelope.get("writeKey")) or None)),
+        ("content type", _text(request.get("contentType"))),
+        ("encoding", _text(encoding)),
+        ("size", f"{request['bytes']:,} bytes" if isinstance(request.get("bytes"), int) else ""),
+        ("user agent", _text(request.get("userAgent"))),
+        ("remote", _text(request.get("remote"))),
+        ("receivedAt", _text(envelope.get("receivedAt") or message.get("receivedAt"))),
+        ("sentAt", _text(message.get("sentAt"))),
+        ("timestamp", _text(message.get("timestamp") or message.get("originalTimestamp"))),
+        ("clock skew", skew_text(message, envelope)),
+    ]
+    return [(label, visible(value)) for label, value in fields]
+
+
+def skew_text(message: Mapping[str, Any], envelope: Mapping[str, Any]) -> str:
+    """How far the client's clock is from the collector's, from sentAt vs receivedAt."""
+    stamped = dict(message)
+    stamped.setdefault("receivedAt", envelope.get("receivedAt"))
+    skew = skew_seconds(stamped)
+    if skew is None:
+        return "unknown (no sentAt)" if parse_time(stamped.get("receivedAt")) else "unknown"
+    if abs(skew) < 0.5:
+        return f"{skew:+.3f} s (in sync)"
+    return f"{skew:+.3f} s (client clock {'ahead' if skew > 0 else 'behind'})"
+
+
+def _text(value: Any) -> str:
+    return "" if value is None else str(value)

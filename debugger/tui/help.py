@@ -1,0 +1,45 @@
+"""The `?` screen: every key, so nothing has to be remembered."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+KEYS: tuple[tuple[str, str], ...] = (
+    ("space", "pause / resume (arrivals are counted while paused)"),
+    ("/", "search with the query language (segdebug help query)"),
+    ("esc", "clear the search / back to the list"),
+    ("enter, tab", "to the detail of the selected event"),
+    ("1 2 3 4", "Pretty / Raw / Problems / Request tab"),
+    ("up, down", "select an event (the list follows only from the newest)"),
+    ("g, G", "oldest / newest event"),
+    ("y", "copy the selected payload (clipboard and a file)"),
+    ("w", "write the listed events to an NDJSON file"),
+    ("c", "clear the list"),
+    ("?", "this help"),
+    ("q", "quit"),
+)
+
+
+def help_text() -> Text:
+    text = Text("Keys\n\n", style="bold")
+    width = max(len(key) for key, _ in KEYS)
+    for key, meaning in KEYS:
+        text.append(f"  {key:>{width}}  ", style="bold cyan")
+        text.append(meaning + "\n")
+    text.append("\nMouse: click a row to select it, a tab to switch. Press esc, q or ? to close.")
+    return text
+
+
+class HelpScreen(ModalScreen[None]):
+    BINDINGS = [
+        Binding("escape,q,question_mark", "dismiss", "Close"),
+    ]
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="help"):
+            yield Static(help_text())

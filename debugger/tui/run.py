@@ -1,0 +1,55 @@
+"""`segdebug live`: pick the source (a collector's socket, started if need be, or an archive),
+run the app, and stop what was started."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from debugger.errors import CliError
+from debugger.paths import default_socket
+from debugger.tui.launcher import EmbeddedCollector, probe
+from debugger.tui.model import MATCH_ALL, Matcher
+from debugger.tui.sources import FileSource, SocketSource, Source
+
+
+def parse_filter(text: str | None) -> Matcher:
+    """The --filter query, or a usage error that points at the bad column."""
+    if not text:
+        return MATCH_ALL
+    from debugger.query import QueryError, parse
+
+    try:
+        return parse(text)
+    except QueryError as error:
+        raise CliError(f"bad query: {error}\n{error.caret()}") from None
+
+
+def run_live(
+    socket: Path | None, port: int, file: Path | None, query: str | None,
+    max_rate: int, demo: bool,
+) -> None:
+    matcher = parse_filter(query)
+    if not sys.stdout.isatty():
+        raise CliError("segdebug live needs a terminal; use `segdebug tail` for a pipe")
+    embedded: EmbeddedCollector | None = None
+    source: Source
+    if file is not None:
+        if demo:
+            raise CliError("--demo sends to a collector; it cannot be used with --file")
+        if not file.is_file():
+            raise CliError(f"{file}: no such archive file")
+        source = FileSource(file)
+    else:
+        path = socket or default_socket(port)
+        if probe(path) is None:
+            embedded = EmbeddedCollector(port, path)
+            embedded.wait_ready()
+        source = SocketSource(path, max_rate=max_rate)
+    from debugger.tui.app import create_app
+
+    try:
+        create_app(source, query=matcher, demo=demo).run()
+    finally:
+        if embedded is not None:
+            embedded.stop()

@@ -1,0 +1,140 @@
+"""Where the live view's lines come from: a collector's socket, or an archive being written.
+
+Both yield the socket protocol's dicts (hello, event, stats) plus one of our own,
+{"kind": "disconnected", "error": ...}, and never end: a source reconnects or keeps watching.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections import deque
+from pathlib import Path
+from typing import Any, AsyncIterator, Protocol
+
+import orjson
+
+from debugger.message import now_iso
+
+TAIL_EVENTS = 500
+RECONNECT_DELAYS = (0.2, 0.5, 1.0, 2.0)
+
+
+class Source(Protocol):
+    """A stream of protocol lines; `query` is the filter the far side may apply."""
+
+    remote_filter: bool
+
+    def lines(self, query: str | None) -> AsyncIterator[dict[str, Any]]: ...
+
+
+def disconnected(error: object) -> dict[str, Any]:
+    return {"kind": "disconnected", "error": str(error) or type(error).__name__}
+
+
+class SocketSource:
+    """A collector's Unix socket, resubscribed with the current filter, reconnecting forever."""
+
+    remote_filter = True
+
+    def __init__(self, path: Path, max_rate: float | None = None) -> None:
+        self.path = path
+        self.max_rate = max_rate
+
+    async def lines(self, query: str | None) -> AsyncIterator[dict[str, Any]]:
+        from debugger.socket_client import subscribe
+
+        failures = 0
+        while True:
+            try:
+                async for line in subscribe(self.path, query or None, self.max_rate):
+                    failures = 0
+                    yield line
+                error: object = "the collector closed the connection"
+            except (ConnectionError, OSError, EOFError) as problem:
+                error = problem
+            yield disconnected(error)
+            await asyncio.sleep(RECONNECT_DELAYS[min(failures, len(RECONNECT_DELAYS) - 1)])
+            failures += 1
+
+
+class FileSource:
+    """An NDJSON archive: its last 500 events, then whatever is appended (watchfiles)."""
+
+    remote_filter = False
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    async def lines(self, query: str | None) -> AsyncIterator[dict[str, Any]]:
+        from watchfiles import awatch
+
+        yield {"kind": "hello", "version": "", "http": "", "archive": str(self.path.resolve())}
+        tail, offset = last_lines(self.path, TAIL_EVENTS)
+        for raw in tail:
+            if (envelope := file_envelope(raw)) is not None:
+                yield envelope
+        rest = b""
+        async for _changes in awatch(self.path, debounce=50, step=20, rust_timeout=1000):
+            size = os.path.getsize(self.path) if self.path.exists() else 0
+            if size < offset:  # truncated or replaced: start again from its top
+                offset, rest = 0, b""
+            with open(self.path, "rb") as handle:
+                handle.seek(offset)
+                data = handle.read()
+            offset += len(data)
+            *complete, rest = (rest + data).split(b"\n")
+            for raw in complete:
+                if (envelope := file_envelope(raw)) is not None:
+                    yield envelope
+
+
+def last_lines(path: Path, count: int, block: int = 65536) -> tuple[list[bytes], int]:
+    """The last `count` complete lines of a file, read backwards (the archive may be huge),
+    and the offset just after the last complete line."""
+    with open(path, "rb") as handle:
+        end = handle.seek(0, os.SEEK_END)
+        data = b""
+        position = end
+        while position > 0 and data.count(b"\n") <= count:
+            step = min(block, position)
+            position -= step
+            handle.seek(position)
+            data = handle.read(step) + data
+    complete_end = data.rfind(b"\n") + 1
+    lines = data[:complete_end].split(b"\n")[:-1]
+    if position > 0:
+        lines = lines[1:]  # the first one may be cut
+    kept: deque[bytes] = deque((line for line in lines if line.strip()), maxlen=count)
+    return list(kept), position + complete_end
+
+
+def file_envelope(raw: bytes) -> dict[str, Any] | None:
+    """An archive line as an event envelope, checked by the spec rules like the collector does."""
+    from debugger.rules import check
+
+    if not raw.strip():
+        return None
+    try:
+        message = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        message = None
+    text = raw.decode("utf-8", "replace")
+    if not isinstance(message, dict):
+        problems = [{"level": "error", "code": "bad_line", "message": "not a JSON object", "path": ""}]
+        return _envelope("rejected", None, text, problems, now_iso(), None)
+    problems = list(check(message))
+    received = message.get("receivedAt") if isinstance(message.get("receivedAt"), str) else now_iso()
+    key = message.get("writeKey")
+    return _envelope("accepted", message, text, problems, received, key)
+
+
+def _envelope(
+    status: str, message: dict[str, Any] | None, raw: str, problems: list[Any],
+    received: str, write_key: Any,
+) -> dict[str, Any]:
+    return {
+        "kind": "event", "seq": 0, "receivedAt": received, "endpoint": "",
+        "writeKey": write_key if isinstance(write_key, str) else None, "status": status,
+        "problems": problems, "message": message, "raw": raw,
+    }

@@ -1,0 +1,87 @@
+"""The detail of the selected event: Pretty, Raw, Problems and Request tabs."""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from rich.console import RenderableType
+from rich.syntax import Syntax
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Vertical, VerticalScroll
+from textual.widgets import Static, TabbedContent, TabPane
+
+from debugger.tui.detail import problem_lines, raw_text, request_fields
+from debugger.tui.pretty import language_of, pretty_call
+
+TABS: tuple[tuple[str, str], ...] = (
+    ("pretty", "Pretty"), ("raw", "Raw"), ("problems", "Problems"), ("request", "Request"),
+)
+THEME = "ansi_dark"
+
+
+def pretty_view(envelope: Mapping[str, Any]) -> RenderableType:
+    message = envelope.get("message")
+    if not isinstance(message, Mapping):
+        return Text("Refused before it was a call: see Raw and Problems.", style="italic")
+    code = pretty_call(message)
+    return Syntax(code, language_of(message), theme=THEME, word_wrap=True, background_color="default")
+
+
+def raw_view(envelope: Mapping[str, Any]) -> RenderableType:
+    text, is_json = raw_text(envelope)
+    if is_json:
+        return Syntax(text, "json", theme=THEME, word_wrap=True, background_color="default")
+    return Text(text)
+
+
+def problems_view(envelope: Mapping[str, Any]) -> RenderableType:
+    lines = problem_lines(envelope)
+    if not lines:
+        return Text("No problems.", style="green")
+    styles = {"error": "red", "warning": "yellow"}
+    return Text("\n").join(Text(line, style=styles.get(level, "")) for level, line in lines)
+
+
+def request_view(envelope: Mapping[str, Any]) -> RenderableType:
+    fields = request_fields(envelope)
+    width = max(len(label) for label, _ in fields)
+    rows = [Text(f"{label:>{width}}  ", style="bold").append(value) for label, value in fields]
+    return Text("\n").join(rows)
+
+
+_VIEWS = {"pretty": pretty_view, "raw": raw_view, "problems": problems_view, "request": request_view}
+
+
+class DetailTabs(Vertical):
+    """Four scrollable panes; `show` re-renders them for one envelope (or none)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.shown_id: int | None = None
+
+    def compose(self) -> ComposeResult:
+        with TabbedContent(initial="pretty"):
+            for pane_id, title in TABS:
+                with TabPane(title, id=pane_id):
+                    with VerticalScroll(id=f"{pane_id}-scroll"):
+                        yield Static(id=f"{pane_id}-body")
+
+    @property
+    def active(self) -> str:
+        return self.query_one(TabbedContent).active
+
+    @active.setter
+    def active(self, pane_id: str) -> None:
+        self.query_one(TabbedContent).active = pane_id
+
+    def show(self, item_id: int | None, envelope: Mapping[str, Any] | None) -> None:
+        if item_id == self.shown_id and item_id is not None:
+            return
+        self.shown_id = item_id
+        count = len(envelope.get("problems") or []) if envelope else 0
+        self.query_one(TabbedContent).get_tab("problems").label = f"Problems ({count})" if count else "Problems"  # type: ignore[assignment]
+        for pane_id, view in _VIEWS.items():
+            body = self.query_one(f"#{pane_id}-body", Static)
+            body.update(view(envelope) if envelope else Text("No event selected.", style="dim"))
+            self.query_one(f"#{pane_id}-scroll", VerticalScroll).scroll_home(animate=False)
