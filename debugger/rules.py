@@ -1,22 +1,58 @@
 """The spec rules: what is wrong with one Segment message.
 
 Errors are what Segment itself refuses (the collector refuses them too); warnings are what a
-careful analytics engineer would flag. Pure functions; used by the collector, the live
-debugger and `segdebug validate`.
+careful analytics engineer would flag. Pure functions; used by the collector on every message,
+by the live debugger and by `segdebug validate` over millions of lines, so each rule is cheap:
+patterns are compiled once, verdicts on names and key sets are memoised, and a rule that has
+nothing to say returns the shared empty tuple.
 """
 
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping
+import re
+from datetime import datetime, timedelta, timezone
+from typing import Any, Callable, Mapping, NamedTuple, Sequence
 
 from debugger.envelope import Problem, problem
-from debugger.message import CALL_TYPES
+from debugger.message import CALL_TYPES, COMMON_FIELDS, TYPE_FIELDS
 
-Rule = Callable[[Mapping[str, Any]], list[Problem]]
+Rule = Callable[[Mapping[str, Any]], Sequence[Problem]]
+
+NOTHING: tuple[Problem, ...] = ()
+SKEW_LIMIT = timedelta(minutes=1)
+MESSAGE_ID_LIMIT = 100
+_CACHE_LIMIT = 20_000  # memo entries kept before a cache is cleared (dynamic names are endless)
+
+# Every rule code, its level and what it is about: the catalogue `validate --rule` checks.
+CODES: dict[str, tuple[str, str]] = {
+    "invalid_type": ("error", "type is not one of the six call types"),
+    "no_user_anon_id": ("error", "neither userId nor anonymousId"),
+    "missing_event": ("error", "track without event"),
+    "missing_group_id": ("error", "group without groupId"),
+    "missing_previous_id": ("error", "alias without previousId"),
+    "missing_user_id": ("error", "alias without userId"),
+    "event_name_case": ("warning", 'event name not "Object Action" in Title Case'),
+    "dynamic_event_name": ("warning", "ids, numbers or dates in an event name"),
+    "key_case": ("warning", "property or trait key not snake_case"),
+    "dynamic_key": ("warning", "ids, numbers or dates in a property or trait key"),
+    "reserved_type": ("warning", "reserved trait or property of the wrong type"),
+    "missing_message_id": ("warning", "no messageId"),
+    "long_message_id": ("warning", "messageId of 100 characters or more"),
+    "bad_timestamp": ("warning", "timestamp field that is not an ISO 8601 date"),
+    "future_timestamp": ("warning", "timestamp in the future"),
+    "clock_skew": ("warning", "sentAt over a minute away from receivedAt"),
+    "unknown_field": ("warning", "top-level field Segment does not define"),
+    "empty_id": ("warning", "userId or anonymousId present but empty"),
+    "ecommerce_property": ("warning", "Ecommerce v2 event missing an expected property"),
+}
 
 
 def _missing(value: Any) -> bool:
     return value is None or value == ""
+
+
+_REQUIRED_FIELD = {"track": "event", "group": "groupId", "alias": "previousId"}
+_REQUIRED_CODE = {"event": "missing_event", "groupId": "missing_group_id", "previousId": "missing_previous_id"}
 
 
 def check_required(message: Mapping[str, Any]) -> list[Problem]:
@@ -38,11 +74,9 @@ def check_required(message: Mapping[str, Any]) -> list[Problem]:
                 "identify the user, or set an anonymousId",
             )
         )
-    required = {"track": "event", "group": "groupId", "alias": "previousId"}.get(kind)
+    required = _REQUIRED_FIELD.get(kind)
     if required and _missing(message.get(required)):
-        code = {"event": "missing_event", "groupId": "missing_group_id"}.get(
-            required, "missing_previous_id"
-        )
+        code = _REQUIRED_CODE[required]
         found.append(
             problem("error", code, f"{kind} requires {required}", required, f"set {required}")
         )
@@ -53,13 +87,473 @@ def check_required(message: Mapping[str, Any]) -> list[Problem]:
     return found
 
 
-RULES: list[Rule] = [check_required]
+# --- names ---------------------------------------------------------------------------------
+
+_SMALL_WORDS = "a|an|and|as|at|by|for|from|in|into|of|on|or|the|to|with"
+_TITLE_CASE = re.compile(rf"[A-Z0-9][A-Za-z0-9]*(?: (?:[A-Z0-9][A-Za-z0-9'-]*|{_SMALL_WORDS}))+")
+_DYNAMIC_TEXT = re.compile(
+    r"\d{4}[-_/]\d{1,2}[-_/]\d{1,2}"  # a date
+    r"|\d{3,}"  # a long number
+    r"|(?=[0-9a-fA-F]*\d)[0-9a-fA-F]{8,}"  # a hex id
+    r"|@"  # an email address
+)
+_DYNAMIC_KEY = re.compile(_DYNAMIC_TEXT.pattern + r"|_\d+$|^\d")
+_SNAKE_CASE = re.compile(r"[a-z][a-z0-9]*(?:_[a-z0-9]+)*")
+
+_name_memo: dict[str, tuple[Problem, ...]] = {}
+
+
+def _judge_name(name: str) -> tuple[Problem, ...]:
+    found: list[Problem] = []
+    if _DYNAMIC_TEXT.search(name):
+        found.append(
+            problem(
+                "warning", "dynamic_event_name",
+                f"event {name!r} looks dynamic (an id, number or date in the name)", "event",
+                "keep the name fixed and move the varying part into a property",
+            )
+        )
+    elif not _TITLE_CASE.fullmatch(name):
+        found.append(
+            problem(
+                "warning", "event_name_case",
+                f'event {name!r} is not "Object Action" in Title Case', "event",
+                'name events "Object Action", e.g. "Order Completed"',
+            )
+        )
+    return tuple(found)
+
+
+def check_event_name(message: Mapping[str, Any]) -> Sequence[Problem]:
+    """Track event names: "Object Action" in Title Case, nothing dynamic in them."""
+    name = message.get("event")
+    if message.get("type") != "track" or not isinstance(name, str) or not name:
+        return NOTHING
+    verdict = _name_memo.get(name)
+    if verdict is None:
+        if len(_name_memo) >= _CACHE_LIMIT:
+            _name_memo.clear()
+        verdict = _name_memo[name] = _judge_name(name)
+    return verdict
+
+
+# --- property and trait keys ---------------------------------------------------------------
+
+_CAMEL_TRAITS = frozenset({"createdAt", "firstName", "lastName"})
+_keys_memo: dict[tuple[str, ...], tuple[tuple[str, str], ...]] = {}
+_EMPTY_KEYS: tuple[tuple[str, str], ...] = ()
+
+
+def _judge_keys(keys: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    """(key, code) for each key that is dynamic-looking or not snake_case."""
+    bad: list[tuple[str, str]] = []
+    for key in keys:
+        if _DYNAMIC_KEY.search(key):
+            bad.append((key, "dynamic_key"))
+        elif key not in _CAMEL_TRAITS and not _SNAKE_CASE.fullmatch(key):
+            bad.append((key, "key_case"))
+    return tuple(bad) if bad else _EMPTY_KEYS
+
+
+def _key_problems(field: str, values: dict[str, Any]) -> list[Problem]:
+    keys = tuple(values)
+    verdict = _keys_memo.get(keys)
+    if verdict is None:
+        if len(_keys_memo) >= _CACHE_LIMIT:
+            _keys_memo.clear()
+        verdict = _keys_memo[keys] = _judge_keys(keys)
+    if verdict is _EMPTY_KEYS:
+        return []
+    found: list[Problem] = []
+    for key, code in verdict:
+        path = f"{field}.{key}"
+        if code == "dynamic_key":
+            found.append(
+                problem(
+                    "warning", code, f"{path} looks dynamic (an id, number or date in the key)",
+                    path, "use a fixed key and put the varying part in the value",
+                )
+            )
+        else:
+            found.append(
+                problem(
+                    "warning", code, f"{path} is not snake_case", path,
+                    "name properties and traits in snake_case, e.g. order_id",
+                )
+            )
+    return found
+
+
+def check_keys(message: Mapping[str, Any]) -> Sequence[Problem]:
+    """Property and trait keys: snake_case (reserved camelCase traits excepted), not dynamic.
+    Checks properties, traits and context.traits, top level only."""
+    found: list[Problem] = []
+    value = message.get("properties")
+    if value and type(value) is dict:
+        found = _key_problems("properties", value)
+    value = message.get("traits")
+    if value and type(value) is dict:
+        found += _key_problems("traits", value)
+    context = message.get("context")
+    if context and type(context) is dict:
+        value = context.get("traits")
+        if value and type(value) is dict:
+            found += _key_problems("context.traits", value)
+    return found or NOTHING
+
+
+# --- reserved traits and properties --------------------------------------------------------
+
+
+class Expect(NamedTuple):
+    """What a reserved field must be: one of `types`, and a parseable date when `date`."""
+
+    types: frozenset[type]
+    text: str
+    date: bool = False
+
+    def accepts(self, value: Any) -> bool:
+        if type(value) not in self.types:
+            return False
+        return not self.date or type(value) is not str or _parse_time(value) is not None
+
+
+_TEXT = Expect(frozenset({str}), "a string")
+_NUMBER = Expect(frozenset({int, float}), "a number")
+_OBJECT = Expect(frozenset({dict}), "an object")
+_DATE = Expect(frozenset({str}), "an ISO 8601 date string", date=True)
+
+_COMMON_TRAITS: dict[str, Expect] = {
+    "address": _OBJECT,
+    "avatar": _TEXT,
+    "createdAt": Expect(frozenset({str, int, float}), "an ISO 8601 date string (or a Unix time)", True),
+    "description": _TEXT,
+    "email": _TEXT,
+    "id": Expect(frozenset({str, int}), "a string"),
+    "name": _TEXT,
+    "phone": _TEXT,
+    "website": _TEXT,
+}
+RESERVED: dict[str, dict[str, Expect]] = {
+    "identify": {
+        **_COMMON_TRAITS,
+        "age": _NUMBER,
+        "birthday": _DATE,
+        "company": _OBJECT,
+        "firstName": _TEXT,
+        "gender": _TEXT,
+        "lastName": _TEXT,
+        "title": _TEXT,
+        "username": _TEXT,
+    },
+    "group": {
+        **_COMMON_TRAITS,
+        "employees": Expect(frozenset({int}), "a whole number"),
+        "industry": _TEXT,
+        "plan": _TEXT,
+    },
+    "track": {
+        "revenue": _NUMBER, "value": _NUMBER, "currency": _TEXT,
+        "products": Expect(frozenset({list}), "an array"),
+    },
+    "page": {
+        "name": _TEXT, "path": _TEXT, "referrer": _TEXT, "search": _TEXT, "title": _TEXT,
+        "url": _TEXT, "keywords": Expect(frozenset({str, list}), "a string or an array of strings"),
+    },
+    "screen": {"name": _TEXT},
+}
+_RESERVED_FIELD = {"identify": "traits", "group": "traits"}
+_reserved_memo: dict[tuple[str, ...], tuple[str, ...]] = {}
+
+
+def check_reserved_types(message: Mapping[str, Any]) -> Sequence[Problem]:
+    """Reserved traits and properties must have their documented type (email a string, ...)."""
+    kind = message.get("type")
+    reserved = RESERVED.get(kind)  # type: ignore[arg-type]
+    if not reserved:
+        return NOTHING
+    field = _RESERVED_FIELD.get(kind, "properties")  # type: ignore[arg-type]
+    values = message.get(field)
+    if not values or not isinstance(values, dict):
+        return NOTHING
+    shape = (kind, *values)
+    present = _reserved_memo.get(shape)
+    if present is None:
+        if len(_reserved_memo) >= _CACHE_LIMIT:
+            _reserved_memo.clear()
+        present = _reserved_memo[shape] = tuple(key for key in values if key in reserved)
+    if not present:
+        return NOTHING
+    found: list[Problem] = []
+    for key in present:
+        expect = reserved[key]
+        value = values[key]
+        if value is not None and not expect.accepts(value):
+            path = f"{field}.{key}"
+            found.append(
+                problem(
+                    "warning", "reserved_type",
+                    f"{path} is reserved and should be {expect.text}, not {_describe(value)}", path,
+                    f"send {key} as {expect.text}, or rename the field",
+                )
+            )
+    return found or NOTHING
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, bool):
+        return f"a boolean ({'true' if value else 'false'})"
+    if isinstance(value, str):
+        shown = value if len(value) <= 30 else value[:29] + "…"
+        return f"the string {shown!r}"
+    if isinstance(value, (int, float)):
+        return f"the number {value}"
+    return {dict: "an object", list: "an array"}.get(type(value), type(value).__name__)
+
+
+# --- messageId -----------------------------------------------------------------------------
+
+
+def check_message_id(message: Mapping[str, Any]) -> Sequence[Problem]:
+    """A messageId lets Segment drop retried duplicates; over 100 characters it is refused."""
+    message_id = message.get("messageId")
+    if message_id is None or message_id == "":
+        return (
+            problem(
+                "warning", "missing_message_id", "messageId is missing", "messageId",
+                "send through an SDK, or set a unique messageId (e.g. a UUID) per call",
+            ),
+        )
+    if isinstance(message_id, str) and len(message_id) < MESSAGE_ID_LIMIT:
+        return NOTHING
+    return (
+        problem(
+            "warning", "long_message_id",
+            f"messageId is {len(str(message_id))} characters; Segment needs under {MESSAGE_ID_LIMIT}",
+            "messageId", "use a shorter unique id, e.g. a UUID",
+        ),
+    )
+
+
+# --- times ---------------------------------------------------------------------------------
+
+
+def _parse_time(value: str) -> datetime | None:
+    """ISO 8601 to an aware datetime (naive means UTC); None when it is not one. Fast path for
+    the common `...Z` form; no exceptions on the happy path."""
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)
+
+
+_TIME_FIELDS = ("timestamp", "originalTimestamp", "sentAt", "receivedAt")
+
+
+def check_times(message: Mapping[str, Any]) -> Sequence[Problem]:
+    """Timestamps are ISO dates, not in the future, and the client clock is within a minute."""
+    received = message.get("receivedAt")
+    sent = message.get("sentAt")
+    stamp = message.get("timestamp")
+    if received is not None and sent is not None and stamp is not None:
+        try:  # the archive's usual case: three aware ISO times, all close together
+            when = datetime.fromisoformat(received)
+            if (
+                -SKEW_LIMIT <= datetime.fromisoformat(sent) - when <= SKEW_LIMIT
+                and datetime.fromisoformat(stamp) - when <= SKEW_LIMIT
+                and "originalTimestamp" not in message
+            ):
+                return NOTHING
+        except (TypeError, ValueError):  # naive, not text, not ISO: the full check says which
+            pass
+    return _check_times_fully(message)
+
+
+def _check_times_fully(message: Mapping[str, Any]) -> Sequence[Problem]:
+    found: list[Problem] = []
+    parsed: dict[str, datetime] = {}
+    for field in _TIME_FIELDS:
+        value = message.get(field)
+        if value is None:
+            continue
+        moment = _parse_time(value) if isinstance(value, str) and len(value) >= 10 else None
+        if moment is None:
+            found.append(
+                problem(
+                    "warning", "bad_timestamp",
+                    f"{field} is {_describe(value)}, not an ISO 8601 date", field,
+                    'send times as ISO 8601 strings, e.g. "2024-05-01T12:00:00.000Z"',
+                )
+            )
+        else:
+            parsed[field] = moment
+    received = parsed.get("receivedAt") or datetime.now(timezone.utc)
+    for field in ("timestamp", "originalTimestamp"):
+        moment = parsed.get(field)
+        if moment is not None and moment - received > SKEW_LIMIT:
+            found.append(
+                problem(
+                    "warning", "future_timestamp",
+                    f"{field} is {_span(moment - received)} after the collector received it",
+                    field, "check the device clock, or let the SDK set the timestamp",
+                )
+            )
+            break
+    sent = parsed.get("sentAt")
+    if sent is not None and abs(sent - received) > SKEW_LIMIT:
+        found.append(
+            problem(
+                "warning", "clock_skew",
+                f"sentAt is {_span(abs(sent - received))} off the collector's clock", "sentAt",
+                "fix the client clock; Segment corrects timestamp by receivedAt - sentAt",
+            )
+        )
+    return found or NOTHING
+
+
+def _span(delta: timedelta) -> str:
+    seconds = int(delta.total_seconds())
+    if seconds < 120:
+        return f"{seconds} s"
+    if seconds < 7200:
+        return f"{seconds // 60} min"
+    if seconds < 172800:
+        return f"{seconds // 3600} h"
+    return f"{seconds // 86400} days"
+
+
+# --- top-level shape -----------------------------------------------------------------------
+
+_KNOWN_FIELDS = {kind: COMMON_FIELDS | TYPE_FIELDS[kind] for kind in CALL_TYPES}
+_unknown_memo: dict[tuple[Any, ...], tuple[str, ...]] = {}
+
+
+def check_unknown_fields(message: Mapping[str, Any]) -> Sequence[Problem]:
+    """Top-level fields Segment does not define usually belong in properties or traits."""
+    kind = message.get("type")
+    known = _KNOWN_FIELDS.get(kind)  # type: ignore[arg-type]
+    if known is None or known.issuperset(message):
+        return NOTHING
+    shape = (kind, *message)
+    unknown = _unknown_memo.get(shape)
+    if unknown is None:
+        if len(_unknown_memo) >= _CACHE_LIMIT:
+            _unknown_memo.clear()
+        unknown = _unknown_memo[shape] = tuple(key for key in message if key not in known)
+    if not unknown:
+        return NOTHING
+    home = "traits" if kind in ("identify", "group") else "properties"
+    return [
+        problem(
+            "warning", "unknown_field", f"{key} is not a {kind} field Segment knows", key,
+            f"move it into {home}, or into context",
+        )
+        for key in unknown
+    ]
+
+
+def check_empty_ids(message: Mapping[str, Any]) -> Sequence[Problem]:
+    """An id that is present but empty hides a bug (usually a variable that was never set)."""
+    user, anonymous = message.get("userId"), message.get("anonymousId")
+    if (type(user) is not str or user.strip()) and (type(anonymous) is not str or anonymous.strip()):
+        return NOTHING
+    found: list[Problem] = []
+    for field in ("userId", "anonymousId"):
+        value = message.get(field)
+        if isinstance(value, str) and not value.strip():
+            found.append(
+                problem(
+                    "warning", "empty_id", f"{field} is present but empty", field,
+                    f"leave {field} out when unknown, or fix the code that sets it",
+                )
+            )
+    return found or NOTHING
+
+
+# --- Ecommerce v2 --------------------------------------------------------------------------
+
+_PRODUCT = ("product_id",)
+_CHECKOUT = ("checkout_id", "step")
+_ORDER = ("order_id",)
+ECOMMERCE: dict[str, tuple[str, ...]] = {
+    "Products Searched": ("query",),
+    "Product List Viewed": ("products",),
+    "Product List Filtered": ("products",),
+    "Promotion Viewed": ("promotion_id",),
+    "Promotion Clicked": ("promotion_id",),
+    "Product Clicked": _PRODUCT,
+    "Product Viewed": _PRODUCT,
+    "Product Added": _PRODUCT,
+    "Product Removed": _PRODUCT,
+    "Cart Viewed": ("cart_id", "products"),
+    "Checkout Started": ("order_id", "products"),
+    "Checkout Step Viewed": _CHECKOUT,
+    "Checkout Step Completed": _CHECKOUT,
+    "Payment Info Entered": _CHECKOUT,
+    "Order Updated": _ORDER,
+    "Order Completed": ("order_id", "products"),
+    "Order Refunded": _ORDER,
+    "Order Cancelled": _ORDER,
+    "Coupon Entered": ("coupon_id",),
+    "Coupon Applied": ("coupon_id",),
+    "Coupon Denied": ("coupon_id",),
+    "Coupon Removed": ("coupon_id",),
+    "Product Added to Wishlist": ("wishlist_id", "product_id"),
+    "Product Removed from Wishlist": ("wishlist_id", "product_id"),
+    "Wishlist Product Added to Cart": ("wishlist_id", "product_id"),
+    "Product Shared": _PRODUCT,
+    "Cart Shared": ("cart_id",),
+    "Product Reviewed": ("product_id", "rating"),
+}
+
+
+def check_ecommerce(message: Mapping[str, Any]) -> Sequence[Problem]:
+    """Ecommerce v2 events carry the properties downstream tools need (order_id, products...)."""
+    expected = ECOMMERCE.get(message.get("event"))  # type: ignore[arg-type]
+    if expected is None or message.get("type") != "track":
+        return NOTHING
+    properties = message.get("properties")
+    if not isinstance(properties, dict):
+        properties = {}
+    for key in expected:
+        if properties.get(key) is None or properties[key] == "":
+            break
+    else:
+        return NOTHING
+    missing = [key for key in expected if properties.get(key) in (None, "")]
+    event = message["event"]
+    return [
+        problem(
+            "warning", "ecommerce_property",
+            f"{event} should have properties.{key} (Ecommerce v2 spec)", f"properties.{key}",
+            f"add properties.{key}, as the Ecommerce v2 spec for {event} describes",
+        )
+        for key in missing
+    ]
+
+
+# --- all of them ---------------------------------------------------------------------------
+
+WARNINGS: tuple[Rule, ...] = (
+    check_event_name,
+    check_keys,
+    check_reserved_types,
+    check_message_id,
+    check_times,
+    check_unknown_fields,
+    check_empty_ids,
+    check_ecommerce,
+)
+RULES: list[Rule] = [check_required, *WARNINGS]
 
 
 def check(message: Mapping[str, Any]) -> list[Problem]:
-    """Every problem found in `message`, errors first."""
-    found: list[Problem] = []
-    for rule in RULES:
-        found.extend(rule(message))
-    found.sort(key=lambda p: p["level"] != "error")
+    """Every problem found in `message`, errors first. A message without a valid type gets
+    only that error: the other rules would guess at its shape."""
+    found: list[Problem] = check_required(message)
+    if found and found[0]["code"] == "invalid_type":
+        return found
+    for rule in WARNINGS:
+        found += rule(message)
     return found
