@@ -35,6 +35,8 @@ CORS_HEADERS = {
     "Access-Control-Max-Age": "86400",
 }
 DEFAULT_ALLOWED_HEADERS = "Content-Type, Authorization, X-Retry-Count, Content-Encoding"
+# How the app must be run: bodies reach ingest still compressed, so its inflate cap applies.
+RUNNER_OPTIONS: dict[str, Any] = {"auto_decompress": False, "access_log": None}
 
 
 @dataclass
@@ -107,7 +109,10 @@ def _answer(outcome: Outcome) -> web.Response:
 
 
 def make_app(collector: Collector) -> web.Application:
-    """The aiohttp application: every endpoint and alias of the tracking API."""
+    """The aiohttp application: every endpoint and alias of the tracking API.
+
+    Run it with `web.AppRunner(app, **RUNNER_OPTIONS)`.
+    """
 
     async def post_call(request: web.Request, kind: str | None) -> web.Response:
         call = collector.call_for(request, kind)

@@ -118,8 +118,8 @@ def _inflate(body: bytes, wbits: int, cap: int, name: str) -> bytes:
             if not inflater.eof:
                 raise IngestError(400, "invalid_encoding", f"the {name} body is truncated")
             data = inflater.unused_data if wbits & 16 else b""  # gzip may have several members
-    except zlib.error as error:
-        raise IngestError(400, "invalid_encoding", f"the {name} body is corrupt: {error}") from None
+    except zlib.error:
+        raise IngestError(400, "invalid_encoding", f"the {name} body is corrupt") from None
     return b"".join(out)
 
 
@@ -200,12 +200,23 @@ def _ingest(body: bytes, encoding: str | None, call: Call, check: Checker) -> Ou
     try:
         payload = orjson.loads(text)
     except orjson.JSONDecodeError as error:
-        raise IngestError(400, "invalid_json", f"the body is not valid JSON: {error}") from None
+        raise _json_error(text, error) from None
     if not isinstance(payload, dict):
         raise IngestError(400, "not_an_object", f"the body is a JSON {_json_type(payload)}, not an object")
     if call.kind is None:
         return _batch(payload, text, call, check)
     return _single(payload, text, call, check)
+
+
+def _json_error(text: bytes, error: orjson.JSONDecodeError) -> IngestError:
+    """Where the body stops being JSON, in words that do not depend on the parser's version."""
+    try:
+        text.decode("utf-8")
+    except UnicodeDecodeError as bad:
+        return IngestError(400, "invalid_json", f"the body is not valid UTF-8 (byte {bad.start})")
+    return IngestError(
+        400, "invalid_json", f"the body is not valid JSON (line {error.lineno}, column {error.colno})"
+    )
 
 
 def _request_key(payload: Mapping[str, Any], call: Call) -> str | None:

@@ -17,7 +17,7 @@ from aiohttp import web
 
 from debugger import __version__, rules
 from debugger.archive_writer import ArchiveWriter
-from debugger.collector import Collector, make_app
+from debugger.collector import RUNNER_OPTIONS, Collector, make_app
 from debugger.envelope import Problem
 from debugger.errors import CliError
 from debugger.hub import Hub
@@ -69,7 +69,7 @@ def open_writer(archive: Path, fsync: str) -> ArchiveWriter:
 
 async def start_http(app: web.Application, host: str, port: int) -> tuple[web.AppRunner, int]:
     """Listen on host:port; returns the runner and the port really bound (for --port 0)."""
-    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    runner = web.AppRunner(app, handle_signals=False, **RUNNER_OPTIONS)
     await runner.setup()
     site = web.TCPSite(runner, host, port, reuse_address=True)
     try:

@@ -11,9 +11,12 @@ import socket
 import subprocess
 import sys
 import time
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
+from http.client import HTTPConnection
 from typing import Iterator
+from urllib.parse import urlsplit
 
 import orjson
 
@@ -104,3 +107,40 @@ def running_collector(directory: Path, *args: str) -> Iterator[Collector]:
         yield collector
     finally:
         collector.stop()
+
+
+@dataclass
+class Reply:
+    """An HTTP answer as the tests read it."""
+
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> dict:
+        return orjson.loads(self.body)
+
+
+def http(method: str, url: str, body: bytes = b"", headers: dict[str, str] | None = None) -> Reply:
+    """One plain HTTP/1.1 request (no client magic: exact bytes and headers are sent)."""
+    parts = urlsplit(url)
+    connection = HTTPConnection(parts.hostname, parts.port, timeout=30)
+    try:
+        path = parts.path + (f"?{parts.query}" if parts.query else "")
+        connection.request(method, path or "/", body=body, headers=headers or {})
+        response = connection.getresponse()
+        return Reply(response.status, {k.lower(): v for k, v in response.getheaders()}, response.read())
+    finally:
+        connection.close()
+
+
+def post_json(url: str, payload: object, headers: dict[str, str] | None = None) -> Reply:
+    return http("POST", url, orjson.dumps(payload), {"Content-Type": "application/json", **(headers or {})})
+
+
+def gzip_bomb(megabytes: int) -> bytes:
+    """A small gzip body that inflates to `megabytes` MB of spaces after a `{`."""
+    packer = zlib.compressobj(9, zlib.DEFLATED, zlib.MAX_WBITS | 16)
+    block = b" " * (1024 * 1024)
+    chunks = [packer.compress(b"{"), *(packer.compress(block) for _ in range(megabytes))]
+    return b"".join([*chunks, packer.flush()])

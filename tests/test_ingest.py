@@ -1,0 +1,204 @@
+"""Unit tests for debugger.ingest: decoding, limits, merging, write keys, skew, refusals."""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import tracemalloc
+import zlib
+from datetime import datetime, timezone
+
+import orjson
+import pytest
+
+from debugger import ingest, rules
+from debugger.ingest import MAX_BATCH, MAX_MESSAGE, MAX_REQUEST, Call, IngestError
+from tests.support import gzip_bomb
+
+RECEIVED = datetime(2024, 5, 1, 12, 0, 0, tzinfo=timezone.utc)
+
+
+def run(payload: object, kind: str | None = None, *, encoding: str | None = None,
+        auth_key: str | None = None, allowed: frozenset[str] = frozenset()) -> ingest.Outcome:
+    body = payload if isinstance(payload, bytes) else orjson.dumps(payload)
+    call = Call(kind=kind, received=RECEIVED, auth_key=auth_key, allowed=allowed)
+    return ingest.ingest(body, encoding, call, rules.check)
+
+
+def track(**fields: object) -> dict[str, object]:
+    return {"type": "track", "event": "Order Completed", "userId": "u1", **fields}
+
+
+def test_single_call_gets_type_from_path_received_at_and_server_timestamp() -> None:
+    outcome = run({"userId": "u1", "traits": {"plan": "pro"}, "type": "track"}, "identify")
+    assert outcome.status == 200 and outcome.body == {"success": True}
+    [accepted] = outcome.accepted
+    assert accepted.message["type"] == "identify"
+    assert accepted.message["receivedAt"] == "2024-05-01T12:00:00.000Z"
+    assert accepted.message["timestamp"] == "2024-05-01T12:00:00.000Z"
+    assert orjson.loads(accepted.line) == accepted.message
+
+
+def test_clock_skew_corrects_timestamp_and_keeps_original() -> None:
+    # the client clock is 10 s behind: sentAt 11:59:50 arrived at 12:00:00
+    outcome = run({"batch": [track(timestamp="2024-05-01T11:59:40.250Z")],
+                   "sentAt": "2024-05-01T11:59:50Z"})
+    [accepted] = outcome.accepted
+    assert accepted.message["timestamp"] == "2024-05-01T11:59:50.250Z"
+    assert accepted.message["originalTimestamp"] == "2024-05-01T11:59:40.250Z"
+    assert accepted.message["sentAt"] == "2024-05-01T11:59:50Z"
+
+
+def test_timestamp_without_sent_at_is_left_alone() -> None:
+    [accepted] = run(track(timestamp="2020-01-01T00:00:00Z"), "track").accepted
+    assert accepted.message["timestamp"] == "2020-01-01T00:00:00Z"
+    assert "originalTimestamp" not in accepted.message
+
+
+def test_batch_envelope_merged_into_items_item_wins() -> None:
+    outcome = run({
+        "batch": [track(context={"ip": "9.9.9.9"}), track(integrations={"All": True})],
+        "context": {"ip": "1.1.1.1", "library": {"name": "x"}},
+        "integrations": {"All": False}, "writeKey": "wk",
+    })
+    first, second = (a.message for a in outcome.accepted)
+    assert first["context"] == {"ip": "9.9.9.9", "library": {"name": "x"}}
+    assert first["integrations"] == {"All": False}
+    assert second["integrations"] == {"All": True}
+    assert first["writeKey"] == second["writeKey"] == "wk"
+
+
+@pytest.mark.parametrize(
+    ("header", "key"),
+    [
+        ("Basic " + base64.b64encode(b"wk_basic:").decode(), "wk_basic"),
+        ("Basic " + base64.b64encode(b"wk_nocolon").decode(), "wk_nocolon"),
+        ("basic " + base64.b64encode(b"wk:ignored").decode(), "wk"),
+        ("Bearer token-123", None),
+        ("Basic !!!", None),
+        (None, None),
+    ],
+)
+def test_write_key_from_auth(header: str | None, key: str | None) -> None:
+    assert ingest.write_key_from_auth(header) == key
+
+
+def test_write_key_body_first_then_basic() -> None:
+    assert run(track(), "track", auth_key="basic").accepted[0].message["writeKey"] == "basic"
+    assert run(track(writeKey="body"), "track", auth_key="basic").accepted[0].write_key == "body"
+    assert "writeKey" not in run(track(), "track").accepted[0].message
+
+
+def test_allow_list_refuses_other_keys_with_401() -> None:
+    allowed = frozenset({"good"})
+    assert run(track(writeKey="good"), "track", allowed=allowed).status == 200
+    outcome = run(track(writeKey="bad"), "track", allowed=allowed)
+    assert outcome.status == 401 and outcome.body["code"] == "invalid_write_key"
+    assert run(track(), "track", allowed=allowed).status == 401
+    mixed = run({"batch": [track(), track(writeKey="bad")], "writeKey": "good"}, allowed=allowed)
+    assert (len(mixed.accepted), len(mixed.refused)) == (1, 1)
+
+
+@pytest.mark.parametrize(
+    ("payload", "status", "code"),
+    [
+        (b"{not json", 400, "invalid_json"),
+        (b"", 400, "empty_body"),
+        (b"  \n", 400, "empty_body"),
+        (b"[1, 2]", 400, "not_an_object"),
+        (b'{"userId": "u", "event": "E", "x": NaN}', 400, "invalid_json"),
+        (b'{"userId": "\xff\xfe", "event": "E"}', 400, "invalid_json"),
+        (b"[" * 2000 + b"]" * 2000, 400, "invalid_json"),
+        (orjson.dumps(track(blob="x" * MAX_MESSAGE)), 400, "message_too_large"),
+        (orjson.dumps({"event": "E"}), 400, "no_user_anon_id"),
+        (orjson.dumps({"userId": "u"}), 400, "missing_event"),
+    ],
+)
+def test_single_call_refusals(payload: bytes, status: int, code: str) -> None:
+    outcome = run(payload, "track")
+    assert outcome.status == status
+    assert outcome.body["success"] is False and outcome.body["code"] == code
+    assert outcome.body["error"] == outcome.body["message"]
+    assert not outcome.accepted and len(outcome.refused) == 1
+    assert outcome.refused[0].problems[0]["code"] == code
+
+
+def test_refusal_keeps_exact_raw_text() -> None:
+    raw = b'{"event" : "E",  "odd": "spacing"}'
+    [refused] = run(raw, "track").refused
+    assert refused.raw == raw.decode()
+    assert refused.message is not None and refused.message["event"] == "E"
+
+
+def test_invalid_utf8_raw_is_escaped_not_lost() -> None:
+    [refused] = run(b'{"a": "\xff"}', "track").refused
+    assert refused.raw == '{"a": "\\xff"}'
+
+
+def test_group_without_group_id_and_unknown_type_in_batch() -> None:
+    outcome = run({"batch": [
+        track(), {"type": "group", "userId": "u"}, {"type": "bogus", "userId": "u"}, "text",
+        {"type": "alias", "userId": "u"},
+    ]})
+    assert outcome.status == 200
+    assert len(outcome.accepted) == 1
+    assert outcome.body["accepted"] == 1 and outcome.body["rejected"] == 4
+    codes = [(e["index"], e["code"]) for e in outcome.body["errors"]]
+    assert codes == [(1, "missing_group_id"), (2, "invalid_type"), (3, "not_an_object"),
+                     (4, "missing_previous_id")]
+    assert outcome.refused[2].raw == '"text"'
+
+
+def test_batch_limits() -> None:
+    too_many = run({"batch": [track() for _ in range(MAX_BATCH + 1)]})
+    assert too_many.status == 200 and too_many.body["rejected"] == MAX_BATCH + 1
+    assert not too_many.accepted and too_many.refused[0].problems[0]["code"] == "too_many_events"
+    assert len(run({"batch": [track() for _ in range(MAX_BATCH)]}).accepted) == MAX_BATCH
+    big = run({"batch": [track(blob="x" * (MAX_MESSAGE + 10)), track()]})
+    assert big.status == 200 and big.body["errors"][0]["code"] == "message_too_large"
+    huge = run({"batch": [track(blob="x" * 30000) for _ in range(20)]})
+    assert huge.status == 400 and huge.body["code"] == "request_too_large"
+    assert run({"nobatch": []}).body["code"] == "invalid_batch"
+
+
+def test_gzip_and_deflate_bodies() -> None:
+    body = orjson.dumps({"batch": [track()]})
+    assert len(run(gzip.compress(body), encoding="gzip").accepted) == 1
+    assert len(run(zlib.compress(body), encoding="deflate").accepted) == 1
+    raw_deflate = zlib.compressobj(wbits=-15)
+    assert len(run(raw_deflate.compress(body) + raw_deflate.flush(), encoding="deflate").accepted) == 1
+    two_members = gzip.compress(body[:10]) + gzip.compress(body[10:])
+    assert len(run(two_members, encoding="gzip").accepted) == 1
+
+
+@pytest.mark.parametrize(
+    ("body", "encoding", "code"),
+    [
+        (b"\x1f\x8bnot really gzip", "gzip", "invalid_encoding"),
+        (gzip.compress(b'{"batch": []}')[:-12], "gzip", "invalid_encoding"),
+        (b"{}", "br", "unsupported_encoding"),
+    ],
+)
+def test_bad_encodings(body: bytes, encoding: str, code: str) -> None:
+    outcome = run(body, encoding=encoding)
+    assert (outcome.status, outcome.body["code"]) == (400, code)
+
+
+def test_gzip_bomb_refused_without_inflating_it() -> None:
+    bomb = gzip_bomb(30)
+    assert len(bomb) < MAX_REQUEST
+    tracemalloc.start()
+    outcome = run(bomb, encoding="gzip")
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert (outcome.status, outcome.body["code"]) == (400, "request_too_large")
+    assert peak < 8 * MAX_REQUEST  # bounded by the cap, not by the 30 MB it would inflate to
+
+
+def test_pixel_data_decoding() -> None:
+    data = base64.urlsafe_b64encode(orjson.dumps(track(name="é?>"))).decode().rstrip("=")
+    assert orjson.loads(ingest.decode_pixel(data))["name"] == "é?>"
+    with pytest.raises(IngestError):
+        ingest.decode_pixel("***")
+    with pytest.raises(IngestError):
+        ingest.decode_pixel(None)
