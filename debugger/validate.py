@@ -1,0 +1,160 @@
+"""`segdebug validate`: lint archives against the spec rules (and a tracking plan), for CI.
+
+Reads with the same reader as replay (files, .gz, directories, stdin). The summary has one
+row per rule that fired: level, count and the first example with its file:line. Exit 1 when
+errors are found (bad lines count as errors), or warnings too with --strict.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Mapping
+
+import orjson
+import typer
+
+from debugger.archive import ArchiveError, Line, expand, read_lines
+from debugger.envelope import Problem
+from debugger.errors import CliError
+from debugger.plan import PLAN_CODE, load_plan
+from debugger.rules import CODES, check
+from debugger.tail import printable
+
+BAD_LINE = "bad_line"
+KNOWN: dict[str, tuple[str, str]] = {
+    **CODES,
+    BAD_LINE: ("error", "a line that is not a JSON object (torn, garbage, bad UTF-8)"),
+    PLAN_CODE: ("warning", "an event that breaks its tracking-plan schema"),
+}
+Checker = Callable[[Mapping[str, Any]], list[Problem]]
+
+
+@dataclass(slots=True)
+class Finding:
+    """One rule's tally, with the first place it fired."""
+
+    code: str
+    level: str
+    count: int
+    source: str
+    line: int
+    message: str
+    hint: str = ""
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "code": self.code, "level": self.level, "count": self.count,
+            "example": {"file": self.source, "line": self.line, "message": self.message, "hint": self.hint},
+        }
+
+
+@dataclass
+class Report:
+    """What validate found in a set of archives."""
+
+    files: list[str]
+    lines: int = 0
+    findings: dict[str, Finding] = field(default_factory=dict)
+
+    def add(self, source: str, line: int, found: Problem) -> None:
+        finding = self.findings.get(found["code"])
+        if finding is None:
+            self.findings[found["code"]] = Finding(
+                found["code"], found["level"], 1, source, line, found["message"], found.get("hint", "")
+            )
+        else:
+            finding.count += 1
+
+    def total(self, level: str) -> int:
+        return sum(f.count for f in self.findings.values() if f.level == level)
+
+    def rows(self) -> list[Finding]:
+        """Errors first, then the most frequent."""
+        return sorted(self.findings.values(), key=lambda f: (f.level != "error", -f.count, f.code))
+
+    def failed(self, strict: bool) -> bool:
+        return self.total("error") > 0 or (strict and self.total("warning") > 0)
+
+
+def lint(paths: Iterable[str | Path], checker: Checker = check, only: frozenset[str] = frozenset()) -> Report:
+    """Check every line of the archives; `only` keeps just those rule codes (empty: all)."""
+    files = expand(paths)
+    report = Report(files=["<stdin>" if name == "-" else name for name in files])
+    add = report.add
+    lines = 0
+    for item in read_lines(files):
+        lines += 1
+        if type(item) is Line:
+            problems = checker(item.message)
+            if problems:
+                for found in problems:
+                    if not only or found["code"] in only:
+                        add(item.source, item.number, found)
+        elif not only or BAD_LINE in only:
+            add(item.source, item.number, {
+                "level": "error", "code": BAD_LINE, "message": item.reason, "path": "",
+                "hint": "fix or remove the line; a torn last line means the writer was cut off",
+            })
+    report.lines = lines
+    return report
+
+
+def with_plan(plan: Checker) -> Checker:
+    """The spec rules followed by the plan's checks."""
+
+    def checker(message: Mapping[str, Any]) -> list[Problem]:
+        return check(message) + plan(message)
+
+    return checker
+
+
+def format_text(report: Report) -> str:
+    """The summary table, then one line of totals."""
+    files = f"{len(report.files)} file{'s' if len(report.files) != 1 else ''}"
+    head = f"{report.lines} lines in {files}"
+    if not report.findings:
+        return f"{head}: no problems found"
+    rows = report.rows()
+    width = max(len("RULE"), *(len(row.code) for row in rows))
+    count_width = max(len("COUNT"), *(len(str(row.count)) for row in rows))
+    out = [f"{'RULE':<{width}}  LEVEL    {'COUNT':>{count_width}}  EXAMPLE"]
+    for row in rows:
+        where = printable(f"{row.source}:{row.line}")
+        out.append(
+            f"{row.code:<{width}}  {row.level:<7}  {row.count:>{count_width}}  {where}  {printable(row.message)}"
+        )
+    errors, warnings = report.total("error"), report.total("warning")
+    out.append(f"{head}: {errors} error{'s' if errors != 1 else ''}, {warnings} warning{'s' if warnings != 1 else ''}")
+    return "\n".join(out)
+
+
+def format_json(report: Report, strict: bool) -> str:
+    return orjson.dumps(
+        {
+            "files": report.files,
+            "lines": report.lines,
+            "errors": report.total("error"),
+            "warnings": report.total("warning"),
+            "ok": not report.failed(strict),
+            "rules": [row.as_json() for row in report.rows()],
+        },
+        option=orjson.OPT_INDENT_2,
+    ).decode()
+
+
+def run_validate(archives: list[str], fmt: str, rules: list[str], plan: Path | None, strict: bool) -> None:
+    """The `segdebug validate` command: print the report, exit 1 when it fails."""
+    if fmt not in ("text", "json"):
+        raise CliError(f"--format must be text or json, not {fmt!r}")
+    unknown = sorted(set(rules) - KNOWN.keys())
+    if unknown:
+        raise CliError(f"unknown rule {', '.join(unknown)}; known rules: {', '.join(KNOWN)}")
+    checker = with_plan(load_plan(plan)) if plan is not None else check
+    try:
+        report = lint(archives, checker, frozenset(rules))
+    except ArchiveError as error:
+        raise CliError(str(error)) from None
+    typer.echo(format_json(report, strict) if fmt == "json" else format_text(report))
+    if report.failed(strict):
+        raise typer.Exit(1)
