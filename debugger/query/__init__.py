@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any, Callable, Mapping
 
 from debugger.query.errors import QueryError
-from debugger.query.evaluate import evaluate
+from debugger.query.compiler import compile_tree
 from debugger.query.help import HELP
 from debugger.query.nodes import All, Node
 from debugger.query.parser import parse_tree
@@ -32,7 +32,7 @@ class Query:
     def __init__(self, text: str, tree: Node) -> None:
         self.text = text
         self.tree = tree
-        self.matches: Matcher = _compile(tree)
+        self.matches: Matcher = compile_tree(tree)
 
     @property
     def matches_all(self) -> bool:
@@ -54,13 +54,6 @@ def parse(text: str) -> Query:
     if not isinstance(text, str):
         raise TypeError(f"a query is text, not {type(text).__name__}")
     return Query(text, parse_tree(text))
-
-
-def _compile(tree: Node) -> Matcher:
-    def matches(envelope: Mapping[str, Any]) -> bool:
-        return evaluate(tree, envelope)
-
-    return matches
 
 
 MATCH_ALL = parse("")
