@@ -1,0 +1,316 @@
+"""The hub on a real Unix socket in tmp_path: fan-out, filters, sampling, drops, stats, binding."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import stat
+from pathlib import Path
+from typing import Any, AsyncIterator, Callable
+
+import orjson
+import pytest
+
+from debugger.envelope import event_envelope, problem
+from debugger.errors import CliError
+from debugger.hub import Hub
+from debugger.socket_client import CollectorGone, SubscriptionRefused, subscribe
+
+TIMEOUT = 10
+
+
+def event(seq: int, name: str = "Page Viewed", status: str = "accepted", **extra: Any) -> dict:
+    message = {"type": "track", "event": name, "userId": f"u{seq}", **extra}
+    problems = [problem("error", "no_user_anon_id", "missing")] if status == "rejected" else []
+    return dict(event_envelope(
+        seq=seq, received_at="2024-05-01T10:00:00.000Z", endpoint="/v1/track",
+        write_key="wk_secret", status=status, problems=problems,  # type: ignore[arg-type]
+        message=message, raw=None,
+    ))
+
+
+async def until(condition: Callable[[], bool]) -> None:
+    async with asyncio.timeout(TIMEOUT):
+        while not condition():
+            await asyncio.sleep(0.01)
+
+
+async def settled(hub: Hub, count: int) -> None:
+    """Wait until `count` subscribers are connected and have said what they want."""
+    await until(lambda: len(hub.subscribers) == count
+                and not any(s.pending for s in hub.subscribers))
+
+
+async def events(stream: AsyncIterator[dict], count: int) -> list[dict]:
+    """The next `count` event lines (stats lines skipped)."""
+    found: list[dict] = []
+    async with asyncio.timeout(TIMEOUT):
+        while len(found) < count:
+            item = await anext(stream)
+            if item["kind"] == "event":
+                found.append(item)
+    return found
+
+
+@pytest.fixture
+async def hub(tmp_path: Path) -> AsyncIterator[Hub]:
+    hub = Hub(version="9.9", http_url="http://127.0.0.1:1", archive=str(tmp_path / "a.ndjson"))
+    await hub.start(tmp_path / "s.sock")
+    yield hub
+    await hub.close()
+
+
+@pytest.fixture
+def path(tmp_path: Path) -> Path:
+    return tmp_path / "s.sock"
+
+
+async def test_hello_first_then_every_event_in_order(hub: Hub, path: Path) -> None:
+    stream = subscribe(path)
+    hello = await anext(stream)
+    assert hello == {"kind": "hello", "version": "9.9", "http": "http://127.0.0.1:1",
+                     "archive": hub.hello["archive"]}
+    await settled(hub, 1)
+    for seq in range(5):
+        hub.publish(event(seq, status="rejected" if seq == 3 else "accepted"))
+    got = await events(stream, 5)
+    assert [e["seq"] for e in got] == [0, 1, 2, 3, 4]
+    assert got[3]["status"] == "rejected" and got[3]["problems"][0]["code"] == "no_user_anon_id"
+    assert got[0] == event(0)
+    await stream.aclose()
+
+
+async def test_a_viewer_that_sends_no_subscribe_line_gets_everything(hub: Hub, path: Path) -> None:
+    reader, writer = await asyncio.open_unix_connection(str(path))
+    assert orjson.loads(await reader.readline())["kind"] == "hello"
+    for seq in range(3):  # published while the hub still waits for a subscribe line
+        hub.publish(event(seq))
+    async with asyncio.timeout(TIMEOUT):
+        lines = [orjson.loads(await reader.readline()) for _ in range(3)]
+    assert [line["seq"] for line in lines] == [0, 1, 2]
+    writer.close()
+
+
+async def test_stats_about_once_a_second_count_what_was_published(hub: Hub, path: Path) -> None:
+    stream = subscribe(path)
+    await anext(stream)
+    await settled(hub, 1)
+    for seq, status in enumerate(["accepted", "rejected", "accepted"]):
+        hub.publish(event(seq, status=status))
+    async with asyncio.timeout(TIMEOUT):
+        stats = [item async for item in _until_kind(stream, "stats", 2)]
+    last = stats[-1]
+    assert {k: last[k] for k in ("received", "accepted", "rejected", "dropped")} == {
+        "received": 3, "accepted": 2, "rejected": 1, "dropped": 0}
+    assert isinstance(last["rate"], float)
+    assert last["matched"] == 3 and last["sampled"] == 1
+    await stream.aclose()
+
+
+async def _until_kind(stream: AsyncIterator[dict], kind: str, count: int) -> AsyncIterator[dict]:
+    seen = 0
+    async for item in stream:
+        if item["kind"] == kind:
+            yield item
+            seen += 1
+            if seen == count:
+                return
+
+
+async def test_a_viewer_that_never_reads_loses_only_its_own_events(tmp_path: Path) -> None:
+    hub = Hub(version="1", http_url="http://x", archive="a", queue_size=64)
+    path = tmp_path / "s.sock"
+    await hub.start(path)
+    try:
+        fast = subscribe(path)
+        await anext(fast)
+        # A plain socket nobody reads from (a stream reader would buffer for it).
+        slow_socket = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        slow_socket.connect(str(path))
+        slow_socket.sendall(b'{"subscribe": {}}\n')
+        await settled(hub, 2)
+        total, chunk, pad = 3000, 50, "x" * 2000
+        for start in range(0, total, chunk):
+            for seq in range(start, start + chunk):
+                hub.publish(event(seq, padding=pad))
+            # The reading viewer is served in full while the other one is stuck.
+            assert [e["seq"] for e in await events(fast, chunk)] == list(range(start, start + chunk))
+        (slow,) = [s for s in hub.subscribers if s.dropped]
+        assert slow.dropped > 0
+        # Once it reads again, what it got plus what it was told it lost is everything.
+        slow_socket.setblocking(False)
+        slow_reader, slow_writer = await asyncio.open_unix_connection(sock=slow_socket, limit=2**20)
+        assert orjson.loads(await slow_reader.readline())["kind"] == "hello"
+        delivered = 0
+        async with asyncio.timeout(TIMEOUT):
+            while True:
+                item = orjson.loads(await slow_reader.readline())
+                if item["kind"] == "event":
+                    delivered += 1
+                elif item["kind"] == "stats" and delivered + item["dropped"] == total:
+                    break
+        assert delivered < total
+        slow_writer.close()
+        await fast.aclose()
+    finally:
+        await hub.close()
+
+
+async def test_a_filtered_rare_event_survives_sampling_of_a_flood(tmp_path: Path) -> None:
+    # A frozen clock keeps the sampler in one window: max_rate 1 admits exactly one event.
+    hub = Hub(version="1", http_url="http://x", archive="a", clock=lambda: 100.0)
+    path = tmp_path / "s.sock"
+    await hub.start(path)
+    try:
+        rare = subscribe(path, query='event:"Rare Thing"', max_rate=1)
+        sampled = subscribe(path, max_rate=1)
+        await anext(rare)
+        await anext(sampled)
+        await settled(hub, 2)
+        for seq in range(500):
+            hub.publish(event(seq, name="Flood"))
+        hub.publish(event(500, name="Rare Thing"))
+        for seq in range(501, 1001):
+            hub.publish(event(seq, name="Flood"))
+        assert [e["seq"] for e in await events(rare, 1)] == [500]
+        # Without the filter, the same max_rate keeps one event of the flood.
+        got: list[dict] = []
+        async with asyncio.timeout(TIMEOUT):
+            async for item in sampled:
+                if item["kind"] == "event":
+                    got.append(item)
+                elif item["kind"] == "stats" and item["matched"] == 1001:
+                    break
+        assert [e["seq"] for e in got] == [0]
+        await rare.aclose()
+        await sampled.aclose()
+    finally:
+        await hub.close()
+
+
+async def test_events_held_before_a_late_subscribe_line_are_filtered_too(
+    hub: Hub, path: Path
+) -> None:
+    reader, writer = await asyncio.open_unix_connection(str(path))
+    assert orjson.loads(await reader.readline())["kind"] == "hello"
+    await until(lambda: len(hub.subscribers) == 1)
+    hub.publish(event(0, name="Noise"))
+    hub.publish(event(1, name="Wanted"))
+    writer.write(b'{"subscribe": {"filter": "name:Wanted"}}\n')
+    await settled(hub, 1)
+    hub.publish(event(2, name="Noise"))
+    hub.publish(event(3, name="Wanted"))
+    async with asyncio.timeout(TIMEOUT):
+        lines = [orjson.loads(await reader.readline()) for _ in range(2)]
+    assert [line["seq"] for line in lines] == [1, 3]
+    writer.close()
+
+
+async def test_a_bad_filter_is_refused_with_its_position(hub: Hub, path: Path) -> None:
+    stream = subscribe(path, query="type:")
+    assert (await anext(stream))["kind"] == "hello"
+    with pytest.raises(SubscriptionRefused) as refused:
+        await anext(stream)
+    assert refused.value.line["position"] == 5
+    assert str(refused.value).startswith("bad query: column 6")
+
+
+@pytest.mark.parametrize("line", [
+    b"not json\n",
+    b'{"subscribe": "everything"}\n',
+    b'{"subscribe": {"max_rate": -1}}\n',
+    b'{"subscribe": {"max_rate": true}}\n',
+    b'{"subscribe": {"filter": 3}}\n',
+])
+async def test_a_bad_subscribe_line_gets_one_error_line_and_the_end(
+    hub: Hub, path: Path, line: bytes
+) -> None:
+    reader, writer = await asyncio.open_unix_connection(str(path))
+    writer.write(line)
+    async with asyncio.timeout(TIMEOUT):
+        assert orjson.loads(await reader.readline())["kind"] == "hello"
+        error = orjson.loads(await reader.readline())
+        assert await reader.read() == b""
+    assert error["kind"] == "error" and error["message"]
+    writer.close()
+
+
+async def test_a_vanished_viewer_is_forgotten(hub: Hub, path: Path) -> None:
+    stream = subscribe(path)
+    await anext(stream)
+    await settled(hub, 1)
+    await stream.aclose()
+    hub.publish(event(0))
+    await until(lambda: not hub.subscribers)
+
+
+async def test_publish_never_raises(hub: Hub, path: Path, capsys: pytest.CaptureFixture) -> None:
+    stream = subscribe(path)
+    await anext(stream)
+    await settled(hub, 1)
+    hub.publish({"kind": "event", "message": {"unserialisable": {1, 2}}})
+    hub.publish(event(7))
+    assert [e["seq"] for e in await events(stream, 1)] == [7]
+    assert "dropped an envelope" in capsys.readouterr().err
+    await stream.aclose()
+
+
+async def test_socket_is_0600_in_a_private_new_directory(tmp_path: Path) -> None:
+    path = tmp_path / "run" / "s.sock"
+    hub = Hub(version="1", http_url="http://x", archive="a")
+    await hub.start(path)
+    try:
+        assert stat.S_ISSOCK(path.stat().st_mode)
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+        assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+    finally:
+        await hub.close()
+    assert not path.exists()
+
+
+async def test_a_second_hub_on_a_live_socket_gets_a_clear_error(hub: Hub, path: Path) -> None:
+    other = Hub(version="1", http_url="http://x", archive="a")
+    with pytest.raises(CliError) as refused:
+        await other.start(path)
+    assert refused.value.code == 2
+    assert "already running" in str(refused.value)
+    assert f"segdebug tail --socket {path}" in str(refused.value)
+    stream = subscribe(path)  # the first one still serves
+    assert (await anext(stream))["kind"] == "hello"
+    await stream.aclose()
+
+
+async def test_a_stale_socket_file_is_replaced(path: Path) -> None:
+    dead = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    dead.bind(str(path))
+    dead.close()  # the file stays, nobody listens: a collector that was killed
+    hub = Hub(version="1", http_url="http://x", archive="a")
+    await hub.start(path)
+    try:
+        stream = subscribe(path)
+        assert (await anext(stream))["kind"] == "hello"
+        await stream.aclose()
+    finally:
+        await hub.close()
+
+
+async def test_a_file_that_is_not_a_socket_is_left_alone(path: Path) -> None:
+    path.write_text("mine")
+    with pytest.raises(CliError, match="not a socket"):
+        await Hub(version="1", http_url="http://x", archive="a").start(path)
+    assert path.read_text() == "mine"
+
+
+async def test_viewers_learn_when_the_hub_closes(tmp_path: Path) -> None:
+    path = tmp_path / "s.sock"
+    hub = Hub(version="1", http_url="http://x", archive="a")
+    await hub.start(path)
+    stream = subscribe(path)
+    await anext(stream)
+    await settled(hub, 1)
+    await hub.close()
+    with pytest.raises(CollectorGone):
+        async with asyncio.timeout(TIMEOUT):
+            await anext(stream)
+    assert not os.path.exists(path)
