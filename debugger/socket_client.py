@@ -62,9 +62,9 @@ async def subscribe(
             try:
                 line = await reader.readline()
             except (ConnectionError, ValueError) as error:
-                raise CollectorGone(f"lost the connection to the collector: {error}") from error
+                raise CollectorGone(f"connection lost: {error}") from error
             if not line.endswith(b"\n"):
-                raise CollectorGone("the collector closed the connection")
+                raise CollectorGone("connection closed")
             item = orjson.loads(line)
             if item.get("kind") == "error":
                 raise SubscriptionRefused(item)

@@ -83,7 +83,7 @@ async def _tail(
             shown += 1
             if count is not None and shown >= count:
                 return
-        elif kind == "hello" and not as_json:
+        elif kind == "hello":
             _note(f"tailing the collector at {item.get('http')}, archive {item.get('archive')}")
         elif kind == "stats" and item.get("dropped", 0) > dropped:
             _note(f"{item['dropped'] - dropped} events dropped: this terminal could not keep up")

@@ -6,9 +6,12 @@ import asyncio
 import os
 import socket
 import stat
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any, AsyncIterator, Callable
 
+import aiohttp
 import orjson
 import pytest
 
@@ -16,6 +19,7 @@ from debugger.envelope import event_envelope, problem
 from debugger.errors import CliError
 from debugger.hub import Hub
 from debugger.socket_client import CollectorGone, SubscriptionRefused, subscribe
+from tests.support import Collector, read_hello
 
 TIMEOUT = 10
 
@@ -314,3 +318,47 @@ async def test_viewers_learn_when_the_hub_closes(tmp_path: Path) -> None:
         async with asyncio.timeout(TIMEOUT):
             await anext(stream)
     assert not os.path.exists(path)
+
+
+# End to end: the real collector process and its socket.
+
+
+def test_a_second_collector_on_the_same_socket_is_refused(collector: Collector) -> None:
+    second = subprocess.run(
+        [sys.executable, "-m", "debugger.cli", "collect", "--port", "0",
+         "--archive", str(collector.archive.with_name("other.ndjson")),
+         "--socket", str(collector.socket)],
+        capture_output=True, timeout=30,
+    )
+    assert second.returncode == 2
+    lines = second.stderr.decode().splitlines()
+    assert len(lines) == 1 and "already running on socket" in lines[0], lines
+    assert f"segdebug tail --socket {collector.socket}" in lines[0]
+    assert read_hello(collector.socket)["http"] == collector.url  # the first one still serves
+
+
+async def test_a_viewer_that_never_reads_does_not_hold_up_ingest(collector: Collector) -> None:
+    stuck = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    stuck.connect(str(collector.socket))
+    stuck.sendall(b'{"subscribe": {}}\n')
+    batches, size = 30, 100
+    async with aiohttp.ClientSession() as http:
+        for batch in range(batches):
+            items = [{"type": "track", "event": "Order Completed", "userId": f"u{batch}-{n}",
+                      "properties": {"note": "x" * 500}} for n in range(size)]
+            async with http.post(f"{collector.url}/v1/batch",
+                                 json={"writeKey": "wk", "batch": items}) as answer:
+                assert answer.status == 200
+    assert len(collector.archived()) == batches * size  # every event archived
+    stuck.setblocking(False)
+    reader, writer = await asyncio.open_unix_connection(sock=stuck, limit=2**20)
+    delivered = 0
+    async with asyncio.timeout(TIMEOUT):
+        while True:
+            item = orjson.loads(await reader.readline())
+            if item["kind"] == "event":
+                delivered += 1
+            elif item["kind"] == "stats" and delivered + item["dropped"] == batches * size:
+                break
+    assert item["dropped"] > 0 and item["received"] == batches * size
+    writer.close()

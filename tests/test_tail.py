@@ -1,0 +1,159 @@
+"""`segdebug tail` as a real process against a real collector, plus its line format."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import orjson
+import pytest
+
+from debugger.tail import format_event, printable
+from tests.support import Collector
+
+KEY = "wk_live_0123456789"
+OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+def segdebug(*args: str) -> list[str]:
+    return [sys.executable, "-m", "debugger.cli", *args]
+
+
+def start_tail(collector: Collector, *args: str) -> subprocess.Popen[bytes]:
+    """Start `segdebug tail` and wait until it is subscribed (its note on stderr)."""
+    process = subprocess.Popen(
+        segdebug("tail", "--socket", str(collector.socket), *args),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )
+    assert process.stderr is not None
+    first = process.stderr.readline()
+    assert b"tailing the collector at " + collector.url.encode() in first, first
+    return process
+
+
+def post(collector: Collector, path: str, body: dict) -> int:
+    request = urllib.request.Request(
+        collector.url + path, data=orjson.dumps({"writeKey": KEY, **body}),
+        headers={"Content-Type": "application/json"},
+    )
+    try:
+        with OPENER.open(request, timeout=10) as answer:
+            return answer.status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+def finish(process: subprocess.Popen[bytes]) -> tuple[int, str, str]:
+    out, err = process.communicate(timeout=20)
+    return process.returncode, out.decode(), err.decode()
+
+
+def test_readable_lines_for_accepted_and_refused_calls(collector: Collector) -> None:
+    tail = start_tail(collector, "--count", "3")
+    assert post(collector, "/v1/track", {"userId": "u-42", "event": "Order Completed"}) == 200
+    assert post(collector, "/v1/identify", {"traits": {"plan": "pro"}}) == 400
+    hostile = "Evil\x1b[2J\x1b]0;pwned\x07\u202e\x9b31m\nNext"
+    assert post(collector, "/v1/track", {"anonymousId": "a-1", "event": hostile}) == 200
+    code, out, err = finish(tail)
+    assert code == 0, err
+    lines = out.splitlines()
+    assert len(lines) == 3
+    accepted, refused, escaped = (line.split() for line in lines)
+    assert accepted[1:5] == ["accepted", "track", "Order", "Completed"] and "u-42" in accepted
+    assert refused[1:3] == ["REJECTED", "identify"] and "no_user_anon_id:" in refused
+    assert "wk_l…89" in lines[0] and KEY not in out  # the source is masked
+    assert escaped[1] == "accepted" and "a-1" in escaped
+    for control in ("\x1b", "\x07", "\u202e", "\x9b"):
+        assert control not in out
+    assert "Evil\\x1b[2J\\x1b]0;pwned\\x07\\u202e\\x9b31m\\nNext" in lines[2]
+
+
+def test_json_prints_the_event_envelopes_as_archived(collector: Collector) -> None:
+    tail = start_tail(collector, "--json", "--count", "2")
+    for user in ("u-1", "u-2"):
+        assert post(collector, "/v1/page", {"userId": user, "name": "Home"}) == 200
+    code, out, err = finish(tail)
+    assert code == 0, err
+    envelopes = [orjson.loads(line) for line in out.splitlines()]
+    assert [e["kind"] for e in envelopes] == ["event", "event"]
+    assert [e["message"] for e in envelopes] == collector.archived()
+
+
+def test_filter_keeps_only_matching_events(collector: Collector) -> None:
+    tail = start_tail(collector, "--filter", 'event:"Rare Thing"', "--count", "1", "--json")
+    for n in range(20):
+        post(collector, "/v1/track", {"userId": f"u{n}", "event": "Noise"})
+    post(collector, "/v1/track", {"userId": "u-rare", "event": "Rare Thing"})
+    code, out, err = finish(tail)
+    assert code == 0, err
+    (line,) = out.splitlines()
+    assert orjson.loads(line)["message"]["userId"] == "u-rare"
+
+
+def test_collector_going_away_is_one_clear_line(collector: Collector) -> None:
+    tail = start_tail(collector)
+    collector.stop()
+    code, out, err = finish(tail)
+    assert code == 1
+    assert out == ""
+    assert err.strip().splitlines() == [
+        f"segdebug: error: the collector on {collector.socket} went away "
+        "(connection closed); start it again with `segdebug collect`"
+    ]
+
+
+def test_ctrl_c_exits_quietly(collector: Collector) -> None:
+    tail = start_tail(collector)
+    tail.send_signal(signal.SIGINT)
+    code, _, err = finish(tail)
+    assert code == 130
+    assert "Traceback" not in err
+
+
+def test_no_collector_running_says_how_to_start_one(tmp_path: Path) -> None:
+    result = subprocess.run(
+        segdebug("tail", "--socket", str(tmp_path / "none.sock")), capture_output=True, timeout=30
+    )
+    assert result.returncode == 1
+    lines = result.stderr.decode().splitlines()
+    assert len(lines) == 1 and "no collector is listening on" in lines[0]
+    assert "segdebug collect" in lines[0]
+
+
+def test_bad_filter_is_one_line_and_a_caret(tmp_path: Path) -> None:
+    result = subprocess.run(
+        segdebug("tail", "--socket", str(tmp_path / "none.sock"), "--filter", "type:"),
+        capture_output=True, timeout=30,
+    )
+    assert result.returncode == 2
+    assert result.stderr.decode().splitlines() == [
+        "segdebug: error: bad query: column 6: expected a value after 'type:'",
+        "type:",
+        "     ^",
+    ]
+
+
+@pytest.mark.parametrize(("text", "shown"), [
+    ("plain text", "plain text"),
+    ("tab\there", "tab\\there"),
+    ("\x1b[31mred", "\\x1b[31mred"),
+    ("bidi\u202eflip", "bidi\\u202eflip"),
+    ("emoji 🎉 ok", "emoji 🎉 ok"),
+])
+def test_printable_escapes_control_characters_only(text: str, shown: str) -> None:
+    assert printable(text) == shown
+
+
+def test_a_refused_call_without_a_message_shows_its_endpoint() -> None:
+    line = format_event({
+        "kind": "event", "receivedAt": "not a time", "endpoint": "/v1/batch",
+        "writeKey": None, "status": "rejected", "message": None, "raw": "{",
+        "problems": [{"level": "error", "code": "invalid_json", "message": "bad\x1bjson",
+                      "path": ""}],
+    })
+    assert line.split() == ["-", "REJECTED", "/v1/batch", "-", "-", "-", "invalid_json:",
+                            "bad\\x1bjson"]
