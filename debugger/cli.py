@@ -93,7 +93,8 @@ def tail(
     socket: SocketOption = None,
     port: Annotated[int, typer.Option(help="Port of the collector to tail.")] = DEFAULT_PORT,
     filter: Annotated[
-        Optional[str], typer.Option("--filter", "-f", help="Only events matching this query.")
+        Optional[str],
+        typer.Option("--filter", "-f", help="Only events matching this query (see: segdebug help query)."),
     ] = None,
     json: Annotated[bool, typer.Option("--json", help="Print raw NDJSON envelopes.")] = False,
     count: Annotated[
@@ -113,7 +114,8 @@ def live(
     file: Annotated[
         Optional[Path], typer.Option("--file", help="Tail an NDJSON archive instead of a collector.")
     ] = None,
-    filter: Annotated[Optional[str], typer.Option("--filter", help="Initial search query.")] = None,
+    filter: Annotated[Optional[str], typer.Option(
+        "--filter", help="Initial search query (see: segdebug help query).")] = None,
     max_rate: Annotated[
         int, typer.Option(min=1, help="Events/s shown before the collector samples.")
     ] = 50,
