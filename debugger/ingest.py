@@ -12,7 +12,7 @@ import base64
 import binascii
 import zlib
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Mapping
 
 import orjson
@@ -326,10 +326,10 @@ class _Merger:
             return
         skew = self._skew(sent_at)
         if skew is not None:
-            moment = parse_time(timestamp)
-            if moment is not None:
+            corrected = _shift(timestamp, skew)
+            if corrected is not None:
                 message.setdefault("originalTimestamp", timestamp)
-                message["timestamp"] = format_time(moment + skew)
+                message["timestamp"] = corrected
 
     def _skew(self, sent_at: Any) -> timedelta | None:
         """receivedAt - sentAt: how far the client's clock is behind (cached per sentAt)."""
@@ -342,6 +342,26 @@ class _Merger:
             skew = None if moment is None else self.call.received - moment
             self._skews[sent_at] = skew
             return skew
+
+
+def _shift(timestamp: Any, skew: timedelta) -> str | None:
+    """`timestamp` moved by `skew`, in Segment's form; None when it is not a timestamp.
+
+    The common case (ISO text in UTC) takes the C fast path: this runs for every message.
+    """
+    if not isinstance(timestamp, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(timestamp)
+    except ValueError:
+        moment = parse_time(timestamp)
+        if moment is None:
+            return None
+    if moment.tzinfo is timezone.utc:
+        return (moment + skew).isoformat(timespec="milliseconds")[:-6] + "Z"
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return format_time(moment + skew)
 
 
 def _raw(item: dict[str, Any], raw: bytes | None) -> str:

@@ -49,6 +49,16 @@ def test_clock_skew_corrects_timestamp_and_keeps_original() -> None:
     assert accepted.message["sentAt"] == "2024-05-01T11:59:50Z"
 
 
+def test_clock_skew_with_offsets_and_naive_times() -> None:
+    outcome = run({"batch": [track(timestamp="2024-05-01T13:59:40+02:00"),
+                             track(timestamp="2024-05-01T11:59:40.123456"),
+                             track(timestamp="not a time")],
+                   "sentAt": "2024-05-01T13:59:50+02:00"})
+    stamps = [a.message["timestamp"] for a in outcome.accepted]
+    assert stamps == ["2024-05-01T11:59:50.000Z", "2024-05-01T11:59:50.123Z", "not a time"]
+    assert "originalTimestamp" not in outcome.accepted[2].message
+
+
 def test_timestamp_without_sent_at_is_left_alone() -> None:
     [accepted] = run(track(timestamp="2020-01-01T00:00:00Z"), "track").accepted
     assert accepted.message["timestamp"] == "2020-01-01T00:00:00Z"

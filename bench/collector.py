@@ -1,0 +1,196 @@
+"""Ingest throughput of `segdebug collect` against a bare aiohttp app, measured in one run.
+
+Both servers run as their own processes; the load comes from a third process posting
+/v1/batch bodies of realistic events with a fixed number of requests in flight. The baseline
+only reads each body, parses it with orjson and answers 200: the least any Python collector
+on aiohttp must do. The collector does everything it really does (decode, checks, merge,
+skew, archive append before answering, socket fan-out).
+
+    .venv/bin/python bench/collector.py                 # full run
+    .venv/bin/python bench/collector.py --requests 300  # quick run
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import orjson
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.support import start_collector  # noqa: E402  (real process, port from hello)
+
+PRODUCTS = [("Monopoly: 3rd Edition", "Games", 19.0), ("Uno Card Game", "Games", 3.0),
+            ("Lego Castle", "Toys", 129.99), ("Kindle Paperwhite", "Electronics", 139.0)]
+
+
+def realistic_event(rng: random.Random, index: int) -> dict:
+    """An analytics.js/analytics-python style message of a few hundred bytes."""
+    user = f"user_{rng.randrange(5000)}"
+    context = {
+        "library": {"name": "analytics.js", "version": "next-1.70.0"},
+        "ip": f"203.0.113.{rng.randrange(255)}", "locale": "en-US",
+        "page": {"path": "/products", "url": "https://shop.example.com/products",
+                 "title": "Products", "referrer": "https://www.google.com/"},
+        "userAgent": "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/124.0 Safari/537.36",
+        "timezone": "Europe/Berlin",
+    }
+    base = {"messageId": str(uuid.UUID(int=rng.getrandbits(128))), "anonymousId": str(uuid.uuid4()),
+            "userId": user, "timestamp": f"2024-05-01T12:00:{index % 60:02d}.{index % 1000:03d}Z",
+            "context": context}
+    kind = index % 10
+    if kind < 7:
+        name, category, price = rng.choice(PRODUCTS)
+        return {**base, "type": "track", "event": rng.choice(["Product Viewed", "Product Added", "Order Completed"]),
+                "properties": {"product_id": f"p{rng.randrange(900)}", "name": name, "category": category,
+                               "price": price, "quantity": rng.randrange(1, 4), "currency": "USD"}}
+    if kind < 9:
+        return {**base, "type": "page", "name": "Products",
+                "properties": {"path": "/products", "title": "Products", "url": "https://shop.example.com/products"}}
+    return {**base, "type": "identify", "traits": {"email": f"{user}@example.com", "plan": "pro",
+                                                    "createdAt": "2023-11-02T10:00:00Z"}}
+
+
+def make_bodies(count: int, size: int) -> list[bytes]:
+    rng = random.Random(7)
+    bodies = []
+    for number in range(count):
+        batch = [realistic_event(rng, number * size + i) for i in range(size)]
+        bodies.append(orjson.dumps({"batch": batch, "sentAt": "2024-05-01T12:01:00.000Z",
+                                    "writeKey": "wk_bench"}))
+    return bodies
+
+
+# --- the baseline server ----------------------------------------------------------------------
+
+
+def serve_baseline() -> None:
+    """A bare aiohttp app: read, orjson-parse, answer 200. Prints its URL, runs until SIGTERM."""
+    from aiohttp import web
+
+    ok = orjson.dumps({"success": True})
+
+    async def batch(request: web.Request) -> web.Response:
+        orjson.loads(await request.read())
+        return web.Response(body=ok, content_type="application/json")
+
+    async def main() -> None:
+        app = web.Application(client_max_size=2 * 1024 * 1024)
+        app.router.add_post("/v1/batch", batch)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]
+        print(f"http://127.0.0.1:{port}", flush=True)
+        stop = asyncio.Event()
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+        await stop.wait()
+        await runner.cleanup()
+
+    asyncio.run(main())
+
+
+# --- the load client ----------------------------------------------------------------------------
+
+
+def run_load(url: str, requests: int, size: int, in_flight: int) -> None:
+    """Post `requests` batches with `in_flight` concurrent; print events/s as JSON."""
+    import aiohttp
+
+    bodies = make_bodies(min(requests, 50), size)
+    headers = {"Content-Type": "application/json"}
+
+    async def main() -> dict:
+        connector = aiohttp.TCPConnector(limit=in_flight)
+        async with aiohttp.ClientSession(connector=connector) as session:
+            async def post(body: bytes) -> None:
+                async with session.post(url + "/v1/batch", data=body, headers=headers) as reply:
+                    await reply.read()
+                    if reply.status != 200:
+                        raise RuntimeError(f"HTTP {reply.status}")
+
+            for body in bodies[: in_flight * 2]:  # warm-up: connections open, code paths hot
+                await post(body)
+            queue = iter(range(requests))
+
+            async def worker() -> None:
+                for number in queue:
+                    await post(bodies[number % len(bodies)])
+
+            started = time.perf_counter()
+            await asyncio.gather(*(worker() for _ in range(in_flight)))
+            elapsed = time.perf_counter() - started
+        return {"events": requests * size, "seconds": elapsed, "per_second": requests * size / elapsed}
+
+    print(orjson.dumps(asyncio.run(main())).decode(), flush=True)
+
+
+def measure(url: str, args: argparse.Namespace) -> dict:
+    command = [sys.executable, __file__, "--load", url, "--requests", str(args.requests),
+               "--size", str(args.size), "--in-flight", str(args.in_flight)]
+    result = subprocess.run(command, capture_output=True, text=True, check=True)
+    return orjson.loads(result.stdout)
+
+
+def bench_baseline(args: argparse.Namespace) -> dict:
+    server = subprocess.Popen([sys.executable, __file__, "--baseline-server"],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        url = server.stdout.readline().strip()
+        return measure(url, args)
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=10)
+
+
+def bench_collector(args: argparse.Namespace) -> tuple[dict, int]:
+    with tempfile.TemporaryDirectory() as directory:
+        collector = start_collector(Path(directory), "--fsync", args.fsync)
+        try:
+            result = measure(collector.url, args)
+        finally:
+            collector.stop()
+        archived = sum(1 for _ in open(collector.archive, "rb"))
+    return result, archived
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--requests", type=int, default=3000, help="batches per measurement")
+    parser.add_argument("--size", type=int, default=100, help="events per batch")
+    parser.add_argument("--in-flight", type=int, default=8, help="concurrent requests")
+    parser.add_argument("--fsync", default="interval", choices=["always", "interval", "never"])
+    parser.add_argument("--load", help=argparse.SUPPRESS)
+    parser.add_argument("--baseline-server", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.baseline_server:
+        return serve_baseline()
+    if args.load:
+        return run_load(args.load, args.requests, args.size, args.in_flight)
+
+    print(f"{args.requests} x /v1/batch of {args.size} events, {args.in_flight} in flight, "
+          f"{os.cpu_count()} CPUs, fsync={args.fsync}")
+    baseline = bench_baseline(args)
+    print(f"baseline (aiohttp + orjson.loads): {baseline['per_second']:>10,.0f} events/s")
+    collector, archived = bench_collector(args)
+    print(f"segdebug collect:                  {collector['per_second']:>10,.0f} events/s")
+    print(f"ratio collector/baseline:          {collector['per_second'] / baseline['per_second']:>10.2f}")
+    expected = (args.requests + 2 * args.in_flight) * args.size
+    if archived != expected:
+        print(f"WARNING: archive holds {archived} messages, expected {expected}")
+
+
+if __name__ == "__main__":
+    main()
