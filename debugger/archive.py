@@ -42,6 +42,16 @@ class BadLine:
     reason: str
 
 
+@dataclass(slots=True)
+class RawLine:
+    """One non-blank line, not yet parsed; `torn` when it lacks its final newline."""
+
+    source: str
+    number: int
+    raw: bytes
+    torn: bool
+
+
 def expand(paths: Iterable[str | Path]) -> list[str]:
     """Files to read, in order: directories become their archive files, recursively sorted."""
     files: list[str] = []
@@ -102,7 +112,14 @@ def parse_line(raw: bytes) -> dict[str, Any] | str:
     return value
 
 
-def _read_one(name: str) -> Iterator[Line | BadLine]:
+def read_raw(paths: Iterable[str | Path]) -> Iterator[RawLine | BadLine]:
+    """Every non-blank line of every archive, unparsed: for callers (replay) that parse only
+    when they must. Read errors (e.g. a truncated .gz) are yielded as `BadLine`."""
+    for name in expand(paths):
+        yield from _raw_one(name)
+
+
+def _raw_one(name: str) -> Iterator[RawLine | BadLine]:
     handle = open_archive(name)
     label = "<stdin>" if name == "-" else name
     try:
@@ -111,17 +128,23 @@ def _read_one(name: str) -> Iterator[Line | BadLine]:
             for raw in handle:
                 number += 1
                 stripped = raw.strip()
-                if not stripped:
-                    continue
-                parsed = parse_line(stripped)
-                if isinstance(parsed, str):
-                    torn = not raw.endswith(b"\n")
-                    reason = f"torn last line ({parsed})" if torn else parsed
-                    yield BadLine(label, number, stripped, reason)
-                else:
-                    yield Line(label, number, stripped, parsed)
+                if stripped:
+                    yield RawLine(label, number, stripped, not raw.endswith(b"\n"))
         except (OSError, EOFError) as error:  # e.g. a truncated .gz
             yield BadLine(label, number + 1, b"", f"read error: {error}")
     finally:
         if handle is not sys.stdin.buffer:
             handle.close()
+
+
+def _read_one(name: str) -> Iterator[Line | BadLine]:
+    for item in _raw_one(name):
+        if isinstance(item, BadLine):
+            yield item
+            continue
+        parsed = parse_line(item.raw)
+        if isinstance(parsed, str):
+            reason = f"torn last line ({parsed})" if item.torn else parsed
+            yield BadLine(item.source, item.number, item.raw, reason)
+        else:
+            yield Line(item.source, item.number, item.raw, parsed)

@@ -1,17 +1,189 @@
-"""`segdebug replay`: the Typer command (placeholder until the replay issue lands)."""
+"""`segdebug replay`: the Typer command. It checks and resolves options into a Plan; the work
+lives in replay.run (and replay.dryrun)."""
 
 from __future__ import annotations
 
-from typing import Annotated
+import hashlib
+import shlex
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Optional
 
+import orjson
 import typer
 
+from debugger.archive import ArchiveError, expand, open_archive
 from debugger.errors import CliError
+from debugger.message import parse_time
+
+
+class Mode(str, Enum):
+    batch = "batch"
+    single = "single"
+
+
+class SentAt(str, Enum):
+    fresh = "fresh"
+    keep = "keep"
+    drop = "drop"
+
+
+class Timestamps(str, Enum):
+    keep = "keep"
+    shift = "shift"
+
+
+class ReportFormat(str, Enum):
+    text = "text"
+    json = "json"
 
 
 def replay(
     archives: Annotated[list[str], typer.Argument(help="Archives: files, .gz, directories, -.")],
-    to: Annotated[str, typer.Option(help="Target base URL or endpoint.")],
+    to: Annotated[str, typer.Option(help="Base URL (posts to /v1/batch) or an exact endpoint.")],
+    mode: Annotated[Mode, typer.Option(help="batch, or single: one message per request.")] = Mode.batch,
+    header: Annotated[Optional[list[str]], typer.Option(help="Extra header K:V (repeatable).")] = None,
+    filter: Annotated[Optional[str], typer.Option("--filter", help="Only messages matching this query.")] = None,
+    since: Annotated[Optional[str], typer.Option(help="Only events at or after this ISO time.")] = None,
+    until: Annotated[Optional[str], typer.Option(help="Only events before this ISO time.")] = None,
+    limit: Annotated[Optional[int], typer.Option(min=1, help="Send at most N messages.")] = None,
+    write_key: Annotated[Optional[str], typer.Option(help="Send everything with this write key.")] = None,
+    sent_at: Annotated[SentAt, typer.Option(help="fresh: new batch sentAt; keep; drop.")] = SentAt.fresh,
+    timestamps: Annotated[Timestamps, typer.Option(help="keep, or shift so the last event is now.")] = Timestamps.keep,
+    new_message_ids: Annotated[bool, typer.Option("--new-message-ids", help="New messageIds (fixed per run, kept on --resume).")] = False,
+    set: Annotated[Optional[list[str]], typer.Option("--set", help="Set PATH=JSON in every message (repeatable).")] = None,
+    batch_size: Annotated[int, typer.Option(min=1, max=2500, help="Messages per request.")] = 100,
+    rate: Annotated[Optional[float], typer.Option(min=0.001, help="Events per second (open loop).")] = None,
+    speed: Annotated[Optional[float], typer.Option(min=0.001, help="Keep original gaps divided by X.")] = None,
+    max_wait: Annotated[Optional[float], typer.Option(min=0, help="With --speed: cap any gap at S seconds.")] = None,
+    concurrency: Annotated[int, typer.Option(min=1, max=256, help="Requests in flight.")] = 8,
+    max_retries: Annotated[int, typer.Option(min=0, help="Retries per request (5xx, 408, 429, network).")] = 10,
+    timeout: Annotated[float, typer.Option(min=0.1, help="Seconds per request.")] = 30.0,
+    failed: Annotated[Optional[Path], typer.Option(help="Where undelivered messages go (default: beside the archive).")] = None,
+    checkpoint: Annotated[Optional[Path], typer.Option(help="Progress file for --resume (default: beside the archive).")] = None,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue an interrupted run from its checkpoint.")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Read and select; print what would be sent.")] = False,
+    report: Annotated[ReportFormat, typer.Option(help="Final report: text or json.")] = ReportFormat.text,
 ) -> None:
-    """Resend archived events to any endpoint."""
-    raise CliError("replay is not built yet", code=1)
+    """Resend archived events to a collector, Segment, or any webhook; nothing is lost."""
+    from replay.run import Plan, run_replay
+    from replay.sender import Delivery
+    from replay.source import Selection, Source
+    from replay.target import resolve
+    from replay.transform import Transformation, Transformer, parse_assignment
+
+    if rate is not None and speed is not None:
+        raise CliError("--rate and --speed cannot be combined; choose one pace")
+    if max_wait is not None and speed is None:
+        raise CliError("--max-wait only applies with --speed")
+    try:
+        target = resolve(to, mode.value)
+        sets = tuple(parse_assignment(text) for text in set or [])
+    except ValueError as error:
+        raise CliError(str(error)) from None
+    headers = tuple(_header(text) for text in header or [])
+    selection = Selection(_query(filter), _time("--since", since), _time("--until", until))
+    _check_readable(archives)
+    base = _base_path(archives)
+    transformation = Transformation(write_key=write_key, sent_at=sent_at.value, sets=sets)
+    if dry_run:
+        from replay.dryrun import dry_run as describe_run
+
+        source = Source(archives, selection, parse_all=True, limit=limit)
+        typer.echo(describe_run(source, Transformer(transformation), rate=rate, speed=speed, max_wait=max_wait))
+        return
+    fingerprint = hashlib.sha256(orjson.dumps([
+        [str(Path(a).resolve()) if a != "-" else a for a in archives], target.url, mode.value,
+        filter, since, until, limit, write_key, sent_at.value, timestamps.value,
+        new_message_ids, [list(s) for s in sets],
+    ], default=str)).hexdigest()[:16]
+    plan = Plan(
+        archives=archives, target=target, selection=selection, transformation=transformation,
+        delivery=Delivery(mode=mode.value, fresh_sent_at=sent_at is SentAt.fresh, headers=headers,
+                          concurrency=concurrency, max_retries=max_retries, timeout=timeout),
+        failed=failed or base.with_name(base.name + ".failed.ndjson"),
+        checkpoint=checkpoint or base.with_name(base.name + ".replay-checkpoint.json"),
+        fingerprint=fingerprint, limit=limit, batch_size=batch_size, rate=rate, speed=speed,
+        max_wait=max_wait, new_message_ids=new_message_ids,
+        shift_timestamps=timestamps is Timestamps.shift, resume=resume, report=report.value,
+        resume_command=resume_command(sys.argv),
+    )
+    code = run_replay(plan)
+    if code:
+        raise typer.Exit(code)
+
+
+def resume_command(argv: list[str]) -> str:
+    """The command that resumes this run, with secrets (write key, auth headers) masked."""
+    words = ["segdebug", "replay"]
+    args = argv[1:]
+    if args[:1] == ["replay"]:
+        args = args[1:]
+    hide_next = False
+    for word in args:
+        if hide_next:
+            word = "$WRITE_KEY" if hide_next == "key" else "'Authorization:…'"
+            hide_next = False
+        elif word == "--write-key":
+            hide_next = "key"  # type: ignore[assignment]
+        elif word == "--header":
+            hide_next = "header"  # type: ignore[assignment]
+        elif word.startswith("--write-key="):
+            word = "--write-key=$WRITE_KEY"
+        words.append(word if word.startswith("$") or word.startswith("'Auth") else shlex.quote(word))
+    if "--resume" not in words:
+        words.append("--resume")
+    return " ".join(words)
+
+
+def _header(text: str) -> tuple[str, str]:
+    name, sep, value = text.partition(":")
+    if not sep or not name.strip() or any(c in name for c in " \t\r\n") or "\n" in value:
+        raise CliError(f"--header {text.split(':')[0]!r}…: expected NAME:VALUE")
+    return name.strip(), value.strip()
+
+
+def _query(text: str | None):  # noqa: ANN202 - debugger.query.Query, imported lazily
+    if not text:
+        return None
+    from debugger.query import QueryError, parse
+
+    try:
+        return parse(text)
+    except QueryError as error:
+        raise CliError(f"bad query: {error}\n{error.caret()}") from None
+
+
+def _time(option: str, text: str | None):  # noqa: ANN202 - datetime | None
+    if text is None:
+        return None
+    moment = parse_time(text)
+    if moment is None:
+        raise CliError(f"{option} {text!r}: expected an ISO 8601 time like 2024-05-01T12:00:00Z")
+    return moment
+
+
+def _check_readable(archives: list[str]) -> None:
+    """Fail before sending anything when an archive is missing or unreadable."""
+    try:
+        files = expand(archives)
+        for name in files:
+            if name != "-":
+                open_archive(name).close()
+    except ArchiveError as error:
+        raise CliError(f"cannot read archive {error}") from None
+    if not files:
+        raise CliError(f"no archive files in {' '.join(archives)}")
+
+
+def _base_path(archives: list[str]) -> Path:
+    """Where the failed file and checkpoint go: beside the first archive (cwd for stdin)."""
+    first = archives[0]
+    if first == "-":
+        return Path.cwd() / "replay"
+    path = Path(first).resolve()
+    name = path.name
+    for suffix in (".gz", ".ndjson", ".jsonl", ".json", ".log"):
+        name = name.removesuffix(suffix)
+    return path.with_name(name or "replay")

@@ -1,0 +1,68 @@
+"""Grouping transformed messages into requests within Segment's limits (pure, no I/O).
+
+Batches never mix write keys. Items stay the exact bytes they will be sent as; a request body is
+spliced from them, never re-serialised.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+MAX_MESSAGE_BYTES = 32 * 1024
+MAX_BATCH_EVENTS = 2500
+MAX_BATCH_BYTES = 480_000  # under Segment's 500 KB, with room for the envelope
+ENVELOPE_OVERHEAD = 200
+
+
+@dataclass(slots=True, eq=False)
+class Batch:
+    """Messages for one request: their bytes, their input positions, their write key."""
+
+    key: str | None
+    url: str
+    items: list[bytes] = field(default_factory=list)
+    ordinals: list[int] = field(default_factory=list)
+    size: int = ENVELOPE_OVERHEAD
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+
+class Batcher:
+    """Open batches per (write key, URL); `add` returns the batches that became full."""
+
+    def __init__(self, max_events: int, max_bytes: int = MAX_BATCH_BYTES, max_open: int = 64) -> None:
+        self.max_events = max_events
+        self.max_bytes = max_bytes
+        self.max_open = max_open
+        self._open: dict[tuple[str | None, str], Batch] = {}
+
+    def add(self, key: str | None, url: str, item: bytes, ordinal: int) -> list[Batch]:
+        done: list[Batch] = []
+        slot = (key, url)
+        batch = self._open.get(slot)
+        if batch is not None and batch.size + len(item) + 1 > self.max_bytes:
+            done.append(self._open.pop(slot))
+            batch = None
+        if batch is None:
+            if len(self._open) >= self.max_open:  # flush the oldest to bound memory
+                done.append(self._open.pop(next(iter(self._open))))
+            batch = self._open[slot] = Batch(key, url)
+        batch.items.append(item)
+        batch.ordinals.append(ordinal)
+        batch.size += len(item) + 1
+        if len(batch.items) >= self.max_events:
+            done.append(self._open.pop(slot))
+        return done
+
+    def flush(self) -> list[Batch]:
+        """Every open batch, oldest first; the batcher is empty afterwards."""
+        done = list(self._open.values())
+        self._open.clear()
+        return done
+
+    def open_batches(self) -> list[Batch]:
+        return list(self._open.values())
+
+    def __bool__(self) -> bool:
+        return bool(self._open)

@@ -1,0 +1,77 @@
+"""When each selected event is due, as seconds after the start of sending (pure).
+
+`--rate` is open loop: event i is due at i / rate, anchored at the start, so a slow moment is
+caught up instead of drifting. `--speed` keeps the original gaps divided by the factor, each gap
+capped by `--max-wait`.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+
+class Schedule(Protocol):
+    def due(self, event_time: float | None) -> float: ...
+
+
+class Unpaced:
+    """As fast as the endpoint accepts."""
+
+    def due(self, event_time: float | None) -> float:
+        return 0.0
+
+
+class RateSchedule:
+    """Event i is due at i / rate."""
+
+    def __init__(self, rate: float) -> None:
+        self.interval = 1.0 / rate
+        self.index = 0
+
+    def due(self, event_time: float | None) -> float:
+        due = self.index * self.interval
+        self.index += 1
+        return due
+
+
+class SpeedSchedule:
+    """Original gaps (event times in seconds) divided by `speed`, each capped at `max_wait`.
+
+    Events without a time, or earlier than the previous one, follow with no gap.
+    """
+
+    def __init__(self, speed: float, max_wait: float | None = None) -> None:
+        self.speed = speed
+        self.max_wait = max_wait
+        self.previous: float | None = None
+        self.offset = 0.0
+
+    def due(self, event_time: float | None) -> float:
+        if event_time is not None:
+            if self.previous is not None and event_time > self.previous:
+                gap = (event_time - self.previous) / self.speed
+                if self.max_wait is not None:
+                    gap = min(gap, self.max_wait)
+                self.offset += gap
+            if self.previous is None or event_time > self.previous:
+                self.previous = event_time
+        return self.offset
+
+
+def describe(events: int, span_seconds: float, rate: float | None, speed: float | None,
+             max_wait: float | None) -> str:
+    """How long a run would take at the chosen pace, for --dry-run."""
+    if rate:
+        return f"about {_duration(max(events - 1, 0) / rate)} at {rate:g} events/s"
+    if speed:
+        capped = " (at most; --max-wait shortens long gaps)" if max_wait is not None else ""
+        return f"about {_duration(span_seconds / speed)} at speed x{speed:g}{capped}"
+    return "as fast as the endpoint accepts"
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.1f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.1f} min"
+    return f"{seconds / 3600:.1f} h"

@@ -1,0 +1,168 @@
+"""What a run did: counters, latency histogram, live progress and the final (vegeta-like) report."""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import IO, Any
+
+import orjson
+
+MAX_DISTINCT_ERRORS = 20
+_BUCKETS_PER_E = 40  # ~2.5 % latency resolution in a fixed-size histogram
+
+
+@dataclass
+class LatencyHistogram:
+    """Request latencies in log buckets: fixed memory however long the run."""
+
+    buckets: Counter[int] = field(default_factory=Counter)
+    count: int = 0
+    maximum: float = 0.0
+
+    def add(self, seconds: float) -> None:
+        self.buckets[int(math.log(max(seconds, 1e-6) * 1e6) * _BUCKETS_PER_E)] += 1
+        self.count += 1
+        self.maximum = max(self.maximum, seconds)
+
+    def percentile(self, fraction: float) -> float:
+        if not self.count:
+            return 0.0
+        rank, seen = fraction * self.count, 0
+        for bucket in sorted(self.buckets):
+            seen += self.buckets[bucket]
+            if seen >= rank:
+                return min(math.exp((bucket + 0.5) / _BUCKETS_PER_E) / 1e6, self.maximum)
+        return self.maximum
+
+
+@dataclass
+class Stats:
+    """Counts for this run (events unless named otherwise)."""
+
+    delivered: int = 0
+    failed: int = 0
+    bad_lines: int = 0
+    too_big: int = 0
+    requests: int = 0
+    retried: int = 0
+    statuses: Counter[str] = field(default_factory=Counter)
+    errors: Counter[str] = field(default_factory=Counter)
+    latency: LatencyHistogram = field(default_factory=LatencyHistogram)
+    started: float = field(default_factory=time.monotonic)
+    finished: float | None = None
+
+    def request(self, seconds: float, status: int | None, error: str | None) -> None:
+        self.requests += 1
+        self.latency.add(seconds)
+        self.statuses[str(status) if status is not None else "error"] += 1
+        if error is not None:
+            self.error(error)
+
+    def error(self, error: str) -> None:
+        if error in self.errors or len(self.errors) < MAX_DISTINCT_ERRORS:
+            self.errors[error] += 1
+
+    @property
+    def elapsed(self) -> float:
+        return (self.finished or time.monotonic()) - self.started
+
+    @property
+    def events_per_second(self) -> float:
+        return self.delivered / self.elapsed if self.elapsed > 0 else 0.0
+
+
+@dataclass
+class Summary:
+    """Everything the final report shows; `as_dict` is the --report json document."""
+
+    stats: Stats
+    selected: int
+    lines: int
+    unselected: int
+    already_done: int
+    failed_file: str | None
+    interrupted: bool
+    write_keys: list[str]
+    resume_command: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        s = self.stats
+        lat = s.latency
+        return {
+            "selected": self.selected, "delivered": s.delivered,
+            "failed": s.failed + s.too_big, "bad_lines": s.bad_lines,
+            "lines": self.lines, "not_selected": self.unselected,
+            "already_done": self.already_done, "retried": s.retried, "requests": s.requests,
+            "seconds": round(s.elapsed, 3), "events_per_second": round(s.events_per_second, 1),
+            "latency_ms": {name: round(value * 1000, 3) for name, value in (
+                ("p50", lat.percentile(0.5)), ("p90", lat.percentile(0.9)),
+                ("p99", lat.percentile(0.99)), ("max", lat.maximum))},
+            "statuses": dict(sorted(s.statuses.items())), "errors": dict(s.errors.most_common()),
+            "failed_file": self.failed_file, "interrupted": self.interrupted,
+            "write_keys": self.write_keys, "resume": self.resume_command,
+        }
+
+    def text(self) -> str:
+        d = self.as_dict()
+        lat = d["latency_ms"]
+        lines = [
+            f"selected    {d['selected']}   (lines read {d['lines']}: {d['bad_lines']} bad, "
+            f"{d['not_selected']} not selected, {d['already_done']} done by an earlier run)",
+            f"delivered   {d['delivered']}",
+            f"failed      {d['failed'] + d['bad_lines']}"
+            + (f"   -> {d['failed_file']}" if d["failed_file"] else ""),
+            f"requests    {d['requests']}   retried {d['retried']}   in {d['seconds']:.2f} s, "
+            f"{d['events_per_second']:,.0f} events/s",
+            f"latency     p50 {lat['p50']:.1f} ms   p90 {lat['p90']:.1f} ms   "
+            f"p99 {lat['p99']:.1f} ms   max {lat['max']:.1f} ms",
+            "statuses    " + ("  ".join(f"{k}:{v}" for k, v in d["statuses"].items()) or "-"),
+            f"write keys  {', '.join(d['write_keys']) or '-'}",
+        ]
+        if d["errors"]:
+            lines.append("errors")
+            lines.extend(f"  {count:>7}  {error}" for error, count in d["errors"].items())
+        if self.interrupted:
+            lines.append("interrupted: " + (f"resume with: {self.resume_command}"
+                                            if self.resume_command else "nothing left to resume"))
+        return "\n".join(lines)
+
+    def json(self) -> str:
+        return orjson.dumps(self.as_dict()).decode()
+
+
+class Progress:
+    """A one-line bar on a terminal, a plain line every few seconds otherwise (on stderr)."""
+
+    def __init__(self, stream: IO[str] | None = None, plain_every: float = 5.0) -> None:
+        self.stream = stream or sys.stderr
+        self.tty = self.stream.isatty()
+        self.plain_every = plain_every
+        self._last_plain = time.monotonic()
+
+    def update(self, stats: Stats, fraction: float | None) -> None:
+        rate = stats.events_per_second
+        done = stats.delivered + stats.failed
+        if self.tty:
+            bar = ""
+            eta = ""
+            if fraction is not None and fraction > 0:
+                filled = int(min(fraction, 1.0) * 24)
+                bar = "[" + "#" * filled + "." * (24 - filled) + "] "
+                remaining = stats.elapsed * (1 - fraction) / fraction
+                eta = f"  ETA {remaining:,.0f} s"
+            self.stream.write(f"\r{bar}{done:,} events  {rate:,.0f} events/s{eta}   ")
+            self.stream.flush()
+        elif time.monotonic() - self._last_plain >= self.plain_every:
+            self._last_plain = time.monotonic()
+            self.stream.write(f"replay: {stats.delivered} delivered, {stats.failed} failed, "
+                              f"{rate:,.0f} events/s\n")
+            self.stream.flush()
+
+    def close(self) -> None:
+        if self.tty:
+            self.stream.write("\r\033[K")
+            self.stream.flush()

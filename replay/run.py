@@ -1,0 +1,306 @@
+"""One replay run: wires source -> transform -> batcher -> bounded queue -> senders, with the
+checkpoint, the failed file, progress and the final report around it."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import signal
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+from debugger.archive import ArchiveError, expand, read_messages
+from debugger.errors import CliError
+from debugger.message import event_time, mask_key
+from replay import checkpoint as checkpoints
+from replay.batching import MAX_MESSAGE_BYTES, Batch, Batcher
+from replay.checkpoint import Checkpoint
+from replay.failures import FailedFile
+from replay.pacing import RateSchedule, Schedule, SpeedSchedule, Unpaced
+from replay.report import Progress, Stats, Summary
+from replay.sender import Delivery, Outcome, Sender
+from replay.source import Rejected, Selection, Source, original_time
+from replay.target import Target
+from replay.transform import Transformation, Transformer
+
+TICK_SECONDS = 1.0
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Everything the command line decided for one run."""
+
+    archives: list[str]
+    target: Target
+    selection: Selection
+    transformation: Transformation
+    delivery: Delivery
+    failed: Path
+    checkpoint: Path
+    fingerprint: str
+    limit: int | None = None
+    batch_size: int = 100
+    rate: float | None = None
+    speed: float | None = None
+    max_wait: float | None = None
+    new_message_ids: bool = False
+    shift_timestamps: bool = False
+    resume: bool = False
+    report: str = "text"
+    resume_command: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def run_replay(plan: Plan) -> int:
+    """Run the replay; the exit code is 0 (all delivered), 1 (some failed) or 130 (interrupted)."""
+    previous = _load_checkpoint(plan)
+    seed = previous.seed if previous else secrets.token_hex(8)
+    shift = previous.shift_seconds if previous else _shift_seconds(plan)
+    spec = Transformation(
+        write_key=plan.transformation.write_key, sent_at=plan.transformation.sent_at,
+        shift=None if shift is None else timedelta(seconds=shift),
+        new_ids_seed=seed if plan.new_message_ids else None, sets=plan.transformation.sets,
+    )
+    state = Checkpoint(plan.fingerprint, seed, shift_seconds=shift,
+                       totals=dict(previous.totals) if previous else {})
+    source = Source(plan.archives, plan.selection, parse_all=plan.speed is not None,
+                    limit=plan.limit, done_before=previous.done_before() if previous else None)
+    run = Run(plan, source, Transformer(spec), state, append_failed=previous is not None)
+    return asyncio.run(run.main())
+
+
+class Run:
+    """The moving parts of one run and the bookkeeping that keeps the checkpoint truthful."""
+
+    def __init__(self, plan: Plan, source: Source, transform: Transformer, state: Checkpoint,
+                 *, append_failed: bool) -> None:
+        self.plan = plan
+        self.source = source
+        self.transform = transform
+        self.state = state
+        self.stats = Stats()
+        self.failed = FailedFile(plan.failed, append=append_failed)
+        self.batcher = Batcher(1 if plan.delivery.mode == "single" else plan.batch_size)
+        self.outstanding: set[Batch] = set()
+        self.stopping = asyncio.Event()
+        self.finished_input = False
+        self.keys: set[str] = set()
+        self.queue: asyncio.Queue[Batch | None] = asyncio.Queue(plan.delivery.concurrency * 2)
+        self.total_bytes = _total_bytes(plan.archives)
+
+    async def main(self) -> int:
+        loop = asyncio.get_running_loop()
+        workers: list[asyncio.Task[None]] = []
+        interrupts = 0
+
+        def interrupt() -> None:
+            nonlocal interrupts
+            interrupts += 1
+            self.stopping.set()
+            if interrupts > 1:  # a second Ctrl-C: do not wait for requests in flight
+                for task in workers:
+                    task.cancel()
+
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, interrupt)
+        progress = Progress()
+        try:
+            async with Sender(self.plan.delivery, self.stats, self.stopping) as sender:
+                workers.extend(asyncio.create_task(sender.worker(self.queue, self.done))
+                               for _ in range(self.plan.delivery.concurrency))
+                ticker = asyncio.create_task(self.tick(progress))
+                try:
+                    await self.produce()
+                except ArchiveError as error:
+                    self.stats.error(f"reading stopped: {error}")
+                    self.stopping.set()
+                await self.finish(workers)
+                ticker.cancel()
+        finally:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(sig)
+            progress.close()
+            self.stats.finished = time.monotonic()
+        return self.close(interrupted=self.stopping.is_set())
+
+    async def produce(self) -> None:
+        """Read, select, transform and batch, paced when asked; blocks when the queue is full."""
+        schedule = self._schedule()
+        paced = not isinstance(schedule, Unpaced)
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        per_type = self.plan.target.per_type
+        url = self.plan.target.url
+        batcher, transform, stopping = self.batcher, self.transform, self.stopping
+        count = 0
+        for entry in self.source:
+            if stopping.is_set():
+                return
+            if type(entry) is Rejected:
+                self.stats.bad_lines += 1
+                self.failed.bad_line(entry)
+                continue
+            key, item = transform(entry)  # type: ignore[arg-type]
+            if len(item) > MAX_MESSAGE_BYTES:
+                self.stats.too_big += 1
+                self.failed.message(entry.ordinal, item, f"message is {len(item):,} bytes, over "
+                                    f"Segment's 32 KB limit")
+                continue
+            if key is not None and key not in self.keys:
+                self.keys.add(key)
+            if paced:
+                message = entry.message  # type: ignore[union-attr]
+                due = start + schedule.due(original_time(message) if message else None)
+                if due - loop.time() > 0.001:
+                    await self.enqueue(batcher.flush())
+                    try:
+                        await asyncio.wait_for(stopping.wait(), due - loop.time())
+                        return
+                    except asyncio.TimeoutError:
+                        pass
+            if per_type:
+                kind = entry.message.get("type") if entry.message else None  # type: ignore[union-attr]
+                url = self.plan.target.url_for(kind if isinstance(kind, str) else "")
+            full = batcher.add(key, url, item, entry.ordinal)
+            if full:
+                await self.enqueue(full)
+            count += 1
+            if count & 4095 == 0:
+                await asyncio.sleep(0)
+        await self.enqueue(batcher.flush())
+        self.finished_input = True
+
+    async def enqueue(self, batches: list[Batch]) -> None:
+        """Hand batches to the senders; they are outstanding from now until acknowledged."""
+        self.outstanding.update(batches)
+        for batch in batches:
+            if self.queue.full():
+                put = asyncio.ensure_future(self.queue.put(batch))
+                stop = asyncio.ensure_future(self.stopping.wait())
+                await asyncio.wait((put, stop), return_when=asyncio.FIRST_COMPLETED)
+                if not put.done():
+                    put.cancel()
+                    stop.cancel()
+                    return
+                stop.cancel()
+            else:
+                self.queue.put_nowait(batch)
+
+    def done(self, batch: Batch, outcome: Outcome) -> None:
+        """A batch ended: delivered or recorded as failed; interrupted ones stay outstanding."""
+        if outcome.interrupted:
+            return
+        if outcome.delivered:
+            self.stats.delivered += len(batch)
+        else:
+            self.stats.failed += len(batch)
+            self.failed.batch(batch, outcome.status, outcome.error, outcome.attempts)
+        self.outstanding.discard(batch)
+
+    async def finish(self, workers: list[asyncio.Task[None]]) -> None:
+        """Let the senders drain the queue (or, when stopping, just finish what is in flight)."""
+        if self.stopping.is_set():
+            while not self.queue.empty():
+                self.queue.get_nowait()
+        for _ in workers:
+            await self.queue.put(None)
+        await asyncio.gather(*workers, return_exceptions=True)
+
+    async def tick(self, progress: Progress) -> None:
+        while True:
+            await asyncio.sleep(TICK_SECONDS)
+            progress.update(self.stats, self._fraction())
+            self.save_checkpoint()
+
+    def save_checkpoint(self) -> None:
+        self.failed.flush()
+        pending = [n for batch in self.outstanding for n in batch.ordinals]
+        pending += [n for batch in self.batcher.open_batches() for n in batch.ordinals]
+        self.state.position = self.source.position
+        self.state.pending = checkpoints.to_runs(pending)
+        state = Checkpoint(**{**self.state.__dict__, "totals": self._totals(self.state.totals)})
+        try:
+            checkpoints.save(self.plan.checkpoint, state)
+        except OSError as error:
+            self.stats.error(f"cannot write checkpoint {self.plan.checkpoint}: {error.strerror}")
+
+    def close(self, *, interrupted: bool) -> int:
+        self.failed.close()
+        complete = self.finished_input and not self.outstanding and not interrupted
+        if complete:
+            self.plan.checkpoint.unlink(missing_ok=True)
+        else:
+            self.save_checkpoint()
+        stats = self.stats
+        summary = Summary(
+            stats=stats, selected=self.source.selected, lines=self.source.lines,
+            unselected=self.source.unselected, already_done=self.source.already_done,
+            failed_file=str(self.plan.failed) if self.failed.count else None,
+            interrupted=not complete,
+            write_keys=sorted(mask_key(k) for k in self.keys),
+            resume_command=None if complete else self.plan.resume_command,
+        )
+        print(summary.json() if self.plan.report == "json" else summary.text(), flush=True)
+        if not complete:
+            return 130 if interrupted else 1
+        return 1 if stats.failed or stats.too_big or stats.bad_lines else 0
+
+    def _totals(self, earlier: dict[str, int]) -> dict[str, int]:
+        now = {"delivered": self.stats.delivered, "failed": self.stats.failed + self.stats.too_big,
+               "bad_lines": self.stats.bad_lines}
+        return {k: earlier.get(k, 0) + v for k, v in now.items()}
+
+    def _schedule(self) -> Schedule:
+        if self.plan.rate:
+            return RateSchedule(self.plan.rate)
+        if self.plan.speed:
+            return SpeedSchedule(self.plan.speed, self.plan.max_wait)
+        return Unpaced()
+
+    def _fraction(self) -> float | None:
+        if not self.total_bytes:
+            return None
+        return self.source.bytes_read / self.total_bytes
+
+
+def _load_checkpoint(plan: Plan) -> Checkpoint | None:
+    if not plan.resume:
+        return None
+    try:
+        found = checkpoints.load(plan.checkpoint)
+    except ValueError as error:
+        raise CliError(str(error)) from None
+    if found is None:
+        raise CliError(f"no checkpoint at {plan.checkpoint} to resume; run without --resume")
+    if found.fingerprint != plan.fingerprint:
+        raise CliError(f"checkpoint {plan.checkpoint} belongs to a different replay (archives, "
+                       "target, selection or transformation changed); run without --resume")
+    return found
+
+
+def _shift_seconds(plan: Plan) -> float | None:
+    """--timestamps shift: seconds that move the archive's last event to now (one pre-pass)."""
+    if not plan.shift_timestamps:
+        return None
+    if "-" in plan.archives:
+        raise CliError("--timestamps shift reads the archive twice, so it cannot read stdin")
+    latest = None
+    for message in read_messages(plan.archives):
+        moment = event_time(message)
+        if moment is not None and (latest is None or moment > latest):
+            latest = moment
+    return (datetime.now(timezone.utc) - latest).total_seconds() if latest else 0.0
+
+
+def _total_bytes(archives: list[str]) -> int | None:
+    try:
+        files = expand(archives)
+    except ArchiveError:
+        return None
+    if any(f == "-" or f.endswith(".gz") for f in files):
+        return None
+    return sum(os.path.getsize(f) for f in files)

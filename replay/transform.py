@@ -1,0 +1,129 @@
+"""What each message becomes on the wire, and under which write key it is sent.
+
+The common case (drop the stale `sentAt`, keep everything else) edits the archived bytes in
+place; only transformations that really change fields parse and serialise, once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+import orjson
+
+from debugger.archive import parse_line
+from debugger.message import format_time, parse_time
+from replay.rawjson import AMBIGUOUS, drop_key, string_value
+from replay.source import Item
+
+TIME_FIELDS = ("timestamp", "originalTimestamp", "receivedAt", "sentAt")
+
+
+@dataclass(frozen=True)
+class Transformation:
+    """The options that change messages (see `segdebug replay --help`)."""
+
+    write_key: str | None = None
+    sent_at: str = "fresh"  # fresh | keep | drop
+    shift: timedelta | None = None
+    new_ids_seed: str | None = None
+    sets: tuple[tuple[str, Any], ...] = field(default_factory=tuple)
+
+    @property
+    def rewrites_fields(self) -> bool:
+        """True when messages must be parsed and serialised (no byte-level path)."""
+        return self.shift is not None or self.new_ids_seed is not None or bool(self.sets)
+
+
+class Transformer:
+    """Turns a selected item into (write key, bytes to send)."""
+
+    def __init__(self, spec: Transformation) -> None:
+        self.spec = spec
+        self.drop_sent_at = spec.sent_at != "keep"
+        self.rewrite = spec.rewrites_fields
+
+    def __call__(self, item: Item) -> tuple[str | None, bytes]:
+        if item.message is None and not self.rewrite:
+            fast = self._edit_bytes(item.raw)
+            if fast is not None:
+                return fast
+        message = item.message if item.message is not None else parse_line(item.raw)
+        assert isinstance(message, dict), "the source only hands out JSON objects"
+        return self._edit_message(dict(message), item.ordinal)
+
+    def _edit_bytes(self, raw: bytes) -> tuple[str | None, bytes] | None:
+        key = self.spec.write_key
+        if key is None:
+            found = string_value(raw, b"writeKey")
+            if found is AMBIGUOUS:
+                return None
+            key = found  # type: ignore[assignment]
+        else:
+            raw = drop_key(raw, b"writeKey")  # type: ignore[assignment]
+            if raw is AMBIGUOUS:
+                return None
+        if self.drop_sent_at:
+            raw = drop_key(raw, b"sentAt")  # type: ignore[assignment]
+            if raw is AMBIGUOUS:
+                return None
+        return key, raw
+
+    def _edit_message(self, message: dict[str, Any], ordinal: int) -> tuple[str | None, bytes]:
+        spec = self.spec
+        key = spec.write_key
+        if key is None:
+            found = message.get("writeKey")
+            key = found if isinstance(found, str) else None
+        else:
+            message.pop("writeKey", None)
+        if self.drop_sent_at:
+            message.pop("sentAt", None)
+        if spec.shift is not None:
+            shift_times(message, spec.shift)
+        if spec.new_ids_seed is not None:
+            message["messageId"] = new_message_id(spec.new_ids_seed, ordinal)
+        for path, value in spec.sets:
+            set_path(message, path, value)
+        return key, orjson.dumps(message)
+
+
+def shift_times(message: dict[str, Any], shift: timedelta) -> None:
+    """Move every top-level timestamp by `shift` (fields that are not times are left alone)."""
+    for name in TIME_FIELDS:
+        moment = parse_time(message.get(name))
+        if moment is not None:
+            message[name] = format_time(moment + shift)
+
+
+def new_message_id(seed: str, ordinal: int) -> str:
+    """A UUID-shaped id fixed by (run seed, input position): a retried or resumed message keeps it."""
+    digest = hashlib.blake2b(f"{seed}:{ordinal}".encode(), digest_size=16).digest()
+    return str(uuid.UUID(bytes=digest, version=4))
+
+
+def set_path(message: dict[str, Any], path: str, value: Any) -> None:
+    """Set a dotted path, creating (or replacing non-object) parents on the way."""
+    *parents, last = path.split(".")
+    target = message
+    for part in parents:
+        child = target.get(part)
+        if not isinstance(child, dict):
+            child = target[part] = {}
+        target = child
+    target[last] = value
+
+
+def parse_assignment(text: str) -> tuple[str, Any]:
+    """`PATH=JSON` from --set; ValueError with the reason when it is not one."""
+    path, sep, value = text.partition("=")
+    path = path.strip()
+    if not sep or not path or any(not part for part in path.split(".")):
+        raise ValueError(f"--set {text!r}: expected PATH=JSON, e.g. integrations.All=false")
+    try:
+        return path, orjson.loads(value)
+    except orjson.JSONDecodeError:
+        raise ValueError(f"--set {text!r}: the value is not JSON (quote strings: name=\"\\\"x\\\"\")") from None
