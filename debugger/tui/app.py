@@ -127,6 +127,8 @@ class LiveApp(App[None]):
                 self._run_demo(self.model.http)
         elif kind == "disconnected":
             self.model.connection = "disconnected, reconnecting…"
+        if kind != "event":
+            self._update_header()
 
     @work(group="demo")
     async def _run_demo(self, url: str) -> None:

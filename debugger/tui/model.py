@@ -229,13 +229,16 @@ def compose_query(text: str, types: Iterable[str], statuses: Iterable[str]) -> s
     """The search text plus the quick toggles as query terms; a full or empty set adds nothing."""
     from debugger.message import CALL_TYPES
 
-    parts = [f"({text.strip()})"] if text.strip() else []
+    toggles = []
     chosen = [kind for kind in CALL_TYPES if kind in set(types)]
     if chosen and len(chosen) < len(CALL_TYPES):
-        parts.append("type:" + ",".join(chosen))
+        toggles.append("type:" + ",".join(chosen))
     wanted = set(statuses)
     if wanted == {"accepted"}:
-        parts.append("-is:rejected")
+        toggles.append("-is:rejected")
     elif wanted == {"refused"}:
-        parts.append("is:rejected")
-    return " ".join(parts)
+        toggles.append("is:rejected")
+    text = text.strip()
+    if not toggles:
+        return text
+    return " ".join([f"({text})", *toggles] if text else toggles)

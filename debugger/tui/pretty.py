@@ -180,8 +180,9 @@ def _skipped_before(positional: tuple[str, ...], key: str, message: Mapping[str,
 
 
 def _written(message: Mapping[str, Any]) -> dict[str, Any]:
-    """What the caller wrote: the message without what the SDK adds (context.library)."""
-    written = dict(message)
+    """What the caller wrote: without what the SDK adds (context.library) or leaves empty
+    (analytics-python sends `anonymousId: null` and `integrations: {}`)."""
+    written = {key: value for key, value in message.items() if value is not None and value != {}}
     context = written.get("context")
     if isinstance(context, Mapping):
         context = {key: value for key, value in context.items() if key != "library"}

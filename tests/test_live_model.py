@@ -1,0 +1,229 @@
+"""Pure parts of `segdebug live`: the bounded buffer, pause, rows, pretty SDK code, tab text."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import orjson
+import pytest
+
+from debugger.tui.detail import ndjson_lines, payload_bytes, problem_lines, raw_text, request_fields
+from debugger.tui.model import (
+    LiveModel, Stats, compose_query, counters_text, follows, mode_text, row_of, visible,
+)
+from debugger.tui.pretty import pretty_call
+from debugger.tui.sources import file_envelope, last_lines
+
+
+def envelope(message: dict | None, status: str = "accepted", problems: list | None = None,
+             raw: str | None = None, key: str | None = "writekey123") -> dict:
+    return {
+        "kind": "event", "seq": 1, "receivedAt": "2024-05-01T12:00:00.000Z",
+        "endpoint": "/v1/batch", "writeKey": key, "status": status,
+        "problems": problems or [], "message": message, "raw": raw,
+    }
+
+
+def track(n: int = 1, **extra: object) -> dict:
+    return {"type": "track", "userId": f"user-{n}", "event": "Order Completed",
+            "properties": {"total": n}, **extra}
+
+
+class Query:
+    def __init__(self, text: str, keep: object) -> None:
+        self.text = text
+        self.keep = keep
+
+    def matches(self, envelope: dict) -> bool:
+        return self.keep(envelope)  # type: ignore[operator]
+
+
+def test_buffer_keeps_the_newest_500_and_reports_evictions() -> None:
+    model = LiveModel()
+    for n in range(2000):
+        model.arrive(envelope(track(n)))
+        if n % 300 == 0:
+            model.flush()
+    flush = model.flush()
+    assert len(model.shown) == 500
+    assert len(model.pending) == 0
+    assert model.shown[-1].envelope["message"]["properties"]["total"] == 1999
+    assert model.shown[0].envelope["message"]["properties"]["total"] == 1500
+    assert all(item not in model.shown for item in flush.evicted)
+    assert all(item in model.shown for item in flush.added)
+
+
+def test_pause_counts_arrivals_and_resume_shows_the_newest() -> None:
+    model = LiveModel()
+    model.arrive(envelope(track(0)))
+    model.flush()
+    model.toggle_pause()
+    for n in range(1, 1235):
+        model.arrive(envelope(track(n)))
+    assert model.flush().added == []
+    assert model.new_while_paused == 1234
+    assert mode_text(model) == "PAUSED +1,234 new"
+    model.toggle_pause()
+    added = model.flush().added
+    assert mode_text(model) == "LIVE"
+    assert len(added) == 500  # what waited is bounded too; the newest win
+    assert model.shown[-1].envelope["message"]["properties"]["total"] == 1234
+
+
+def test_clear_and_filter() -> None:
+    model = LiveModel()
+    for n in range(4):
+        model.arrive(envelope(track(n)))
+    model.flush()
+    model.query = Query("even", lambda e: e["message"]["properties"]["total"] % 2 == 0)
+    assert [i.envelope["message"]["properties"]["total"] for i in model.listed()] == [0, 2]
+    model.clear()
+    assert model.listed() == [] and model.flush().added == []
+
+
+def test_follow_only_from_the_newest_row() -> None:
+    assert follows(0, 0)
+    assert follows(9, 10)
+    assert not follows(3, 10)
+
+
+@pytest.mark.parametrize(
+    ("message", "expected"),
+    [
+        (track(7), ("TRACK", "Order Completed", "user-7")),
+        ({"type": "page", "anonymousId": "a-1", "name": "Home"}, ("PAGE", "Home", "a-1")),
+        ({"type": "identify", "userId": "u9", "traits": {"email": "x@y.z"}}, ("IDENTIFY", "u9 x@y.z", "u9")),
+        ({"type": "group", "userId": "u9", "groupId": "g1"}, ("GROUP", "g1", "u9")),
+        ({"type": "alias", "userId": "new", "previousId": "old"}, ("ALIAS", "old -> new", "new")),
+    ],
+)
+def test_row_text_per_call_type(message: dict, expected: tuple[str, str, str]) -> None:
+    row = row_of(envelope(message))
+    assert (row.type, row.name, row.user) == expected
+    assert row.mark == "✓"
+    assert row.source == "writ…23"
+
+
+def test_row_marks_warnings_and_refused_calls() -> None:
+    warning = {"level": "warning", "code": "naming", "message": "not Title Case", "path": "event"}
+    assert row_of(envelope(track(), problems=[warning])).mark == "!"
+    refused = envelope(None, "rejected", [{"level": "error", "code": "message_too_large",
+                                           "message": "the message is over 32768 bytes", "path": ""}])
+    row = row_of(refused)
+    assert (row.mark, row.type, row.name) == ("✗", "—", "the message is over 32768 bytes")
+
+
+def test_control_characters_become_visible_and_markup_stays_text() -> None:
+    row = row_of(envelope(track(event="[bold]Hi\x1b[31m\n\x9b", userId="[link=x]u")))
+    assert row.name == "[bold]Hi␛[31m␊\\x9b"
+    assert row.user == "[link=x]u"
+    assert visible("a\tb\x7f") == "a␉b␡"
+
+
+def test_counters_show_sampling_and_drops() -> None:
+    text = counters_text(Stats(received=5000, accepted=4990, rejected=10, rate=812.5, sampled=12, dropped=3))
+    assert text == ("received 5,000  accepted 4,990  refused 10  812.5/s · sampled: 1 in 12 · dropped 3")
+    assert "sampled" not in counters_text(Stats())
+
+
+def test_compose_query_from_toggles() -> None:
+    assert compose_query("user:42", ["page", "track"], []) == "(user:42) type:track,page"
+    assert compose_query("", ["track"], ["refused"]) == "type:track is:rejected"
+    assert compose_query("", ["track", "page", "screen", "identify", "group", "alias"],
+                         ["accepted", "refused"]) == ""
+    assert compose_query("x", [], ["accepted"]) == "(x) -is:rejected"
+
+
+def test_pretty_python_library_uses_positional_sdk_style() -> None:
+    message = track(3, context={"library": {"name": "analytics-python", "version": "2.4"}})
+    assert pretty_call(message) == (
+        "analytics.track('user-3', 'Order Completed', {\n    'total': 3,\n})"
+    )
+    anonymous = {"type": "identify", "anonymousId": "a1", "traits": {"ok": True, "n": None},
+                 "context": {"library": {"name": "analytics-python"}}}
+    assert pretty_call(anonymous) == (
+        "analytics.identify(traits={\n    'ok': True,\n    'n': None,\n}, anonymous_id='a1')"
+    )
+
+
+def test_pretty_browser_and_node_styles() -> None:
+    browser = track(1, context={"library": {"name": "analytics.js"}})
+    assert pretty_call(browser) == "analytics.track('Order Completed', {\n  total: 1\n});"
+    node = track(1, context={"library": {"name": "@segment/analytics-node"}, "ip": "1.2.3.4"})
+    assert pretty_call(node) == (
+        "analytics.track({\n  userId: 'user-1',\n  event: 'Order Completed',\n"
+        "  properties: {\n    total: 1\n  },\n  context: {\n    ip: '1.2.3.4'\n  }\n});"
+    )
+    unknown = {"type": "alias", "previousId": "a", "userId": "b"}
+    assert pretty_call(unknown) == "analytics.alias({\n  previousId: 'a',\n  userId: 'b'\n});"
+
+
+def test_pretty_escapes_control_characters_and_quotes() -> None:
+    code = pretty_call(track(1, event="it's \x1b[2J\u2028"))
+    assert "\x1b" not in code and "\u2028" not in code
+    assert "'it\\'s \\u001b[2J\\u2028'" in code
+    python = pretty_call(track(1, event="\x1b]0;t\x07", context={"library": {"name": "analytics-python"}}))
+    assert "'\\x1b]0;t\\x07'" in python
+
+
+def test_payload_and_ndjson_are_the_archived_bytes() -> None:
+    message = track(1, text="é [b]")
+    assert payload_bytes(envelope(message)) == orjson.dumps(message)
+    refused = envelope(None, "rejected", raw='{"type": "track", "x": "\x1b"}')
+    assert payload_bytes(refused) == '{"type": "track", "x": "\x1b"}'.encode()
+    data, written, left_out = ndjson_lines([envelope(message), refused, envelope(track(2))])
+    assert data == orjson.dumps(message) + b"\n" + orjson.dumps(track(2)) + b"\n"
+    assert (written, left_out) == (2, 1)
+
+
+def test_raw_text_of_refused_calls_is_visible_and_bounded() -> None:
+    text, is_json = raw_text(envelope(None, "rejected", raw="not json \x1b[31m"))
+    assert (text, is_json) == ("not json ␛[31m", False)
+    big, _ = raw_text(envelope(None, "rejected", raw="x" * 70000))
+    assert big.endswith("… 4,464 more characters (y copies all)")
+    pretty, is_json = raw_text(envelope(None, "rejected", raw='{"a":1}'))
+    assert (pretty, is_json) == ('{\n  "a": 1\n}', True)
+
+
+def test_problem_lines_errors_first_with_paths_and_hints() -> None:
+    problems = [
+        {"level": "warning", "code": "naming", "message": "use Title Case", "path": "event"},
+        {"level": "error", "code": "missing_event", "message": "no event", "path": "event",
+         "hint": "add an event name"},
+    ]
+    assert problem_lines(envelope(track(), problems=problems)) == [
+        ("error", "error  missing_event at event: no event\n    hint: add an event name"),
+        ("warning", "warning  naming at event: use Title Case"),
+    ]
+
+
+def test_request_fields_mask_the_key_and_compute_skew() -> None:
+    message = track(1, sentAt="2024-05-01T12:00:02.500Z", timestamp="2024-05-01T11:59:59.000Z")
+    item = envelope(message) | {"request": {"method": "POST", "contentType": "application/json",
+                                            "contentEncoding": "gzip", "userAgent": "ua\x1b",
+                                            "remote": "127.0.0.1", "bytes": 1234}}
+    fields = dict(request_fields(item))
+    assert fields["endpoint"] == "POST /v1/batch"
+    assert fields["write key"] == "writ…23"
+    assert fields["encoding"] == "gzip"
+    assert fields["user agent"] == "ua␛"
+    assert fields["size"] == "1,234 bytes"
+    assert fields["clock skew"] == "+2.500 s (client clock ahead)"
+
+
+def test_last_lines_reads_the_tail_and_skips_a_torn_line(tmp_path: Path) -> None:
+    path = tmp_path / "a.ndjson"
+    path.write_bytes(b"".join(orjson.dumps(track(n)) + b"\n" for n in range(3000)) + b'{"torn')
+    lines, offset = last_lines(path, 500, block=4096)
+    assert len(lines) == 500
+    assert orjson.loads(lines[0])["properties"]["total"] == 2500
+    assert offset == path.stat().st_size - len(b'{"torn')
+
+
+def test_file_envelope_checks_with_the_spec_rules() -> None:
+    good = file_envelope(orjson.dumps(track(1, receivedAt="2024-05-01T12:00:00.000Z", writeKey="k")))
+    assert good is not None and good["status"] == "accepted" and good["writeKey"] == "k"
+    bad = file_envelope(orjson.dumps({"type": "track", "event": "X"}))
+    assert bad is not None and any(p["code"] == "no_user_anon_id" for p in bad["problems"])
+    garbage = file_envelope(b"not json")
+    assert garbage is not None and garbage["status"] == "rejected"
