@@ -140,28 +140,30 @@ def check_event_name(message: Mapping[str, Any]) -> Sequence[Problem]:
 # --- property and trait keys ---------------------------------------------------------------
 
 _CAMEL_TRAITS = frozenset({"createdAt", "firstName", "lastName"})
-_keys_memo: dict[tuple[str, ...], tuple[tuple[str, str], ...]] = {}
+_keys_memo: dict[tuple[str, tuple[str, ...]], tuple[tuple[str, str], ...]] = {}
 _EMPTY_KEYS: tuple[tuple[str, str], ...] = ()
 
 
-def _judge_keys(keys: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
-    """(key, code) for each key that is dynamic-looking or not snake_case."""
+def _judge_keys(field: str, keys: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    """(key, code) for each key that is dynamic-looking or not snake_case (Segment's reserved
+    camelCase traits are fine in traits, not in properties)."""
+    camel_ok = _CAMEL_TRAITS if field != "properties" else frozenset()
     bad: list[tuple[str, str]] = []
     for key in keys:
         if _DYNAMIC_KEY.search(key):
             bad.append((key, "dynamic_key"))
-        elif key not in _CAMEL_TRAITS and not _SNAKE_CASE.fullmatch(key):
+        elif key not in camel_ok and not _SNAKE_CASE.fullmatch(key):
             bad.append((key, "key_case"))
     return tuple(bad) if bad else _EMPTY_KEYS
 
 
 def _key_problems(field: str, values: dict[str, Any]) -> list[Problem]:
-    keys = tuple(values)
-    verdict = _keys_memo.get(keys)
+    shape = (field, tuple(values))
+    verdict = _keys_memo.get(shape)
     if verdict is None:
         if len(_keys_memo) >= _CACHE_LIMIT:
             _keys_memo.clear()
-        verdict = _keys_memo[keys] = _judge_keys(keys)
+        verdict = _keys_memo[shape] = _judge_keys(*shape)
     if verdict is _EMPTY_KEYS:
         return []
     found: list[Problem] = []
@@ -269,10 +271,10 @@ _reserved_memo: dict[tuple[str, ...], tuple[str, ...]] = {}
 def check_reserved_types(message: Mapping[str, Any]) -> Sequence[Problem]:
     """Reserved traits and properties must have their documented type (email a string, ...)."""
     kind = message.get("type")
-    reserved = RESERVED.get(kind)  # type: ignore[arg-type]
+    reserved = RESERVED.get(kind) if type(kind) is str else None
     if not reserved:
         return NOTHING
-    field = _RESERVED_FIELD.get(kind, "properties")  # type: ignore[arg-type]
+    field = _RESERVED_FIELD.get(kind, "properties")
     values = message.get(field)
     if not values or not isinstance(values, dict):
         return NOTHING
@@ -432,7 +434,7 @@ _unknown_memo: dict[tuple[Any, ...], tuple[str, ...]] = {}
 def check_unknown_fields(message: Mapping[str, Any]) -> Sequence[Problem]:
     """Top-level fields Segment does not define usually belong in properties or traits."""
     kind = message.get("type")
-    known = _KNOWN_FIELDS.get(kind)  # type: ignore[arg-type]
+    known = _KNOWN_FIELDS.get(kind) if type(kind) is str else None
     if known is None or known.issuperset(message):
         return NOTHING
     shape = (kind, *message)
@@ -510,7 +512,8 @@ ECOMMERCE: dict[str, tuple[str, ...]] = {
 
 def check_ecommerce(message: Mapping[str, Any]) -> Sequence[Problem]:
     """Ecommerce v2 events carry the properties downstream tools need (order_id, products...)."""
-    expected = ECOMMERCE.get(message.get("event"))  # type: ignore[arg-type]
+    event = message.get("event")
+    expected = ECOMMERCE.get(event) if type(event) is str else None
     if expected is None or message.get("type") != "track":
         return NOTHING
     properties = message.get("properties")
@@ -522,7 +525,6 @@ def check_ecommerce(message: Mapping[str, Any]) -> Sequence[Problem]:
     else:
         return NOTHING
     missing = [key for key in expected if properties.get(key) in (None, "")]
-    event = message["event"]
     return [
         problem(
             "warning", "ecommerce_property",
