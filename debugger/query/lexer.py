@@ -7,14 +7,13 @@ anywhere, and an unescaped `*` is a wildcard (kept apart in `Pattern.parts`).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Callable, Literal
 
 from debugger.query.errors import QueryError, printable
 from debugger.query.nodes import Pattern
 
 Kind = Literal["(", ")", "OR", "AND", "NOT", "-", "word", "field"]
 KEYWORDS = ("OR", "AND", "NOT")
-COMPARISONS = (">=", "<=", ">", "<")
 
 _NAME_STOP = frozenset('():<>",\\*')
 _WORD_STOP = frozenset('()"')
@@ -145,35 +144,29 @@ class _Lexer:
 
     def unquoted(self, stop: frozenset[str], what: str) -> Value:
         start = self.at
-        parts, current = [], []
-        while (char := self.peek()) and not char.isspace() and char not in stop:
-            self.at += 1
-            if char == "\\":
-                current.append(self.escaped())
-            elif char == "*":
-                parts.append("".join(current))
-                current = []
-            else:
-                current.append(char)
+        pattern = self.pattern_until(lambda char: not char or char.isspace() or char in stop)
         if self.peek() == '"':
             raise self.fail(
                 f"unexpected '\"' inside a {what}: quote the whole {what} or write \\\"",
                 self.at, "a space or the end of the " + what)
-        parts.append("".join(current))
-        return Value(_pattern(parts), start, self.query[start : self.at], quoted=False)
+        return Value(pattern, start, self.query[start : self.at], quoted=False)
 
     def quoted(self) -> Value:
         start = self.at
         self.at += 1
+        pattern = self.pattern_until(lambda char: not char or char == '"')
+        if not self.peek():
+            raise self.fail("unterminated quote: expected a closing '\"'", start,
+                            "a closing '\"'")
+        self.at += 1
+        return Value(pattern, start, self.query[start : self.at], quoted=True)
+
+    def pattern_until(self, ends: Callable[[str], bool]) -> Pattern:
+        """Characters up to the first where `ends(char)` ("" at the end of the query):
+        `\\x` is a literal x and an unescaped `*` is a wildcard."""
         parts, current = [], []
-        while True:
-            char = self.peek()
-            if not char:
-                raise self.fail("unterminated quote: expected a closing '\"'", start,
-                                "a closing '\"'")
+        while not ends(char := self.peek()):
             self.at += 1
-            if char == '"':
-                break
             if char == "\\":
                 current.append(self.escaped())
             elif char == "*":
@@ -182,7 +175,7 @@ class _Lexer:
             else:
                 current.append(char)
         parts.append("".join(current))
-        return Value(_pattern(parts), start, self.query[start : self.at], quoted=True)
+        return Pattern(tuple(part.lower() for part in parts))
 
     def escaped(self) -> str:
         char = self.peek()
@@ -197,7 +190,3 @@ class _Lexer:
             return
         raise self.fail(f"expected a space after the quoted {what}", self.at,
                         "a space or the end")
-
-
-def _pattern(parts: list[str]) -> Pattern:
-    return Pattern(tuple(part.lower() for part in parts))

@@ -3,9 +3,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Callable
+
 from debugger.message import parse_time
 from debugger.query.errors import QueryError, printable
-from debugger.query.lexer import COMPARISONS, Token, Value, tokenize
+from debugger.query.lexer import Token, Value, tokenize
 from debugger.query.nodes import (
     All, And, Compare, Equals, Has, Is, Node, Not, Or, Path, Text, Time,
 )
@@ -88,8 +91,7 @@ class _Parser:
                                 self.end_of(token), "a term")
             return Not(self.nested(self.unary, token))
         if token.kind == "(":
-            node = self.nested(self.group, token)
-            return node
+            return self.nested(self.group, token)
         if token.kind == "word":
             assert token.word is not None
             return Text(needles_for(token.word.pattern))
@@ -97,7 +99,7 @@ class _Parser:
             return self.field(token)
         raise AssertionError(token.kind)  # pragma: no cover - all_of filters the rest
 
-    def nested(self, inner, token: Token) -> Node:  # type: ignore[no-untyped-def]
+    def nested(self, inner: Callable[[], Node], token: Token) -> Node:
         self.depth += 1
         if self.depth > MAX_DEPTH:
             raise self.fail(f"query nested too deeply (more than {MAX_DEPTH} levels)",
@@ -179,7 +181,7 @@ class _Parser:
                             " or 2024-05-01T12:30:00Z)", value.position, "an ISO date or time")
         return Time(">=" if name == "after" else "<", moment)
 
-    def threshold(self, name: str, op: str, value: Value):  # type: ignore[no-untyped-def]
+    def threshold(self, name: str, op: str, value: Value) -> int | float | datetime:
         text = value.pattern.literal
         if not value.pattern.wildcard:
             found = number(text)
