@@ -335,6 +335,8 @@ MALFORMED = [
     ("type:track\\", 11, "expected a character after '\\'"),
     ("(" * 50 + "a" + ")" * 50, 40, "nested too deeply"),
     ("-" * 60 + "a", 40, "nested too deeply"),
+    ("a " * 201, 400, "too many terms (at most 200)"),
+    ("x" * 10_001, 10_000, "query too long (10001 characters"),
 ]
 
 

@@ -14,7 +14,11 @@ from debugger.query.nodes import (
 )
 from debugger.query.values import needles_for, number
 
+# Limits keep one parse well under a millisecond per term: the hub parses a subscriber's
+# filter on the collector's event loop.
 MAX_DEPTH = 40
+MAX_TERMS = 200
+MAX_LENGTH = 10_000
 IS_KINDS = ("accepted", "rejected", "valid", "invalid", "warning")
 
 # Shortcut fields: the name users type, the paths it looks at (any may match).
@@ -28,7 +32,15 @@ SHORTCUTS: dict[str, tuple[Path, ...]] = {
 
 def parse_tree(query: str) -> Node:
     """The node tree of `query` (All for a blank query), or QueryError."""
-    return _Parser(query, tokenize(query)).run()
+    if len(query) > MAX_LENGTH:
+        raise QueryError(f"query too long ({len(query)} characters, at most {MAX_LENGTH})",
+                         query=query, position=MAX_LENGTH, expected="a shorter query")
+    tokens = tokenize(query)
+    terms = [token for token in tokens if token.kind in ("word", "field")]
+    if len(terms) > MAX_TERMS:
+        raise QueryError(f"too many terms (at most {MAX_TERMS})", query=query,
+                         position=terms[MAX_TERMS].position, expected="fewer terms")
+    return _Parser(query, tokens).run()
 
 
 class _Parser:
