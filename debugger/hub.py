@@ -54,22 +54,20 @@ class Subscriber:
         self.error_line: bytes | None = None
         self.wake = asyncio.Event()
 
-    def wants(self, envelope: Mapping[str, Any], now: float) -> bool:
-        """Filter first, then sample: whether this event goes into the queue."""
-        if self.pending:
-            return True
-        if self.query is not None and not self.query.matches(envelope):
-            return False
-        self.matched += 1
-        return self.sampler is None or self.sampler.admit(now)
-
-    def push(self, envelope: Mapping[str, Any], line: bytes) -> None:
-        """Queue one event; a full queue loses its oldest event, never blocks."""
-        if len(self.queue) >= self.queue_size:
-            self.queue.popleft()
-            self.dropped += 1
-        self.queue.append((envelope, line))
+    def offer(self, envelope: Mapping[str, Any], line: bytes, now: float) -> None:
+        """Filter first, then sample, then queue; a full queue loses its oldest event."""
         if not self.pending:
+            if self.query is not None and not self.query.matches(envelope):
+                return
+            self.matched += 1
+            if self.sampler is not None and not self.sampler.admit(now):
+                return
+        queue = self.queue
+        if len(queue) >= self.queue_size:
+            queue.popleft()
+            self.dropped += 1
+        queue.append((envelope, line))
+        if not self.pending and not self.wake.is_set():
             self.wake.set()
 
     def settle(self, query: Matcher | None, max_rate: float | None, now: float) -> None:
@@ -81,8 +79,7 @@ class Subscriber:
         held = list(self.queue)
         self.queue.clear()
         for envelope, line in held:
-            if self.wants(envelope, now):
-                self.push(envelope, line)
+            self.offer(envelope, line, now)
         self.wake.set()
 
     def refuse(self, error: Mapping[str, Any]) -> None:
@@ -152,17 +149,13 @@ class Hub:
             print(f"segdebug: hub: dropped an envelope: {error!r}", file=sys.stderr)
 
     def _fan_out(self, envelope: Mapping[str, Any]) -> None:
+        line = encode(envelope)  # once, shared by every subscriber
         now = self.clock()
-        line: bytes | None = None
         for subscriber in tuple(self.subscribers):
             try:
-                if not subscriber.wants(envelope, now):
-                    continue
+                subscriber.offer(envelope, line, now)
             except Exception:  # a filter that cannot read this envelope does not match it
                 continue
-            if line is None:
-                line = encode(envelope)
-            subscriber.push(envelope, line)
 
     def stats(self) -> dict[str, Any]:
         """The hub-wide figures of a `stats` line (`dropped` is filled in per subscriber)."""

@@ -320,6 +320,24 @@ async def test_viewers_learn_when_the_hub_closes(tmp_path: Path) -> None:
     assert not os.path.exists(path)
 
 
+async def test_close_does_not_wait_for_a_stuck_viewer(tmp_path: Path) -> None:
+    path = tmp_path / "s.sock"
+    hub = Hub(version="1", http_url="http://x", archive="a")
+    await hub.start(path)
+    stuck = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    stuck.connect(str(path))
+    stuck.sendall(b'{"subscribe": {}}\n')
+    await settled(hub, 1)
+    for seq in range(2000):  # far more than the socket buffers hold
+        hub.publish(event(seq, padding="x" * 1000))
+        if seq % 100 == 0:
+            await asyncio.sleep(0)
+    async with asyncio.timeout(TIMEOUT):
+        await hub.close()
+    assert not hub.subscribers and not path.exists()
+    stuck.close()
+
+
 # End to end: the real collector process and its socket.
 
 
