@@ -47,6 +47,14 @@ CODES: dict[str, tuple[str, str]] = {
 }
 
 
+def _remember(memo: dict[Any, Any], key: Any, verdict: Any) -> Any:
+    """Store a verdict; a memo is cleared when full, since dynamic names never repeat."""
+    if len(memo) >= _CACHE_LIMIT:
+        memo.clear()
+    memo[key] = verdict
+    return verdict
+
+
 def _missing(value: Any) -> bool:
     return value is None or value == ""
 
@@ -131,9 +139,7 @@ def check_event_name(message: Mapping[str, Any]) -> Sequence[Problem]:
         return NOTHING
     verdict = _name_memo.get(name)
     if verdict is None:
-        if len(_name_memo) >= _CACHE_LIMIT:
-            _name_memo.clear()
-        verdict = _name_memo[name] = _judge_name(name)
+        verdict = _remember(_name_memo, name, _judge_name(name))
     return verdict
 
 
@@ -161,9 +167,7 @@ def _key_problems(field: str, values: dict[str, Any]) -> list[Problem]:
     shape = (field, tuple(values))
     verdict = _keys_memo.get(shape)
     if verdict is None:
-        if len(_keys_memo) >= _CACHE_LIMIT:
-            _keys_memo.clear()
-        verdict = _keys_memo[shape] = _judge_keys(*shape)
+        verdict = _remember(_keys_memo, shape, _judge_keys(*shape))
     if verdict is _EMPTY_KEYS:
         return []
     found: list[Problem] = []
@@ -281,9 +285,7 @@ def check_reserved_types(message: Mapping[str, Any]) -> Sequence[Problem]:
     shape = (kind, *values)
     present = _reserved_memo.get(shape)
     if present is None:
-        if len(_reserved_memo) >= _CACHE_LIMIT:
-            _reserved_memo.clear()
-        present = _reserved_memo[shape] = tuple(key for key in values if key in reserved)
+        present = _remember(_reserved_memo, shape, tuple(key for key in values if key in reserved))
     if not present:
         return NOTHING
     found: list[Problem] = []
@@ -440,9 +442,7 @@ def check_unknown_fields(message: Mapping[str, Any]) -> Sequence[Problem]:
     shape = (kind, *message)
     unknown = _unknown_memo.get(shape)
     if unknown is None:
-        if len(_unknown_memo) >= _CACHE_LIMIT:
-            _unknown_memo.clear()
-        unknown = _unknown_memo[shape] = tuple(key for key in message if key not in known)
+        unknown = _remember(_unknown_memo, shape, tuple(key for key in message if key not in known))
     if not unknown:
         return NOTHING
     home = "traits" if kind in ("identify", "group") else "properties"

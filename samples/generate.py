@@ -399,13 +399,8 @@ def _good() -> Message:
 
 
 def _with(**changes: Any) -> Message:
-    message = _good()
-    for key, value in changes.items():
-        if value is ...:
-            message.pop(key, None)
-        else:
-            message[key] = value
-    return message
+    """The good message with top-level changes; `...` removes a field."""
+    return {key: value for key, value in {**_good(), **changes}.items() if value is not ...}
 
 
 BAD: dict[str, list[Message]] = {

@@ -25,12 +25,7 @@ def good(**changes: Any) -> dict[str, Any]:
         "sentAt": "2026-03-02T09:00:00.100Z",
         "receivedAt": "2026-03-02T09:00:00.150Z",
     }
-    for key, value in changes.items():
-        if value is ...:
-            message.pop(key, None)
-        else:
-            message[key] = value
-    return message
+    return {key: value for key, value in {**message, **changes}.items() if value is not ...}
 
 
 IDENTIFY = good(type="identify", event=..., properties=..., traits={"email": "a@b.example", "createdAt": "2026-01-01T00:00:00Z"})
