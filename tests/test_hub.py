@@ -57,6 +57,31 @@ async def events(stream: AsyncIterator[dict], count: int) -> list[dict]:
     return found
 
 
+def stuck_viewer(path: Path) -> socket.socket:
+    """A subscribed viewer that reads nothing (a plain socket: a stream reader would buffer)."""
+    viewer = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    viewer.connect(str(path))
+    viewer.sendall(b'{"subscribe": {}}\n')
+    return viewer
+
+
+async def read_until_accounted(viewer: socket.socket, total: int) -> tuple[int, dict]:
+    """Read a stuck viewer until events delivered + dropped == total; (delivered, stats)."""
+    viewer.setblocking(False)
+    reader, writer = await asyncio.open_unix_connection(sock=viewer, limit=2**20)
+    delivered = 0
+    try:
+        async with asyncio.timeout(TIMEOUT):
+            while True:
+                item = orjson.loads(await reader.readline())
+                if item["kind"] == "event":
+                    delivered += 1
+                elif item["kind"] == "stats" and delivered + item["dropped"] == total:
+                    return delivered, item
+    finally:
+        writer.close()
+
+
 @pytest.fixture
 async def hub(tmp_path: Path) -> AsyncIterator[Hub]:
     hub = Hub(version="9.9", http_url="http://127.0.0.1:1", archive=str(tmp_path / "a.ndjson"))
@@ -129,10 +154,7 @@ async def test_a_viewer_that_never_reads_loses_only_its_own_events(tmp_path: Pat
     try:
         fast = subscribe(path)
         await anext(fast)
-        # A plain socket nobody reads from (a stream reader would buffer for it).
-        slow_socket = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        slow_socket.connect(str(path))
-        slow_socket.sendall(b'{"subscribe": {}}\n')
+        slow_socket = stuck_viewer(path)
         await settled(hub, 2)
         total, chunk, pad = 3000, 50, "x" * 2000
         for start in range(0, total, chunk):
@@ -143,19 +165,8 @@ async def test_a_viewer_that_never_reads_loses_only_its_own_events(tmp_path: Pat
         (slow,) = [s for s in hub.subscribers if s.dropped]
         assert slow.dropped > 0
         # Once it reads again, what it got plus what it was told it lost is everything.
-        slow_socket.setblocking(False)
-        slow_reader, slow_writer = await asyncio.open_unix_connection(sock=slow_socket, limit=2**20)
-        assert orjson.loads(await slow_reader.readline())["kind"] == "hello"
-        delivered = 0
-        async with asyncio.timeout(TIMEOUT):
-            while True:
-                item = orjson.loads(await slow_reader.readline())
-                if item["kind"] == "event":
-                    delivered += 1
-                elif item["kind"] == "stats" and delivered + item["dropped"] == total:
-                    break
+        delivered, _ = await read_until_accounted(slow_socket, total)
         assert delivered < total
-        slow_writer.close()
         await fast.aclose()
     finally:
         await hub.close()
@@ -324,9 +335,7 @@ async def test_close_does_not_wait_for_a_stuck_viewer(tmp_path: Path) -> None:
     path = tmp_path / "s.sock"
     hub = Hub(version="1", http_url="http://x", archive="a")
     await hub.start(path)
-    stuck = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    stuck.connect(str(path))
-    stuck.sendall(b'{"subscribe": {}}\n')
+    stuck = stuck_viewer(path)
     await settled(hub, 1)
     for seq in range(2000):  # far more than the socket buffers hold
         hub.publish(event(seq, padding="x" * 1000))
@@ -356,9 +365,7 @@ def test_a_second_collector_on_the_same_socket_is_refused(collector: Collector) 
 
 
 async def test_a_viewer_that_never_reads_does_not_hold_up_ingest(collector: Collector) -> None:
-    stuck = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    stuck.connect(str(collector.socket))
-    stuck.sendall(b'{"subscribe": {}}\n')
+    stuck = stuck_viewer(collector.socket)
     batches, size = 30, 100
     async with aiohttp.ClientSession() as http:
         for batch in range(batches):
@@ -368,15 +375,5 @@ async def test_a_viewer_that_never_reads_does_not_hold_up_ingest(collector: Coll
                                  json={"writeKey": "wk", "batch": items}) as answer:
                 assert answer.status == 200
     assert len(collector.archived()) == batches * size  # every event archived
-    stuck.setblocking(False)
-    reader, writer = await asyncio.open_unix_connection(sock=stuck, limit=2**20)
-    delivered = 0
-    async with asyncio.timeout(TIMEOUT):
-        while True:
-            item = orjson.loads(await reader.readline())
-            if item["kind"] == "event":
-                delivered += 1
-            elif item["kind"] == "stats" and delivered + item["dropped"] == batches * size:
-                break
-    assert item["dropped"] > 0 and item["received"] == batches * size
-    writer.close()
+    _, stats = await read_until_accounted(stuck, batches * size)
+    assert stats["dropped"] > 0 and stats["received"] == batches * size
