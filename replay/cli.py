@@ -44,7 +44,7 @@ def replay(
     to: Annotated[str, typer.Option(help="Base URL (posts to /v1/batch) or an exact endpoint.")],
     mode: Annotated[Mode, typer.Option(help="batch, or single: one message per request.")] = Mode.batch,
     header: Annotated[Optional[list[str]], typer.Option(help="Extra header K:V (repeatable).")] = None,
-    filter: Annotated[Optional[str], typer.Option("--filter", help="Only messages matching this query.")] = None,
+    filter: Annotated[Optional[str], typer.Option("--filter", help="Only messages matching this query (see: segdebug help query).")] = None,
     since: Annotated[Optional[str], typer.Option(help="Only events at or after this ISO time.")] = None,
     until: Annotated[Optional[str], typer.Option(help="Only events before this ISO time.")] = None,
     limit: Annotated[Optional[int], typer.Option(min=1, help="Send at most N messages.")] = None,

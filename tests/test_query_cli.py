@@ -48,5 +48,5 @@ def test_bad_query_is_one_line_a_caret_and_exit_2() -> None:
 
 
 def test_filter_help_points_at_the_language() -> None:
-    for command in ("tail", "live"):
+    for command in ("tail", "live", "replay"):
         assert "segdebug help query" in " ".join(run(command, "--help").stdout.split())

@@ -32,5 +32,6 @@ Combine terms:
 
 Examples:
   segdebug tail --filter 'type:track properties.total>100 -user:test*'
-  segdebug replay archive.ndjson --filter 'event:"Order Completed" after:2024-05-01'
+  segdebug replay archive.ndjson --to http://127.0.0.1:9000 --dry-run \\
+      --filter 'event:"Order Completed" after:2024-05-01'
 """
