@@ -288,6 +288,7 @@ MALFORMED = [
     ("a \"b\\\"", 2, "unterminated quote"),
     ("(type:track", 11, "expected ')' to close the '(' at column 1"),
     ("((a) b", 6, "expected ')'"),
+    ("a (", 3, "expected a term before the end of the query"),
     ("type:track)", 10, "unexpected ')'"),
     ("a))", 1, "unexpected ')'"),
     (")", 0, "expected a term before ')'"),

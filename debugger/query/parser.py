@@ -69,8 +69,7 @@ class _Parser:
         items = [self.all_of()]
         while (token := self.peek()) is not None and token.kind == "OR":
             self.index += 1
-            if self.peek() is None or self.peek().kind in (")", "OR", "AND"):  # type: ignore[union-attr]
-                raise self.fail("expected a term after 'OR'", self.end_of(token), "a term")
+            self.expect_term_after(token)
             items.append(self.all_of())
         return items[0] if len(items) == 1 else Or(tuple(items))
 
@@ -81,14 +80,13 @@ class _Parser:
                 if not items:
                     raise self.fail("expected a term before 'AND'", token.position, "a term")
                 self.index += 1
-                following = self.peek()
-                if following is None or following.kind in (")", "OR", "AND"):
-                    raise self.fail("expected a term after 'AND'", self.end_of(token), "a term")
+                self.expect_term_after(token)
                 continue
             items.append(self.unary())
         if not items:
             if token is None:
-                raise self.fail("expected a term", len(self.query), "a term")
+                raise self.fail("expected a term before the end of the query", len(self.query),
+                                "a term")
             what = "')'" if token.kind == ")" else "'OR'"
             raise self.fail(f"expected a term before {what}", token.position, "a term")
         return items[0] if len(items) == 1 else And(tuple(items))
@@ -97,10 +95,7 @@ class _Parser:
         token = self.tokens[self.index]
         self.index += 1
         if token.kind in ("-", "NOT"):
-            following = self.peek()
-            if following is None or following.kind in (")", "OR", "AND"):
-                raise self.fail(f"expected a term after '{token.source}'",
-                                self.end_of(token), "a term")
+            self.expect_term_after(token)
             return Not(self.nested(self.unary, token))
         if token.kind == "(":
             return self.nested(self.group, token)
@@ -132,6 +127,12 @@ class _Parser:
                             len(self.query), "')'")
         self.index += 1
         return node
+
+    def expect_term_after(self, token: Token) -> None:
+        following = self.peek()
+        if following is None or following.kind in (")", "OR", "AND"):
+            raise self.fail(f"expected a term after '{token.source}'", self.end_of(token),
+                            "a term")
 
     def end_of(self, token: Token) -> int:
         return token.position + len(token.source)
