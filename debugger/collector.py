@@ -41,13 +41,25 @@ RUNNER_OPTIONS: dict[str, Any] = {"auto_decompress": False, "access_log": None}
 
 @dataclass
 class Collector:
-    """What the handlers share: the archive, the checker, the publisher, the allow-list."""
+    """What the handlers share: the archive, the checkers, the publisher, the allow-list.
+
+    `check` finds every problem; `check_refusals` only those that can refuse a message. The
+    cheaper one is used while `watched()` says no viewer would see the warnings: the archive,
+    rejected.ndjson and the HTTP answers are the same either way.
+    """
 
     writer: ArchiveWriter
     check: Checker
     publish: Publish
+    check_refusals: Checker | None = None
+    watched: Callable[[], bool] = lambda: True
     allowed: frozenset[str] = frozenset()
     seq: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+
+    def checker(self) -> Checker:
+        if self.check_refusals is None or self.watched():
+            return self.check
+        return self.check_refusals
 
     def record(self, request: web.Request, call: Call, outcome: Outcome, body_size: int) -> None:
         """Archive what was accepted (one write), log what was refused, then publish both."""
@@ -123,7 +135,7 @@ def make_app(collector: Collector) -> web.Application:
             body = b""
             outcome = refused_call(error, None, call.auth_key)
         else:
-            outcome = ingest(body, request.headers.get("Content-Encoding"), call, collector.check)
+            outcome = ingest(body, request.headers.get("Content-Encoding"), call, collector.checker())
         collector.record(request, call, outcome, len(body))
         return _answer(outcome)
 
@@ -150,7 +162,7 @@ def make_app(collector: Collector) -> web.Application:
         except IngestError as error:
             outcome = refused_call(error, request.query_string or None, call.auth_key)
         else:
-            outcome = ingest(body, None, call, collector.check)
+            outcome = ingest(body, None, call, collector.checker())
         collector.record(request, call, outcome, 0)
         return web.Response(body=EMPTY_GIF, content_type="image/gif", headers={"Cache-Control": "no-store"})
 

@@ -356,17 +356,22 @@ _TIME_FIELDS = ("timestamp", "originalTimestamp", "sentAt", "receivedAt")
 
 
 def check_times(message: Mapping[str, Any]) -> Sequence[Problem]:
-    """Timestamps are ISO dates, not in the future, and the client clock is within a minute."""
+    """Timestamps are ISO dates, not in the future, and the client clock is within a minute.
+
+    Only `timestamp` is compared with receivedAt: the collector has already corrected it for
+    clock skew (the client's own time is kept as originalTimestamp), so a skewed clock shows
+    once, as clock_skew, and a future timestamp means the event time itself is wrong."""
     received = message.get("receivedAt")
     sent = message.get("sentAt")
     stamp = message.get("timestamp")
     if received is not None and sent is not None and stamp is not None:
         try:  # the archive's usual case: three aware ISO times, all close together
             when = datetime.fromisoformat(received)
+            original = message.get("originalTimestamp")
             if (
                 -SKEW_LIMIT <= datetime.fromisoformat(sent) - when <= SKEW_LIMIT
                 and datetime.fromisoformat(stamp) - when <= SKEW_LIMIT
-                and "originalTimestamp" not in message
+                and (original is None or datetime.fromisoformat(original).tzinfo is not None)
             ):
                 return NOTHING
         except (TypeError, ValueError):  # naive, not text, not ISO: the full check says which
@@ -393,17 +398,15 @@ def _check_times_fully(message: Mapping[str, Any]) -> Sequence[Problem]:
         else:
             parsed[field] = moment
     received = parsed.get("receivedAt") or datetime.now(timezone.utc)
-    for field in ("timestamp", "originalTimestamp"):
-        moment = parsed.get(field)
-        if moment is not None and moment - received > SKEW_LIMIT:
-            found.append(
-                problem(
-                    "warning", "future_timestamp",
-                    f"{field} is {_span(moment - received)} after the collector received it",
-                    field, "check the device clock, or let the SDK set the timestamp",
-                )
+    stamp = parsed.get("timestamp")
+    if stamp is not None and stamp - received > SKEW_LIMIT:
+        found.append(
+            problem(
+                "warning", "future_timestamp",
+                f"timestamp is {_span(stamp - received)} after the collector received it",
+                "timestamp", "set the event time when the event happens, not ahead of it",
             )
-            break
+        )
     sent = parsed.get("sentAt")
     if sent is not None and abs(sent - received) > SKEW_LIMIT:
         found.append(

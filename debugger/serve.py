@@ -35,28 +35,35 @@ def run_collect(
     plan: Path | None,
 ) -> None:
     """Run the collector in the foreground until SIGINT/SIGTERM."""
-    check = make_checker(plan)
+    checks = make_checkers(plan)
     archive_path = (archive or default_archive()).expanduser().absolute()
     try:
-        asyncio.run(_serve(host, port, archive_path, socket, frozenset(write_keys), fsync, check))
+        asyncio.run(_serve(host, port, archive_path, socket, frozenset(write_keys), fsync, checks))
     except KeyboardInterrupt:
         pass
 
 
-def make_checker(plan: Path | None) -> Checker:
-    """The spec rules, plus the tracking plan's checks when one is given."""
+def make_checkers(plan: Path | None) -> tuple[Checker, Checker]:
+    """(full, refusing): every rule for envelopes someone will read, and the rules that can
+    refuse a message (required fields, the tracking plan) for when nobody is watching."""
     if plan is None:
-        return rules.check
+        return rules.check, rules.check_required
     from debugger.plan import load_plan
 
     plan_check = load_plan(plan)
 
-    def check(message: Mapping[str, Any]) -> list[Problem]:
-        found = rules.check(message) + plan_check(message)
-        found.sort(key=lambda p: p["level"] != "error")
-        return found
+    def full(message: Mapping[str, Any]) -> list[Problem]:
+        return _errors_first(rules.check(message) + plan_check(message))
 
-    return check
+    def refusing(message: Mapping[str, Any]) -> list[Problem]:
+        return _errors_first(rules.check_required(message) + plan_check(message))
+
+    return full, refusing
+
+
+def _errors_first(found: list[Problem]) -> list[Problem]:
+    found.sort(key=lambda p: p["level"] != "error")
+    return found
 
 
 def open_writer(archive: Path, fsync: str) -> ArchiveWriter:
@@ -86,19 +93,23 @@ async def start_http(app: web.Application, host: str, port: int) -> tuple[web.Ap
 
 async def _serve(
     host: str, port: int, archive: Path, socket: Path | None, allowed: frozenset[str],
-    fsync: str, check: Checker,
+    fsync: str, checks: tuple[Checker, Checker],
 ) -> None:
     writer = open_writer(archive, fsync)
     runner: web.AppRunner | None = None
     hub: Hub | None = None
     try:
-        collector = Collector(writer=writer, check=check, publish=lambda e: None, allowed=allowed)
+        full, refusing = checks
+        collector = Collector(writer=writer, check=full, check_refusals=refusing,
+                              publish=lambda e: None, allowed=allowed)
         runner, bound = await start_http(make_app(collector), host, port)
         url = f"http://{_url_host(host)}:{bound}"
         hub = Hub(version=__version__, http_url=url, archive=str(archive))
         socket_path = (socket or default_socket(bound)).expanduser().absolute()
         await hub.start(socket_path)
         collector.publish = hub.publish
+        # Warnings are only read by viewers: skip them while none is connected.
+        collector.watched = lambda: bool(getattr(hub, "subscribers", True))
         writer.start()
         print(f"segdebug collector listening on {url}", flush=True)
         print(f"  archive: {archive}", flush=True)

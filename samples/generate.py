@@ -70,10 +70,12 @@ class Source:
         self, when: datetime, device: dict[str, Any], kind: str, *, user: str | None,
         anonymous: str | None, page: dict[str, Any] | None = None, **fields: Any,
     ) -> None:
-        """Record one message as the collector would have archived it."""
+        """Record one message as the collector would have archived it: the client's clock is a
+        few seconds off (kept as originalTimestamp, sentAt) and timestamp is skew-corrected."""
         mobile = device["platform"] in ("ios", "android")
         sent = when + timedelta(milliseconds=self.rng.randint(2000, 25000) if mobile else self.rng.randint(5, 400))
         received = sent + timedelta(milliseconds=self.rng.randint(20, 180))
+        clock = device["clock"]
         message: Message = {"type": kind}
         if anonymous:
             message["anonymousId"] = anonymous
@@ -83,12 +85,13 @@ class Source:
         web = device["platform"] == "web"
         message.update(
             messageId=("ajs-next-" + self.rng.randbytes(16).hex()) if web else self.uid(),
-            timestamp=iso(when),
             context=self.context(device, page),
             integrations={},
-            sentAt=iso(sent),
-            receivedAt=iso(received),
+            sentAt=iso(sent + clock),
             writeKey=self.write_key,
+            receivedAt=iso(received),
+            timestamp=iso(received - (sent - when)),
+            originalTimestamp=iso(when + clock),
         )
         self.messages.append(message)
 
@@ -108,7 +111,7 @@ TIMEZONES = ["America/New_York", "Europe/London", "Europe/Berlin", "Europe/Paris
 def web_device(rng: random.Random) -> dict[str, Any]:
     return {
         "platform": "web", "ip": f"203.0.113.{rng.randint(1, 254)}",
-        "locale": rng.choice(LOCALES), "user_agent": rng.choice(AGENTS),
+        "locale": rng.choice(LOCALES), "user_agent": rng.choice(AGENTS), "clock": clock_offset(rng),
     }
 
 
@@ -126,11 +129,16 @@ def mobile_device(source: Source, app: dict[str, Any]) -> dict[str, Any]:
     return {
         "platform": platform, "ip": f"198.51.100.{rng.randint(1, 254)}",
         "locale": rng.choice(LOCALES), "timezone": rng.choice(TIMEZONES),
-        "app": app, "device": hardware, "os": os_info, "screen": screen,
+        "app": app, "device": hardware, "os": os_info, "screen": screen, "clock": clock_offset(rng),
     }
 
 
-SERVER = {"platform": "server"}
+SERVER = {"platform": "server", "clock": timedelta(0)}
+
+
+def clock_offset(rng: random.Random) -> timedelta:
+    """How far a device's clock is off: a few seconds either way (under the skew warning)."""
+    return timedelta(milliseconds=rng.randint(-20000, 20000))
 
 
 def page_context(site: str, path: str, title: str, referrer: str = "") -> dict[str, Any]:

@@ -95,3 +95,11 @@ async def test_refused_call_reaches_the_socket_with_reason_and_raw(collector: Co
     assert event["problems"][0]["code"] == "no_user_anon_id"
     assert event["message"]["event"] == "Order Completed"
     assert collector.refused()[0]["raw"] == raw.decode()
+
+
+async def test_viewer_sees_warnings_on_accepted_messages(collector: Collector) -> None:
+    lines = await collect_envelopes(collector, 1, lambda: http(
+        "POST", collector.url + "/v1/track", b'{"userId": "u1", "event": "order_completed_42"}'))
+    [event] = [line for line in lines if line["kind"] == "event"]
+    assert event["status"] == "accepted" and event["message"] == collector.archived()[0]
+    assert event["problems"] and {p["level"] for p in event["problems"]} == {"warning"}

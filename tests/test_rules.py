@@ -126,3 +126,11 @@ def test_odd_values_never_raise() -> None:
         message = good(event=odd, properties=odd, traits=odd, context=odd, timestamp=odd, sentAt=odd,
                        receivedAt=odd, messageId=odd, userId=odd)
         check(message)
+
+
+def test_a_skewed_client_clock_shows_once_as_clock_skew() -> None:
+    # as the collector archives it: the client's time kept, timestamp corrected by the skew
+    message = good(sentAt="2026-03-02T09:05:00.100Z", originalTimestamp="2026-03-02T09:05:00.000Z",
+                   timestamp="2026-03-02T09:00:00.050Z")
+    assert codes(message) == ["clock_skew"]
+    assert codes({**message, "originalTimestamp": "soon"}) == ["bad_timestamp", "clock_skew"]
