@@ -88,7 +88,7 @@ async def test_events_appear_with_their_row_text(collector: Collector, tmp_path:
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(pilot, lambda: app.model.connection == "connected")
         assert collector.url in header(app)
-        assert str(collector.archive) in header(app)
+        assert str(collector.archive)[-40:] in header(app)  # long paths keep their end
         sent = [
             track(1),
             {"type": "identify", "userId": "u-9", "traits": {"email": "ada@example.com"}, "messageId": "m-i"},
@@ -153,6 +153,7 @@ async def test_search_hides_rows_and_a_bad_query_keeps_the_filter(collector: Col
         # The filter went to the collector too: a matching event still arrives, others do not.
         await post(collector.url, "/v1/batch", batch(track(4), {"type": "page", "userId": "u5", "name": "Docs"}))
         await wait_rows(pilot, app, 2)
+        await pilot.press("slash")
         app.search_bar.input.value = ""
         await pilot.press(*"type:", "enter")
         error = app.query_one("#search-error")
@@ -290,11 +291,13 @@ async def test_disconnect_and_reconnect(tmp_path: Path) -> None:
         first.stop()
 
 
-@pytest.mark.parametrize("key", ["question_mark"])
-async def test_help_screen_lists_the_keys(collector: Collector, tmp_path: Path, key: str) -> None:
+async def test_help_screen_while_events_keep_arriving(collector: Collector, tmp_path: Path) -> None:
     app = live_app(collector, tmp_path)
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.press(key)
+        await wait_for(pilot, lambda: app.model.connection == "connected")
+        await pilot.press("question_mark")
         assert type(app.screen).__name__ == "HelpScreen"
+        await post(collector.url, "/v1/batch", batch(track(1), track(2)))
+        await wait_for(pilot, lambda: app.table.row_count == 2 and "received 2" in header(app))
         await pilot.press("escape")
         assert type(app.screen).__name__ != "HelpScreen"

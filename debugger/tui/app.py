@@ -68,12 +68,17 @@ class LiveApp(App[None]):
         self._demo_stop = asyncio.Event()
         self._demo_started = False
         self._header_shown: tuple[Any, ...] = ()
+        # Held, not queried: App.query_one looks at the active screen, which may be Help.
+        self.status_bar = StatusBar(id="status")
+        self.search_bar = SearchBar(id="search")
+        self.table = EventTable(id="events")
+        self.detail = DetailTabs(id="detail")
 
     def compose(self) -> ComposeResult:
-        yield StatusBar(id="status")
-        yield SearchBar(id="search")
-        yield EventTable(id="events")
-        yield DetailTabs(id="detail")
+        yield self.status_bar
+        yield self.search_bar
+        yield self.table
+        yield self.detail
         yield Footer()
 
     def on_mount(self) -> None:
@@ -88,20 +93,6 @@ class LiveApp(App[None]):
 
     def on_unmount(self) -> None:
         self._demo_stop.set()
-
-    # --- widgets -------------------------------------------------------------------------
-
-    @property
-    def table(self) -> EventTable:
-        return self.query_one(EventTable)
-
-    @property
-    def detail(self) -> DetailTabs:
-        return self.query_one(DetailTabs)
-
-    @property
-    def search_bar(self) -> SearchBar:
-        return self.query_one(SearchBar)
 
     # --- lines in ------------------------------------------------------------------------
 
@@ -149,7 +140,7 @@ class LiveApp(App[None]):
                  model.archive, model.stats)
         if shown != self._header_shown:
             self._header_shown = shown
-            self.query_one(StatusBar).show(model)
+            self.status_bar.show(model)
 
     def _show_selected(self) -> None:
         item = self.table.selected
@@ -161,7 +152,7 @@ class LiveApp(App[None]):
 
     @on(DataTable.RowSelected)
     def _selected(self) -> None:
-        self.query_one(f"#{self.detail.active}-scroll").focus()
+        self.detail.query_one(f"#{self.detail.active}-scroll").focus()
 
     # --- search --------------------------------------------------------------------------
 
@@ -171,6 +162,10 @@ class LiveApp(App[None]):
         self.table.rebuild(self.model.listed())
         self._show_selected()
         self._consume(event.query.text)
+
+    @on(SearchBar.Done)
+    def _search_done(self) -> None:
+        self.table.focus()
 
     def action_search(self) -> None:
         self.search_bar.add_class("-open")

@@ -8,20 +8,39 @@ from textual.widgets import Static
 from debugger.tui.model import LiveModel, counters_text, mode_text, visible
 
 
+def shorten_left(text: str, width: int) -> str:
+    """Keep the end of a path (the file name matters most) within `width` characters."""
+    if len(text) <= width:
+        return text
+    return "…" + text[len(text) - max(0, width - 1):] if width > 1 else "…"
+
+
 class StatusBar(Static):
-    """Two lines rebuilt from the model; plain Text, so nothing in them is read as markup."""
+    """Two lines rebuilt from the model; plain Text, so nothing in them is read as markup.
+    Each line is cut, never wrapped, so the counters always stay on screen."""
 
     def show(self, model: LiveModel) -> None:
-        where = Text("segdebug live  ", style="bold")
+        width = self.content_size.width or 80
+        where = Text("segdebug live", style="bold")
         if model.http:
-            where.append("SDKs → ")
+            where.append("  SDKs → ")
             where.append(visible(model.http), style="bold cyan")
-            where.append("  ")
         if model.archive:
-            where.append("archive: ")
-            where.append(visible(model.archive), style="dim")
-        state = Text(f" {mode_text(model)} ", style="bold black on " + ("yellow" if model.paused else "green"))
+            room = width - len(where.plain) - len("  archive: ")
+            where.append("  archive: ")
+            where.append(shorten_left(visible(model.archive), max(room, 12)), style="dim")
+        mode = f" {mode_text(model)} "
+        state = Text(mode, style="bold black on " + ("yellow" if model.paused else "green"))
         if model.connection != "connected":
             state.append(f" {model.connection}", style="bold red")
         state.append("  " + counters_text(model.stats))
-        self.update(Text("\n").join([where, state]))
+        for line in (where, state):
+            line.no_wrap = True
+            line.overflow = "ellipsis"
+            line.truncate(width, overflow="ellipsis")
+        self.update(Text("\n", no_wrap=True).join([where, state]))
+
+    def on_resize(self) -> None:
+        app_model = getattr(self.app, "model", None)
+        if isinstance(app_model, LiveModel):
+            self.show(app_model)

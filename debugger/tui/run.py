@@ -3,6 +3,7 @@ run the app, and stop what was started."""
 
 from __future__ import annotations
 
+import signal
 import sys
 from pathlib import Path
 
@@ -48,8 +49,12 @@ def run_live(
         source = SocketSource(path, max_rate=max_rate)
     from debugger.tui.app import create_app
 
+    app = create_app(source, query=matcher, demo=demo)
+    # A closed terminal (SIGHUP) or `kill` must still stop the embedded collector.
+    for number in (signal.SIGHUP, signal.SIGTERM):
+        signal.signal(number, lambda *_: app.exit())
     try:
-        create_app(source, query=matcher, demo=demo).run()
+        app.run()
     finally:
         if embedded is not None:
             embedded.stop()
