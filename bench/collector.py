@@ -155,13 +155,30 @@ def bench_baseline(args: argparse.Namespace) -> dict:
         server.wait(timeout=10)
 
 
-def bench_collector(args: argparse.Namespace) -> tuple[dict, int]:
+def watch(socket_path: str) -> None:
+    """A viewer like `segdebug live`: subscribes at 50 events/s and reads until closed."""
+    import socket
+
+    with socket.socket(socket.AF_UNIX) as viewer:
+        viewer.connect(socket_path)
+        viewer.sendall(b'{"subscribe": {"max_rate": 50}}\n')
+        while viewer.recv(65536):
+            pass
+
+
+def bench_collector(args: argparse.Namespace, viewer: bool) -> tuple[dict, int]:
     with tempfile.TemporaryDirectory() as directory:
         collector = start_collector(Path(directory), "--fsync", args.fsync)
+        watcher = None
+        if viewer:
+            watcher = subprocess.Popen([sys.executable, __file__, "--watch", str(collector.socket)])
+            time.sleep(0.5)  # connected and subscribed before the load starts
         try:
             result = measure(collector.url, args)
         finally:
             collector.stop()
+            if watcher is not None:
+                watcher.wait(timeout=10)
         archived = sum(1 for _ in open(collector.archive, "rb"))
     return result, archived
 
@@ -172,24 +189,31 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=100, help="events per batch")
     parser.add_argument("--in-flight", type=int, default=8, help="concurrent requests")
     parser.add_argument("--fsync", default="interval", choices=["always", "interval", "never"])
+    parser.add_argument("--viewer", action="store_true",
+                        help="also measure with a viewer subscribed (all spec rules run then)")
     parser.add_argument("--load", help=argparse.SUPPRESS)
+    parser.add_argument("--watch", help=argparse.SUPPRESS)
     parser.add_argument("--baseline-server", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.baseline_server:
         return serve_baseline()
     if args.load:
         return run_load(args.load, args.requests, args.size, args.in_flight)
+    if args.watch:
+        return watch(args.watch)
 
     print(f"{args.requests} x /v1/batch of {args.size} events, {args.in_flight} in flight, "
           f"{os.cpu_count()} CPUs, fsync={args.fsync}")
     baseline = bench_baseline(args)
     print(f"baseline (aiohttp + orjson.loads): {baseline['per_second']:>10,.0f} events/s")
-    collector, archived = bench_collector(args)
-    print(f"segdebug collect:                  {collector['per_second']:>10,.0f} events/s")
-    print(f"ratio collector/baseline:          {collector['per_second'] / baseline['per_second']:>10.2f}")
-    expected = (args.requests + 2 * args.in_flight) * args.size
-    if archived != expected:
-        print(f"WARNING: archive holds {archived} messages, expected {expected}")
+    for viewer in (False, True) if args.viewer else (False,):
+        collector, archived = bench_collector(args, viewer)
+        label = "segdebug collect + viewer:" if viewer else "segdebug collect:"
+        ratio = collector["per_second"] / baseline["per_second"]
+        print(f"{label:<35}{collector['per_second']:>10,.0f} events/s   ratio {ratio:.2f}")
+        expected = (args.requests + 2 * args.in_flight) * args.size
+        if archived != expected:
+            print(f"WARNING: archive holds {archived} messages, expected {expected}")
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import time
 import zlib
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -281,7 +282,7 @@ class _Merger:
         self.sent_at = sent_at
         self.context = context if isinstance(context, dict) and context else None
         self.integrations = integrations if isinstance(integrations, dict) and integrations else None
-        self._skews: dict[str, timedelta | None] = {}
+        self._skews: dict[str, int | None] = {}
 
     def item(self, item: Any, check: Checker, raw: bytes | None = None) -> Accepted | Refused:
         if not isinstance(item, dict):
@@ -331,24 +332,27 @@ class _Merger:
                 message.setdefault("originalTimestamp", timestamp)
                 message["timestamp"] = corrected
 
-    def _skew(self, sent_at: Any) -> timedelta | None:
-        """receivedAt - sentAt: how far the client's clock is behind (cached per sentAt)."""
+    def _skew(self, sent_at: Any) -> int | None:
+        """receivedAt - sentAt in ms: how far the client's clock is behind (cached per sentAt)."""
         if not isinstance(sent_at, str):
             return None
         try:
             return self._skews[sent_at]
         except KeyError:
             moment = parse_time(sent_at)
-            skew = None if moment is None else self.call.received - moment
+            skew = None if moment is None else (self.call.received - moment) // _MS
             self._skews[sent_at] = skew
             return skew
 
 
-def _shift(timestamp: Any, skew: timedelta) -> str | None:
-    """`timestamp` moved by `skew`, in Segment's form; None when it is not a timestamp.
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_MS = timedelta(milliseconds=1)
+_SECONDS: dict[int, str] = {}  # epoch second -> "YYYY-MM-DDTHH:MM:SS": a batch shares a few
 
-    The common case (ISO text in UTC) takes the C fast path: this runs for every message.
-    """
+
+def _shift(timestamp: Any, skew_ms: int) -> str | None:
+    """`timestamp` moved by `skew_ms`, as Segment writes it (UTC, milliseconds, `Z`); None
+    when it is not a timestamp. Runs for every message, so it avoids datetime formatting."""
     if not isinstance(timestamp, str):
         return None
     try:
@@ -357,11 +361,19 @@ def _shift(timestamp: Any, skew: timedelta) -> str | None:
         moment = parse_time(timestamp)
         if moment is None:
             return None
-    if moment.tzinfo is timezone.utc:
-        return (moment + skew).isoformat(timespec="milliseconds")[:-6] + "Z"
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=timezone.utc)
-    return format_time(moment + skew)
+    second, millisecond = divmod((moment - _EPOCH) // _MS + skew_ms, 1000)
+    prefix = _SECONDS.get(second)
+    if prefix is None:
+        try:
+            prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+        except (OverflowError, OSError, ValueError):
+            return None
+        if len(_SECONDS) > 100_000:
+            _SECONDS.clear()
+        _SECONDS[second] = prefix
+    return f"{prefix}.{millisecond:03d}Z"
 
 
 def _raw(item: dict[str, Any], raw: bytes | None) -> str:
