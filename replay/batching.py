@@ -28,6 +28,9 @@ class Batch:
         return len(self.items)
 
 
+_NONE: list[Batch] = []  # shared empty answer of `add` (never mutated)
+
+
 class Batcher:
     """Open batches per (write key, URL); `add` returns the batches that became full."""
 
@@ -38,21 +41,28 @@ class Batcher:
         self._open: dict[tuple[str | None, str], Batch] = {}
 
     def add(self, key: str | None, url: str, item: bytes, ordinal: int) -> list[Batch]:
-        done: list[Batch] = []
         slot = (key, url)
         batch = self._open.get(slot)
-        if batch is not None and batch.size + len(item) + 1 > self.max_bytes:
-            done.append(self._open.pop(slot))
-            batch = None
-        if batch is None:
-            if len(self._open) >= self.max_open:  # flush the oldest to bound memory
-                done.append(self._open.pop(next(iter(self._open))))
-            batch = self._open[slot] = Batch(key, url)
+        size = len(item) + 1
+        if batch is None or batch.size + size > self.max_bytes:
+            return self._start(slot, item, ordinal, size)
         batch.items.append(item)
         batch.ordinals.append(ordinal)
-        batch.size += len(item) + 1
+        batch.size += size
         if len(batch.items) >= self.max_events:
-            done.append(self._open.pop(slot))
+            return [self._open.pop(slot)]
+        return _NONE
+
+    def _start(self, slot: tuple[str | None, str], item: bytes, ordinal: int, size: int) -> list[Batch]:
+        """Open a new batch for `slot`, closing its full one or, past max_open, the oldest."""
+        done = [self._open.pop(slot)] if slot in self._open else []
+        if len(self._open) >= self.max_open:
+            done.append(self._open.pop(next(iter(self._open))))
+        batch = Batch(slot[0], slot[1], [item], [ordinal], ENVELOPE_OVERHEAD + size)
+        if self.max_events <= 1:
+            done.append(batch)
+        else:
+            self._open[slot] = batch
         return done
 
     def flush(self) -> list[Batch]:

@@ -1,7 +1,8 @@
 """Byte-level edits of one compact JSON object line, so the hot path never re-serialises.
 
-Each function answers only when it is sure (the key occurs once, at the top level, with a plain
-value); otherwise it returns AMBIGUOUS and the caller parses the line for real.
+A top-level key is found from the end (`rfind`: the collector appends sentAt, writeKey and
+receivedAt last, so the search is short) and is proven top-level when no closing brace
+follows it before the final one (a nested key's object would close there first). Anything else answers AMBIGUOUS and the caller parses the line for real.
 """
 
 from __future__ import annotations
@@ -18,49 +19,38 @@ AMBIGUOUS: Final = _Ambiguous()
 
 
 def looks_like_object(raw: bytes) -> bool:
-    """A cheap, conservative shape check: `{...}`, balanced braces and brackets, compact keys,
-    UTF-8. Lines that fail it are parsed exactly (and kept if they are fine after all)."""
-    if raw[:1] != b"{" or raw[-1:] != b"}":
-        return False
-    if raw.count(b"{") != raw.count(b"}") or raw.count(b"[") != raw.count(b"]"):
-        return False
-    if b'" :' in raw or b'": ' in raw:
-        return False
-    if not raw.isascii():
-        try:
-            raw.decode()
-        except UnicodeDecodeError:
-            return False
-    return True
+    """The O(1) shape check of the fast path: `{...}`. Lines that fail it are parsed exactly."""
+    return raw[:1] == b"{" and raw[-1:] == b"}"
 
 
 def _locate(raw: bytes, key: bytes) -> tuple[int, int] | None | _Ambiguous:
-    """(start of `"key":`, end of its string/scalar value) at the top level; None when absent."""
+    """(start of `"key":`, end of its value) for a top-level key with a string or scalar value."""
     needle = b'"' + key + b'":'
-    start = raw.find(needle)
+    start = raw.rfind(needle)
     if start < 0:
         return None
-    if raw.find(needle, start + 1) >= 0:
-        return AMBIGUOUS
-    if raw.count(b"{", 0, start) - raw.count(b"}", 0, start) != 1:  # keys live in objects only
-        return AMBIGUOUS
+    last = len(raw) - 1
+    if raw.find(b"}", start, last) >= 0:
+        return AMBIGUOUS  # nested (its object closes before the last brace), or not last
     value = start + len(needle)
     if raw[value : value + 1] == b'"':
         end = raw.find(b'"', value + 1)
-        if end < 0 or raw[end - 1 : end] == b"\\":
+        if end < 0 or raw.find(b"\\", value, end) >= 0:
             return AMBIGUOUS
         return start, end + 1
-    if raw[value : value + 1] in (b"{", b"["):
+    if raw[value : value + 1] == b"[":
         return AMBIGUOUS
-    ends = [i for i in (raw.find(b",", value), raw.find(b"}", value)) if i >= 0]
-    return (start, min(ends)) if ends else AMBIGUOUS
+    comma = raw.find(b",", value)
+    return start, comma if comma >= 0 else last
 
 
 def drop_key(raw: bytes, key: bytes) -> bytes | _Ambiguous:
     """`raw` without its top-level `key` (unchanged when absent)."""
     found = _locate(raw, key)
-    if found is None or found is AMBIGUOUS:
-        return raw if found is None else AMBIGUOUS
+    if found is None:
+        return raw
+    if found is AMBIGUOUS:
+        return AMBIGUOUS
     start, end = found  # type: ignore[misc]
     if raw[end : end + 1] == b",":
         return raw[:start] + raw[end + 1 :]
@@ -78,7 +68,38 @@ def string_value(raw: bytes, key: bytes) -> str | None | _Ambiguous:
     value = raw[start + len(key) + 3 : end]
     if value[:1] != b'"':
         return None
-    return value[1:-1].decode()
+    try:
+        return value[1:-1].decode()
+    except UnicodeDecodeError:
+        return AMBIGUOUS
+
+
+def edit_line(raw: bytes, drop_sent_at: bool) -> tuple[str | None, bytes] | None:
+    """The hot path in one go: (top-level writeKey, raw without its top-level sentAt), or None
+    when the parser must decide. Same rules as `string_value` and `drop_key`, inlined."""
+    last = len(raw) - 1
+    key = None
+    at = raw.rfind(b'"writeKey":"')
+    if at >= 0:
+        end = raw.find(b'"', at + 12)
+        if end < 0 or raw.find(b"}", at, last) >= 0 or raw.find(b"\\", at, end) >= 0:
+            return None
+        key = raw[at + 12 : end].decode()
+    if drop_sent_at:
+        at = raw.rfind(b'"sentAt":')
+        if at >= 0:
+            if raw[at + 9 : at + 10] != b'"' or raw.find(b"}", at, last) >= 0:
+                return None
+            end = raw.find(b'"', at + 10)
+            if end < 0 or raw.find(b"\\", at, end) >= 0:
+                return None
+            if raw[end + 1 : end + 2] == b",":
+                raw = raw[:at] + raw[end + 2 :]
+            elif raw[at - 1 : at] == b",":
+                raw = raw[: at - 1] + raw[end + 1 :]
+            else:
+                raw = raw[:at] + raw[end + 1 :]
+    return key, raw
 
 
 def prepend_field(raw: bytes, key: str, encoded_value: bytes) -> bytes:

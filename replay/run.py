@@ -22,7 +22,7 @@ from replay.checkpoint import Checkpoint
 from replay.failures import FailedFile
 from replay.pacing import RateSchedule, Schedule, SpeedSchedule, Unpaced
 from replay.report import Progress, Stats, Summary
-from replay.sender import Delivery, Outcome, Sender
+from replay.sender import Delivery, Outcome, Sender, preflight
 from replay.source import Rejected, Selection, Source, original_time
 from replay.target import Target
 from replay.transform import Transformation, Transformer
@@ -57,6 +57,9 @@ class Plan:
 
 def run_replay(plan: Plan) -> int:
     """Run the replay; the exit code is 0 (all delivered), 1 (some failed) or 130 (interrupted)."""
+    problem = asyncio.run(preflight(plan.target.url, min(plan.delivery.timeout, 10.0)))
+    if problem is not None:
+        raise CliError(f"cannot reach {plan.target.url}: {problem}; nothing was sent", code=1)
     previous = _load_checkpoint(plan)
     seed = previous.seed if previous else secrets.token_hex(8)
     shift = previous.shift_seconds if previous else _shift_seconds(plan)

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import os
 import random
 import time
 from dataclasses import dataclass
 from typing import Callable
+from urllib.parse import urlsplit
 
 import aiohttp
 import orjson
@@ -173,6 +175,21 @@ class Sender:
         error = "" if 200 <= status < 300 else http_error(status, answer)
         self.stats.request(time.monotonic() - started, status, error or None)
         return status, error, wait
+
+
+async def preflight(url: str, timeout: float) -> str | None:
+    """Why `url`'s host cannot be reached over TCP (None when it can): fail fast, send nothing."""
+    parts = urlsplit(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        _, writer = await asyncio.wait_for(asyncio.open_connection(parts.hostname, port), timeout)
+    except asyncio.TimeoutError:
+        return f"no answer from {parts.hostname}:{port} within {timeout:g} s"
+    except OSError as error:
+        reason = os.strerror(error.errno) if error.errno else str(error)
+        return f"{parts.hostname}:{port}: {reason.lower()}"
+    writer.close()
+    return None
 
 
 def http_error(status: int, answer: bytes) -> str:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Callable, Iterable, Iterator
 
-from debugger.archive import BadLine, parse_line, read_raw
+from debugger.archive import BadLine, RawLine, parse_line, read_raw
 from debugger.message import event_time, parse_time
 from replay.rawjson import looks_like_object
 
@@ -62,6 +62,14 @@ class Selection:
         return self.query is None or bool(self.query.matches({"message": message, "raw": raw}))
 
 
+def _bad_reason(line: RawLine) -> str | None:
+    """Why a line that failed the quick shape check is not a JSON object (None if it is one)."""
+    parsed = parse_line(line.raw)
+    if not isinstance(parsed, str):
+        return None
+    return f"torn last line ({parsed})" if line.torn else parsed
+
+
 def original_time(message: dict[str, Any]) -> float | None:
     """When the event originally reached a server (receivedAt, else timestamp), epoch seconds."""
     moment = parse_time(message.get("receivedAt")) or parse_time(message.get("timestamp"))
@@ -98,6 +106,30 @@ class Source:
         self.bytes_read = 0
 
     def __iter__(self) -> Iterator[Item | Rejected]:
+        if self.parse_all or self.done_before is not None or self.limit is not None:
+            return self._select()
+        return self._everything()
+
+    def _everything(self) -> Iterator[Item | Rejected]:
+        """The hot path (no selection, no resume): only lines that fail the shape check are parsed."""
+        for ordinal, line in enumerate(read_raw(self.archives)):
+            raw = line.raw
+            self.bytes_read += len(raw) + 1
+            self.position = ordinal + 1
+            if raw[:1] == b"{" and raw[-1:] == b"}" and type(line) is RawLine:
+                self.selected += 1
+                yield Item(ordinal, line.source, line.number, raw, None)
+                continue
+            reason = line.reason if isinstance(line, BadLine) else _bad_reason(line)
+            if reason is None:
+                self.selected += 1
+                yield Item(ordinal, line.source, line.number, raw, None)
+            else:
+                self.bad += 1
+                yield Rejected(ordinal, line.source, line.number, raw, reason)
+        self.lines = self.position
+
+    def _select(self) -> Iterator[Item | Rejected]:
         parse_all, selection, done_before = self.parse_all, self.selection, self.done_before
         active = selection.active
         for ordinal, line in enumerate(read_raw(self.archives)):

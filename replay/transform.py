@@ -16,7 +16,7 @@ import orjson
 
 from debugger.archive import parse_line
 from debugger.message import format_time, parse_time
-from replay.rawjson import AMBIGUOUS, drop_key, string_value
+from replay.rawjson import AMBIGUOUS, drop_key, edit_line
 from replay.source import Item
 
 TIME_FIELDS = ("timestamp", "originalTimestamp", "receivedAt", "sentAt")
@@ -58,14 +58,10 @@ class Transformer:
     def _edit_bytes(self, raw: bytes) -> tuple[str | None, bytes] | None:
         key = self.spec.write_key
         if key is None:
-            found = string_value(raw, b"writeKey")
-            if found is AMBIGUOUS:
-                return None
-            key = found  # type: ignore[assignment]
-        else:
-            raw = drop_key(raw, b"writeKey")  # type: ignore[assignment]
-            if raw is AMBIGUOUS:
-                return None
+            return edit_line(raw, self.drop_sent_at)
+        raw = drop_key(raw, b"writeKey")  # type: ignore[assignment]
+        if raw is AMBIGUOUS:
+            return None
         if self.drop_sent_at:
             raw = drop_key(raw, b"sentAt")  # type: ignore[assignment]
             if raw is AMBIGUOUS:

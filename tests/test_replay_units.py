@@ -1,0 +1,196 @@
+"""Unit tests for replay's pure parts: target, byte-level edits, batching, pacing, backoff,
+checkpoint, transformations and the report."""
+
+from __future__ import annotations
+
+import random
+from datetime import timedelta
+from pathlib import Path
+
+import orjson
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from replay import checkpoint as checkpoints
+from replay.backoff import backoff_delay, is_retryable, server_wait
+from replay.batching import Batcher
+from replay.cli import resume_command
+from replay.pacing import RateSchedule, SpeedSchedule
+from replay.rawjson import AMBIGUOUS, drop_key, edit_line, prepend_field, string_value
+from replay.report import LatencyHistogram
+from replay.source import Item
+from replay.target import resolve
+from replay.transform import Transformation, Transformer, new_message_id, parse_assignment, set_path
+
+
+def test_target_base_url_posts_to_batch() -> None:
+    assert resolve("http://127.0.0.1:8088", "batch").url == "http://127.0.0.1:8088/v1/batch"
+    assert resolve("https://api.segment.io/", "batch").url == "https://api.segment.io/v1/batch"
+    assert resolve("http://h/v1/import", "batch").url == "http://h/v1/import"
+    assert resolve("http://h/v1/batch/", "batch").url == "http://h/v1/batch"
+
+
+def test_target_single_mode_keeps_webhooks_and_types_segment_paths() -> None:
+    assert resolve("https://hooks.example.com/in", "single").url_for("track") == "https://hooks.example.com/in"
+    assert resolve("http://127.0.0.1:8088", "single").url_for("page") == "http://127.0.0.1:8088/v1/page"
+
+
+@pytest.mark.parametrize("url", ["nope", "ftp://h/x", "http://", "http://h:99999999/"])
+def test_target_rejects_non_urls(url: str) -> None:
+    with pytest.raises(ValueError):
+        resolve(url, "batch")
+
+
+COLLECTOR_LINE = orjson.dumps({"type": "track", "event": "A", "properties": {"sentAt": "nested"},
+                               "sentAt": "2024-01-01T00:00:00Z", "writeKey": "wk1",
+                               "receivedAt": "2024-01-01T00:00:01Z"})
+
+
+def test_edit_line_drops_top_level_sent_at_only() -> None:
+    key, raw = edit_line(COLLECTOR_LINE, drop_sent_at=True)
+    message = orjson.loads(raw)
+    assert key == "wk1" and "sentAt" not in message
+    assert message["properties"] == {"sentAt": "nested"}
+
+
+@pytest.mark.parametrize("message", [
+    {"sentAt": "x", "a": 1}, {"a": 1, "sentAt": "x"}, {"sentAt": "x"}, {"sentAt": None, "a": 2},
+])
+def test_drop_key_positions(message: dict) -> None:
+    assert orjson.loads(drop_key(orjson.dumps(message), b"sentAt")) == {k: v for k, v in message.items() if k != "sentAt"}
+
+
+def test_byte_edits_give_up_when_unsure() -> None:
+    assert drop_key(b'{"sentAt":"x","context":{"a":1}}', b"sentAt") is AMBIGUOUS
+    assert string_value(b'{"writeKey":"a\\"b"}', b"writeKey") is AMBIGUOUS
+    assert drop_key(b'{"p":{"sentAt":"x"}}', b"sentAt") is AMBIGUOUS
+    assert string_value(b'{"a":1}', b"writeKey") is None
+    assert prepend_field(b"{}", "sentAt", b'"t"') == b'{"sentAt":"t"}'
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**53), 2**53) | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=3)
+    | st.dictionaries(st.sampled_from(["sentAt", "writeKey", "a", "b{", "}"]), inner, max_size=3),
+    max_leaves=8,
+)
+messages = st.dictionaries(st.sampled_from(["sentAt", "writeKey", "type", "context", "x}", "{y"]),
+                           json_values, max_size=5)
+
+
+@settings(max_examples=300, deadline=None)
+@given(messages)
+def test_edit_line_agrees_with_the_parser_or_defers(message: dict) -> None:
+    """The byte-level path is either exactly what parse-edit-serialise gives, or declines."""
+    result = edit_line(orjson.dumps(message), drop_sent_at=True)
+    if result is None:
+        return
+    key, raw = result
+    expected_key = message.get("writeKey") if isinstance(message.get("writeKey"), str) else None
+    assert key == expected_key
+    assert orjson.loads(raw) == {k: v for k, v in message.items() if k != "sentAt"}
+
+
+def test_transformer_falls_back_to_parsing_and_rewrites() -> None:
+    raw = b'{"sentAt":"x","context":{"a":1},"writeKey":"old","messageId":"m"}'
+    item = Item(3, "f", 1, raw, None)
+    key, out = Transformer(Transformation(write_key="new"))(item)
+    assert key == "new" and orjson.loads(out) == {"context": {"a": 1}, "messageId": "m"}
+    spec = Transformation(sent_at="keep", new_ids_seed="s", shift=timedelta(hours=1),
+                          sets=(("integrations.All", False),))
+    key, out = Transformer(spec)(Item(3, "f", 1, raw.replace(b'"x"', b'"2024-01-01T00:00:00Z"'), None))
+    message = orjson.loads(out)
+    assert key == "old" and message["sentAt"] == "2024-01-01T01:00:00.000Z"
+    assert message["messageId"] == new_message_id("s", 3) != new_message_id("s", 4)
+    assert message["integrations"] == {"All": False}
+
+
+def test_set_path_and_assignment_parsing() -> None:
+    message = {"integrations": "x"}
+    set_path(message, "integrations.Amplitude", False)
+    assert message == {"integrations": {"Amplitude": False}}
+    assert parse_assignment('context.app.name="shop"') == ("context.app.name", "shop")
+    for bad in ("novalue", "a=not json", "=1", "a..b=1"):
+        with pytest.raises(ValueError):
+            parse_assignment(bad)
+
+
+def test_batcher_limits_and_never_mixes_keys() -> None:
+    batcher = Batcher(max_events=3, max_bytes=1000)
+    full = []
+    for n in range(7):
+        full += batcher.add("k1" if n % 2 else "k2", "u", b"x" * 10, n)
+    full += batcher.add("k3", "u", b"y" * 500, 7)
+    full += batcher.add("k3", "u", b"y" * 500, 8)  # does not fit beside the first: a new batch
+    full += batcher.flush()
+    assert sorted(n for b in full for n in b.ordinals) == list(range(9))
+    assert [b.ordinals for b in full if b.key == "k3"] == [[7], [8]]
+    assert all(len(b) <= 3 and b.size <= 1000 for b in full)
+    assert all(len({b.key}) == 1 for b in full)
+    assert [b.ordinals for b in full if b.key == "k2"] == [[0, 2, 4], [6]]
+
+
+def test_batcher_bounds_open_batches() -> None:
+    batcher = Batcher(max_events=100, max_open=2)
+    assert batcher.add("a", "u", b"1", 0) == [] and batcher.add("b", "u", b"1", 1) == []
+    flushed = batcher.add("c", "u", b"1", 2)
+    assert [b.key for b in flushed] == ["a"]
+
+
+def test_rate_schedule_is_anchored() -> None:
+    schedule = RateSchedule(200)
+    assert [schedule.due(None) for _ in range(3)] == [0.0, 0.005, 0.01]
+
+
+def test_speed_schedule_divides_and_caps_gaps() -> None:
+    schedule = SpeedSchedule(10, max_wait=2.0)
+    dues = [schedule.due(t) for t in (100.0, 101.0, 100.5, None, 200.0, 201.0)]
+    assert dues == pytest.approx([0.0, 0.1, 0.1, 0.1, 2.1, 2.2])
+
+
+def test_retry_decisions_and_backoff_bounds() -> None:
+    assert all(is_retryable(s) for s in (None, 500, 502, 503, 408, 429))
+    assert not any(is_retryable(s) for s in (400, 401, 403, 404, 413))
+    rng = random.Random(1)
+    delays = [backoff_delay(attempt, rng, base=0.2, cap=5) for attempt in range(1, 12)]
+    assert all(0.1 <= d <= 5 for d in delays) and max(delays) > 1
+
+
+def test_server_wait_hints() -> None:
+    assert server_wait({"Retry-After": "3"}, 0) == 3
+    assert server_wait({"Retry-After": "Thu, 01 Jan 1970 00:01:40 GMT"}, 90) == pytest.approx(10)
+    assert server_wait({"X-RateLimit-Reset": "2"}, 0) == 2
+    assert server_wait({"X-RateLimit-Reset": "1700000005"}, 1700000000) == pytest.approx(5)
+    assert server_wait({"Retry-After": "soon"}, 0) is None
+    assert server_wait({"Retry-After": "99999"}, 0) == 600
+
+
+def test_checkpoint_round_trip_and_done_before(tmp_path: Path) -> None:
+    assert checkpoints.to_runs([5, 3, 4, 9]) == [[3, 6], [9, 10]]
+    path = tmp_path / "cp.json"
+    checkpoints.save(path, checkpoints.Checkpoint("fp", "seed", 10, [[3, 6]], None, {"delivered": 7}))
+    loaded = checkpoints.load(path)
+    assert loaded is not None and loaded.totals == {"delivered": 7}
+    done = loaded.done_before()
+    assert [n for n in range(12) if done(n)] == [0, 1, 2, 6, 7, 8, 9]
+    path.write_text("{garbage")
+    with pytest.raises(ValueError):
+        checkpoints.load(path)
+    assert checkpoints.load(tmp_path / "none.json") is None
+
+
+def test_latency_percentiles() -> None:
+    histogram = LatencyHistogram()
+    for ms in range(1, 101):
+        histogram.add(ms / 1000)
+    assert histogram.percentile(0.5) == pytest.approx(0.050, rel=0.05)
+    assert histogram.percentile(0.99) == pytest.approx(0.099, rel=0.05)
+    assert histogram.maximum == 0.1
+
+
+def test_resume_command_masks_secrets() -> None:
+    command = resume_command(["segdebug", "replay", "a.ndjson", "--to", "http://h",
+                              "--write-key", "SECRET123", "--header", "Authorization:Bearer x"])
+    assert "SECRET123" not in command and "Bearer" not in command
+    assert command.endswith("--resume") and "$WRITE_KEY" in command
