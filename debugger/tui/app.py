@@ -121,13 +121,17 @@ class LiveApp(App[None]):
         if kind != "event":
             self._update_header()
 
-    @work(group="demo")
+    @work(group="demo", exit_on_error=False)
     async def _run_demo(self, url: str) -> None:
         from debugger.demo import send_demo
 
-        await send_demo(url, DEMO_RATE, None, self._demo_stop)
+        try:
+            await send_demo(url, DEMO_RATE, None, self._demo_stop)
+        except Exception as error:  # demo traffic is a nicety: say why it stopped, keep going
+            self.notify(f"Demo traffic stopped: {error}", severity="warning", markup=False)
 
     def _tick(self) -> None:
+        self.table.settle()
         flush = self.model.flush()
         if flush.added or flush.evicted:
             self.table.apply(flush, self.model)

@@ -89,8 +89,8 @@ def _node_call(message: Mapping[str, Any]) -> str:
 
 def _browser_call(message: Mapping[str, Any]) -> str:
     kind = call_type(message)
-    options = {key: message[key] for key in ("integrations",) if key in message}
     message = _written(message)
+    options = {key: message[key] for key in ("integrations",) if key in message}
     if kind == "track":
         args = [message.get("event"), message.get("properties", {})]
     elif kind == "page":

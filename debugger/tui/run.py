@@ -3,6 +3,7 @@ run the app, and stop what was started."""
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 from pathlib import Path
@@ -50,9 +51,16 @@ def run_live(
     from debugger.tui.app import create_app
 
     app = create_app(source, query=matcher, demo=demo)
-    # A closed terminal (SIGHUP) or `kill` must still stop the embedded collector.
-    for number in (signal.SIGHUP, signal.SIGTERM):
-        signal.signal(number, lambda *_: app.exit())
+
+    def hang_up(*_: object) -> None:
+        """The terminal is gone: Textual cannot shut down cleanly without it (it waits on
+        its driver threads), so stop the embedded collector here and leave at once."""
+        if embedded is not None:
+            embedded.stop()
+        os._exit(128 + signal.SIGHUP)
+
+    signal.signal(signal.SIGHUP, hang_up)
+    signal.signal(signal.SIGTERM, lambda *_: app.exit())
     try:
         app.run()
     finally:

@@ -16,8 +16,9 @@ from debugger.tui.model import (
 )
 
 _MARK_STYLES = {MARK_ACCEPTED: "bold green", MARK_REFUSED: "bold red"}
-_FIXED_WIDTHS = {"Time": 8, "": 1, "Type": 8, "User": 18, "Source": 7}
+_FIXED_WIDTHS = {"Time": 8, "": 1, "Type": 8, "Source": 7}
 _MIN_NAME = 12
+_MIN_USER, _MAX_USER = 14, 40
 
 
 def cells(item: Item) -> tuple[Text, ...]:
@@ -39,17 +40,24 @@ class EventTable(DataTable):
     def __init__(self, **kwargs: object) -> None:
         super().__init__(cursor_type="row", zebra_stripes=False, **kwargs)  # type: ignore[arg-type]
         self.items: dict[str, Item] = {}
+        self._scroll_pending = False
 
     def on_mount(self) -> None:
         for label in COLUMNS:
             self.add_column(label, width=_FIXED_WIDTHS.get(label, _MIN_NAME), key=label or "mark")
 
     def on_resize(self) -> None:
+        """Name and User share what the fixed columns leave (User gets a third, within limits)."""
         fixed = sum(_FIXED_WIDTHS.values()) + 2 * self.cell_padding * len(COLUMNS)
-        width = max(_MIN_NAME, self.size.width - fixed - 2)
-        column = self.columns.get("Name")  # type: ignore[call-overload]
-        if column is not None and column.width != width:
-            column.width = width
+        flexible = max(_MIN_NAME + _MIN_USER, self.size.width - fixed - 2)
+        user = min(_MAX_USER, max(_MIN_USER, flexible // 3))
+        changed = False
+        for key, width in (("Name", flexible - user), ("User", user)):
+            column = self.columns.get(key)  # type: ignore[call-overload]
+            if column is not None and column.width != width:
+                column.width = width
+                changed = True
+        if changed:
             self._require_update_dimensions = True
             self.refresh()
 
@@ -93,3 +101,11 @@ class EventTable(DataTable):
             target = self.get_row_index(str(keep.id))
         if target != self.cursor_row:
             self.move_cursor(row=target, animate=False)
+        self._scroll_pending = following
+
+    def settle(self) -> None:
+        """Scroll to the newest row once the table has measured the rows it was given (it does
+        so when idle, so a scroll right after adding rows can fall short)."""
+        if self._scroll_pending and not self._require_update_dimensions:
+            self._scroll_pending = False
+            self.scroll_end(animate=False)
