@@ -32,15 +32,15 @@ def run_live(
     max_rate: int, demo: bool,
 ) -> None:
     matcher = parse_filter(query)
+    if file is not None and demo:
+        raise CliError("--demo sends to a collector; it cannot be used with --file")
+    if file is not None and not file.is_file():
+        raise CliError(f"{file}: no such archive file")
     if not sys.stdout.isatty():
         raise CliError("segdebug live needs a terminal; use `segdebug tail` for a pipe")
     embedded: EmbeddedCollector | None = None
     source: Source
     if file is not None:
-        if demo:
-            raise CliError("--demo sends to a collector; it cannot be used with --file")
-        if not file.is_file():
-            raise CliError(f"{file}: no such archive file")
         source = FileSource(file)
     else:
         path = socket or default_socket(port)

@@ -1,0 +1,102 @@
+"""`segdebug live` start-up: CLI errors, the embedded collector, and `--file` tailing."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import orjson
+import pytest
+
+from debugger.errors import CliError
+from debugger.tui.app import create_app
+from debugger.tui.launcher import EmbeddedCollector, probe
+from debugger.tui.sources import FileSource
+
+
+def segdebug(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "debugger.cli", *args],
+                          capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+
+
+def test_bad_filter_is_one_clear_error_with_a_caret() -> None:
+    result = segdebug("live", "--filter", "type:")
+    assert result.returncode == 2
+    lines = result.stderr.splitlines()
+    assert lines[0].startswith("segdebug: error: bad query: column 6")
+    assert lines[1:] == ["type:", "     ^"]
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--file", "/nonexistent/archive.ndjson"], "no such archive file"),
+        (["--file", "x.ndjson", "--demo"], "cannot be used with --file"),
+        ([], "needs a terminal"),
+    ],
+)
+def test_usage_errors(args: list[str], message: str, tmp_path: Path) -> None:
+    result = segdebug("live", "--socket", str(tmp_path / "none.sock"), *args)
+    assert result.returncode == 2
+    assert message in result.stderr and len(result.stderr.splitlines()) == 1
+
+
+def test_embedded_collector_starts_answers_and_stops(tmp_path: Path) -> None:
+    path = tmp_path / "c.sock"
+    assert probe(path) is None
+    embedded = EmbeddedCollector(0, path, archive=tmp_path / "a.ndjson")
+    try:
+        hello = embedded.wait_ready()
+        assert hello["kind"] == "hello" and hello["http"].startswith("http://127.0.0.1:")
+        assert probe(path) is not None
+    finally:
+        embedded.stop()
+    assert embedded.process.returncode is not None
+    assert probe(path) is None
+
+
+def test_embedded_collector_failure_says_why(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        embedded = EmbeddedCollector(taken.getsockname()[1], tmp_path / "c.sock")
+        with pytest.raises(CliError, match="could not start the collector"):
+            embedded.wait_ready()
+        embedded.stop()
+
+
+def line(n: int) -> bytes:
+    message = {"type": "track", "userId": f"user-{n}", "event": "Button Clicked",
+               "messageId": f"m-{n}", "receivedAt": "2024-05-01T12:00:00.000Z", "writeKey": "wk_file"}
+    return orjson.dumps(message) + b"\n"
+
+
+async def wait_for(pilot: Any, condition: Callable[[], object], timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {condition}")
+        await pilot.pause(0.05)
+
+
+async def test_file_source_shows_the_last_500_then_follows_appends(tmp_path: Path) -> None:
+    archive = tmp_path / "archive.ndjson"
+    archive.write_bytes(b"".join(line(n) for n in range(800)))
+    app = create_app(FileSource(archive), copy_path=tmp_path / "c.json", save_dir=tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        users = lambda: [app.table.get_row_at(i)[4].plain for i in range(app.table.row_count)]  # noqa: E731
+        await wait_for(pilot, lambda: app.table.row_count == 500)
+        assert users()[0] == "user-300" and users()[-1] == "user-799"
+        assert str(archive) in str(app.status_bar.render())
+        with archive.open("ab") as handle:
+            handle.write(line(800) + line(801)[:20])  # the second one torn, still being written
+        await wait_for(pilot, lambda: users()[-1] == "user-800")
+        with archive.open("ab") as handle:
+            handle.write(line(801)[20:])
+        await wait_for(pilot, lambda: users()[-1] == "user-801")
+        assert app.table.row_count == 500 and users()[0] == "user-302"
