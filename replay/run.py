@@ -140,9 +140,7 @@ class Run:
         url = self.plan.target.url
         batcher, transform, stopping = self.batcher, self.transform, self.stopping
         count = 0
-        for entry in self.source:
-            if stopping.is_set():
-                return
+        for entry in self.source:  # handle each entry fully: the source already counted it
             if type(entry) is Rejected:
                 self.stats.bad_lines += 1
                 self.failed.bad_line(entry)
@@ -162,7 +160,6 @@ class Run:
                     await self.enqueue(batcher.flush())
                     try:
                         await asyncio.wait_for(stopping.wait(), due - loop.time())
-                        return
                     except asyncio.TimeoutError:
                         pass
             if per_type:
@@ -174,6 +171,8 @@ class Run:
             count += 1
             if count & 4095 == 0:
                 await asyncio.sleep(0)
+            if stopping.is_set():
+                return
         await self.enqueue(batcher.flush())
         self.finished_input = True
 

@@ -1,0 +1,283 @@
+"""End-to-end replay tests: the real `segdebug replay` against real aiohttp endpoints on
+127.0.0.1 ephemeral ports (healthy, flaky, refusing, slow), and into a real collector."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import os
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Awaitable, Callable, Iterator
+
+import orjson
+import pytest
+from aiohttp import web
+
+from debugger.cli import main
+from debugger.message import parse_time
+from tests.support import Collector
+
+Respond = Callable[["Endpoint", int], Awaitable[web.StreamResponse | None]]
+
+
+async def ok(endpoint: "Endpoint", number: int) -> web.Response:
+    return web.json_response({"success": True})
+
+
+class Endpoint:
+    """A real HTTP endpoint in a background thread; records what it acknowledged (200)."""
+
+    def __init__(self, respond: Respond = ok) -> None:
+        self.respond = respond
+        self.requests = 0
+        self.acknowledged: list[str] = []  # messageIds, in order
+        self.arrivals: list[tuple[float, int]] = []  # (monotonic time, events) per 200
+        self.bodies: list[tuple[dict, str]] = []  # (body, Authorization) per 200
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+
+    def __enter__(self) -> "Endpoint":
+        self.thread.start()
+        self.url = asyncio.run_coroutine_threadsafe(self._start(), self.loop).result(10)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        asyncio.run_coroutine_threadsafe(self.runner.cleanup(), self.loop).result(10)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+
+    async def _start(self) -> str:
+        app = web.Application(client_max_size=4 * 1024 * 1024)
+        app.router.add_post("/{path:.*}", self._handle)
+        self.runner = web.AppRunner(app, access_log=None)
+        await self.runner.setup()
+        site = web.TCPSite(self.runner, "127.0.0.1", 0)
+        await site.start()
+        return f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"  # type: ignore[union-attr]
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        self.requests += 1
+        body = orjson.loads(await request.read())
+        answer = await self.respond(self, self.requests)
+        if answer is None:  # drop the connection without answering
+            assert request.transport is not None
+            request.transport.abort()
+            return web.Response()
+        if answer.status == 200:
+            messages = body["batch"] if "batch" in body else [body]
+            self.acknowledged.extend(m["messageId"] for m in messages)
+            self.arrivals.append((time.monotonic(), len(messages)))
+            self.bodies.append((body, request.headers.get("Authorization", "")))
+        return answer
+
+
+def write_archive(path: Path, count: int, *, gap: float = 0.01, keys: tuple[str, ...] = ("wk_one",)) -> list[str]:
+    """An archive as the collector writes it; returns the messageIds in order."""
+    ids = []
+    with open(path, "wb") as out:
+        for n in range(count):
+            ids.append(f"m-{n}")
+            at = f"2024-05-01T10:00:{n * gap:09.6f}Z" if n * gap < 60 else "2024-05-01T10:01:00.000Z"
+            out.write(orjson.dumps({
+                "type": "track", "event": "Order Completed", "userId": f"u{n % 7}",
+                "messageId": f"m-{n}", "properties": {"n": n}, "timestamp": at, "originalTimestamp": at,
+                "sentAt": at, "writeKey": keys[n % len(keys)], "receivedAt": at,
+            }) + b"\n")
+    return ids
+
+
+def replay(tmp_path: Path, *args: str) -> int:
+    return main(["replay", *args, "--failed", str(tmp_path / "failed.ndjson"),
+                 "--checkpoint", str(tmp_path / "cp.json")])
+
+
+def failed_records(tmp_path: Path) -> list[dict]:
+    path = tmp_path / "failed.ndjson"
+    return [orjson.loads(line) for line in path.read_bytes().splitlines()] if path.exists() else []
+
+
+def test_healthy_endpoint_gets_every_event_exactly_once(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    archive = tmp_path / "a.ndjson"
+    ids = write_archive(archive, 1234, keys=("wk_alpha_1", "wk_beta_22"))
+    with Endpoint() as endpoint:
+        code = replay(tmp_path, str(archive), "--to", endpoint.url, "--batch-size", "50")
+    out = capsys.readouterr().out
+    assert code == 0
+    assert sorted(endpoint.acknowledged) == sorted(ids)
+    for body, auth in endpoint.bodies:  # batches never mix keys; the key is sent both ways
+        assert {m["writeKey"] for m in body["batch"]} == {body["writeKey"]}
+        assert auth == "Basic " + base64.b64encode(f"{body['writeKey']}:".encode()).decode()
+        assert "sentAt" in body and all("sentAt" not in m for m in body["batch"])
+    assert "delivered   1234" in out and "wk_alpha_1" not in out and "wk_a…_1" in out
+    assert not (tmp_path / "cp.json").exists()
+
+
+def test_flaky_endpoint_ends_with_everything_delivered_or_failed(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rng = random.Random(5)
+
+    async def flaky(endpoint: Endpoint, number: int) -> web.Response | None:
+        if number in (3, 17):
+            return web.json_response({"message": "slow down"}, status=429, headers={"Retry-After": "1"})
+        roll = rng.random()
+        if roll < 0.25:
+            return web.json_response({"message": "boom"}, status=500)
+        if roll < 0.35:
+            return None
+        return web.json_response({"success": True})
+
+    archive = tmp_path / "a.ndjson"
+    ids = write_archive(archive, 1500)
+    with Endpoint(flaky) as endpoint:
+        code = main(["replay", str(archive), "--to", endpoint.url, "--batch-size", "20",
+                     "--max-retries", "2", "--report", "json",
+                     "--failed", str(tmp_path / "failed.ndjson"), "--checkpoint", str(tmp_path / "cp.json")])
+    report = orjson.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    failed_ids = [r["message"]["messageId"] for r in failed_records(tmp_path)]
+    assert sorted(endpoint.acknowledged + failed_ids) == sorted(ids)  # each exactly once
+    assert report["delivered"] == len(endpoint.acknowledged) and report["failed"] == len(failed_ids)
+    assert report["selected"] == 1500 and report["retried"] > 0
+    assert report["statuses"].get("429") == 2 and report["statuses"].get("500", 0) > 0
+    assert all(r["attempts"] == 3 for r in failed_records(tmp_path))
+    assert code == (1 if failed_ids else 0)
+
+
+def test_400_is_not_retried(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    async def refuse(endpoint: Endpoint, number: int) -> web.Response:
+        return web.json_response({"message": "invalid payload"}, status=400)
+
+    archive = tmp_path / "a.ndjson"
+    write_archive(archive, 250)
+    with Endpoint(refuse) as endpoint:
+        code = replay(tmp_path, str(archive), "--to", endpoint.url)
+    assert code == 1 and endpoint.requests == 3
+    records = failed_records(tmp_path)
+    assert len(records) == 250
+    assert {(r["status"], r["attempts"], r["error"]) for r in records} == {(400, 1, "HTTP 400: invalid payload")}
+    assert "failed      250" in capsys.readouterr().out
+
+
+def test_resume_after_sigint_sends_the_rest_once(tmp_path: Path) -> None:
+    async def slow(endpoint: Endpoint, number: int) -> web.Response:
+        await asyncio.sleep(0.03)
+        return web.json_response({"success": True})
+
+    archive = tmp_path / "a.ndjson"
+    ids = write_archive(archive, 3000)
+    command = [sys.executable, "-m", "debugger.cli", "replay", str(archive), "--batch-size", "10",
+               "--failed", str(tmp_path / "failed.ndjson"), "--checkpoint", str(tmp_path / "cp.json")]
+    with Endpoint(slow) as endpoint:
+        process = subprocess.Popen([*command, "--to", endpoint.url], stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 30
+        while len(endpoint.acknowledged) < 300 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=30)
+        first = len(endpoint.acknowledged)
+        assert process.returncode == 130, err
+        assert 300 <= first < 3000 and "resume with: segdebug replay" in out
+        assert (tmp_path / "cp.json").exists()
+        done = subprocess.run([*command, "--to", endpoint.url, "--resume"], capture_output=True,
+                              text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert sorted(endpoint.acknowledged) == sorted(ids)  # the rest, nothing twice
+    assert "Traceback" not in err + done.stderr
+
+
+def test_rate_200_for_5_seconds_sends_about_1000(tmp_path: Path) -> None:
+    archive = tmp_path / "a.ndjson"
+    write_archive(archive, 1100)
+    with Endpoint() as endpoint:
+        assert replay(tmp_path, str(archive), "--to", endpoint.url, "--rate", "200") == 0
+    start = endpoint.arrivals[0][0]
+    in_five = sum(n for at, n in endpoint.arrivals if at - start <= 5.0)
+    assert 950 <= in_five <= 1050
+
+
+def test_speed_10_on_a_10_second_archive_takes_about_a_second(tmp_path: Path) -> None:
+    archive = tmp_path / "a.ndjson"
+    write_archive(archive, 11, gap=1.0)  # one event a second, spanning 10 s
+    with Endpoint() as endpoint:
+        assert replay(tmp_path, str(archive), "--to", endpoint.url, "--speed", "10") == 0
+    span = endpoint.arrivals[-1][0] - endpoint.arrivals[0][0]
+    assert sum(n for _, n in endpoint.arrivals) == 11
+    assert 0.9 <= span <= 2.0
+
+
+def test_replay_into_a_running_collector_reproduces_the_archive(tmp_path: Path, collector: Collector) -> None:
+    archive = tmp_path / "a.ndjson"
+    write_archive(archive, 300, keys=("wk_collector",))
+    assert replay(tmp_path, str(archive), "--to", collector.url) == 0
+    deadline = time.monotonic() + 10
+    while len(collector.archived()) < 300 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    original = {m["messageId"]: m for m in map(orjson.loads, archive.read_bytes().splitlines())}
+    copied = {m["messageId"]: m for m in collector.archived()}
+    assert copied.keys() == original.keys()
+    for mid, message in original.items():
+        for field in ("type", "event", "userId", "properties", "originalTimestamp", "writeKey"):
+            assert copied[mid][field] == message[field]
+        # fresh batch sentAt: the collector's skew correction moves timestamp by transit time only
+        drift = parse_time(copied[mid]["timestamp"]) - parse_time(message["timestamp"])
+        assert abs(drift.total_seconds()) < 2
+
+
+@pytest.fixture
+def endpoint() -> Iterator[Endpoint]:
+    with Endpoint() as running:
+        yield running
+
+
+def test_garbage_lines_and_a_40kb_message_go_to_the_failed_file(
+        tmp_path: Path, endpoint: Endpoint, capsys: pytest.CaptureFixture[str]) -> None:
+    archive = tmp_path / "a.ndjson"
+    ids = write_archive(archive, 20)
+    big = orjson.dumps({"type": "track", "event": "Big", "userId": "u", "messageId": "big",
+                        "properties": {"blob": "x" * 40_000}})
+    with open(archive, "ab") as out:
+        out.write(b"this is not json\n[1, 2]\n" + big + b"\n" + b'{"type":"track","messageId":"torn"')
+    code = replay(tmp_path, str(archive), "--to", endpoint.url)
+    assert code == 1 and sorted(endpoint.acknowledged) == sorted(ids)
+    reasons = [r["error"] for r in failed_records(tmp_path)]
+    assert len(reasons) == 4
+    assert any("torn last line" in r for r in reasons) and any("32 KB" in r for r in reasons)
+    assert "failed      4" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("args, message", [
+    (["missing.ndjson", "--to", "URL"], "cannot read archive"),
+    (["ARCHIVE", "--to", "not a url"], "invalid URL"),
+    (["ARCHIVE", "--to", "http://127.0.0.1:9"], "cannot reach"),
+    (["ARCHIVE", "--to", "URL", "--filter", "type:"], "bad query: column 6"),
+    (["ARCHIVE", "--to", "URL", "--rate", "5", "--speed", "2"], "cannot be combined"),
+    (["ARCHIVE", "--to", "URL", "--since", "yesterday"], "ISO 8601"),
+])
+def test_bad_input_is_one_clear_line(tmp_path: Path, endpoint: Endpoint, args: list[str], message: str) -> None:
+    archive = tmp_path / "a.ndjson"
+    write_archive(archive, 3)
+    words = [w.replace("ARCHIVE", str(archive)).replace("URL", endpoint.url) for w in args]
+    words = [str(tmp_path / w) if w == "missing.ndjson" else w for w in words]
+    result = subprocess.run([sys.executable, "-m", "debugger.cli", "replay", *words],
+                            capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert result.returncode == (1 if message == "cannot reach" else 2)
+    assert result.stderr.startswith("segdebug: error: ") and message in result.stderr.splitlines()[0]
+    assert "Traceback" not in result.stderr and endpoint.requests == 0
+
+
+def test_unreadable_archive(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    fifo = tmp_path / "pipe.ndjson"
+    os.mkfifo(fifo)
+    assert replay(tmp_path, str(fifo), "--to", "http://127.0.0.1:9") == 2
+    assert capsys.readouterr().err.strip() == f"segdebug: error: cannot read archive {fifo}: not a regular file"
+    if os.geteuid() != 0:  # root reads any file
+        archive = tmp_path / "a.ndjson"
+        write_archive(archive, 3)
+        archive.chmod(0)
+        assert replay(tmp_path, str(archive), "--to", "http://127.0.0.1:9") == 2
+        assert "permission denied" in capsys.readouterr().err.lower()
