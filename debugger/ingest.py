@@ -347,6 +347,7 @@ class _Merger:
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _MS = timedelta(milliseconds=1)
+_MILLIS = tuple(f".{n:03d}Z" for n in range(1000))
 _SECONDS: dict[int, str] = {}  # epoch second -> "YYYY-MM-DDTHH:MM:SS": a batch shares a few
 
 
@@ -363,7 +364,10 @@ def _shift(timestamp: Any, skew_ms: int) -> str | None:
             return None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=timezone.utc)
-    second, millisecond = divmod((moment - _EPOCH) // _MS + skew_ms, 1000)
+    since = moment - _EPOCH
+    second, millisecond = divmod(
+        (since.days * 86400 + since.seconds) * 1000 + since.microseconds // 1000 + skew_ms, 1000
+    )
     prefix = _SECONDS.get(second)
     if prefix is None:
         try:
@@ -373,7 +377,7 @@ def _shift(timestamp: Any, skew_ms: int) -> str | None:
         if len(_SECONDS) > 100_000:
             _SECONDS.clear()
         _SECONDS[second] = prefix
-    return f"{prefix}.{millisecond:03d}Z"
+    return prefix + _MILLIS[millisecond]
 
 
 def _raw(item: dict[str, Any], raw: bytes | None) -> str:
