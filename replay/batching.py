@@ -53,6 +53,41 @@ class Batcher:
             return [self._open.pop(slot)]
         return _NONE
 
+    def add_many(self, keys: list[str | None], url: str, items: list[bytes], first: int) -> list[Batch]:
+        """Add items whose ordinals run from `first`; a run with one key fills batches by slices."""
+        if not keys:
+            return _NONE
+        if keys.count(keys[0]) != len(keys):
+            done: list[Batch] = []
+            for index, (key, item) in enumerate(zip(keys, items)):
+                done += self.add(key, url, item, first + index)
+            return done
+        return self._add_run(keys[0], url, items, first)
+
+    def _add_run(self, key: str | None, url: str, items: list[bytes], first: int) -> list[Batch]:
+        done: list[Batch] = []
+        slot = (key, url)
+        index, count = 0, len(items)
+        while index < count:
+            batch = self._open.get(slot)
+            if batch is None:
+                done += self.add(key, url, items[index], first + index)
+                index += 1
+                continue
+            take = items[index : index + self.max_events - len(batch.items)]
+            size = sum(map(len, take)) + len(take)
+            if batch.size + size > self.max_bytes:  # near the byte limit: one at a time
+                done += self.add(key, url, items[index], first + index)
+                index += 1
+                continue
+            batch.items += take
+            batch.ordinals += range(first + index, first + index + len(take))
+            batch.size += size
+            index += len(take)
+            if len(batch.items) >= self.max_events:
+                done.append(self._open.pop(slot))
+        return done
+
     def _start(self, slot: tuple[str | None, str], item: bytes, ordinal: int, size: int) -> list[Batch]:
         """Open a new batch for `slot`, closing its full one or, past max_open, the oldest."""
         done = [self._open.pop(slot)] if slot in self._open else []

@@ -23,7 +23,7 @@ from replay.failures import FailedFile
 from replay.pacing import RateSchedule, Schedule, SpeedSchedule, Unpaced
 from replay.report import Progress, Stats, Summary
 from replay.sender import Delivery, Outcome, Sender, preflight
-from replay.source import Rejected, Selection, Source, original_time
+from replay.source import Chunk, Rejected, Selection, Source, original_time
 from replay.target import Target
 from replay.transform import Transformation, Transformer
 
@@ -71,7 +71,8 @@ def run_replay(plan: Plan) -> int:
     state = Checkpoint(plan.fingerprint, seed, shift_seconds=shift,
                        totals=dict(previous.totals) if previous else {})
     source = Source(plan.archives, plan.selection, parse_all=plan.speed is not None,
-                    limit=plan.limit, done_before=previous.done_before() if previous else None)
+                    limit=plan.limit, done_before=previous.done_before() if previous else None,
+                    chunks=not (plan.rate or plan.speed or plan.target.per_type))
     run = Run(plan, source, Transformer(spec), state, append_failed=previous is not None)
     return asyncio.run(run.main())
 
@@ -91,7 +92,7 @@ class Run:
         self.outstanding: set[Batch] = set()
         self.stopping = asyncio.Event()
         self.finished_input = False
-        self.keys: set[str] = set()
+        self.keys: set[str | None] = set()
         self.queue: asyncio.Queue[Batch | None] = asyncio.Queue(plan.delivery.concurrency * 2)
         self.total_bytes = _total_bytes(plan.archives)
 
@@ -141,18 +142,22 @@ class Run:
         batcher, transform, stopping = self.batcher, self.transform, self.stopping
         count = 0
         for entry in self.source:  # handle each entry fully: the source already counted it
+            if type(entry) is Chunk:
+                full = self.add_chunk(entry, url)  # type: ignore[arg-type]
+                if full:
+                    await self.enqueue(full)
+                if stopping.is_set():
+                    return
+                continue
             if type(entry) is Rejected:
                 self.stats.bad_lines += 1
                 self.failed.bad_line(entry)
                 continue
             key, item = transform(entry)  # type: ignore[arg-type]
             if len(item) > MAX_MESSAGE_BYTES:
-                self.stats.too_big += 1
-                self.failed.message(entry.ordinal, item, f"message is {len(item):,} bytes, over "
-                                    f"Segment's 32 KB limit")
+                self.too_big(entry.ordinal, item)
                 continue
-            if key is not None and key not in self.keys:
-                self.keys.add(key)
+            self.keys.add(key)
             if paced:
                 message = entry.message  # type: ignore[union-attr]
                 due = start + schedule.due(original_time(message) if message else None)
@@ -175,6 +180,24 @@ class Run:
                 return
         await self.enqueue(batcher.flush())
         self.finished_input = True
+
+    def add_chunk(self, chunk: Chunk, url: str) -> list[Batch]:
+        """Transform and batch a run of unparsed lines; the rare oversized one goes aside."""
+        keys, items = self.transform.chunk(chunk)
+        self.keys.update(keys)
+        if max(map(len, items)) <= MAX_MESSAGE_BYTES:
+            return self.batcher.add_many(keys, url, items, chunk.first)
+        full: list[Batch] = []
+        for index, (key, item) in enumerate(zip(keys, items)):
+            if len(item) > MAX_MESSAGE_BYTES:
+                self.too_big(chunk.first + index, item)
+            else:
+                full += self.batcher.add(key, url, item, chunk.first + index)
+        return full
+
+    def too_big(self, ordinal: int, item: bytes) -> None:
+        self.stats.too_big += 1
+        self.failed.message(ordinal, item, f"message is {len(item):,} bytes, over Segment's 32 KB limit")
 
     async def enqueue(self, batches: list[Batch]) -> None:
         """Hand batches to the senders; they are outstanding from now until acknowledged."""
@@ -243,7 +266,7 @@ class Run:
             unselected=self.source.unselected, already_done=self.source.already_done,
             failed_file=str(self.plan.failed) if self.failed.count else None,
             interrupted=not complete,
-            write_keys=sorted(mask_key(k) for k in self.keys),
+            write_keys=sorted(mask_key(k) for k in self.keys if k),
             resume_command=None if complete else self.plan.resume_command,
         )
         print(summary.json() if self.plan.report == "json" else summary.text(), flush=True)

@@ -7,11 +7,12 @@ by --speed, a transformation) or when the cheap shape check is not sure it is a 
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Callable, Iterable, Iterator
 
-from debugger.archive import BadLine, RawLine, parse_line, read_raw
+from debugger.archive import BadLine, RawLine, expand, open_archive, parse_line, read_raw
 from debugger.message import event_time, parse_time
 from replay.rawjson import looks_like_object
 
@@ -25,6 +26,14 @@ class Item:
     number: int
     raw: bytes
     message: dict[str, Any] | None
+
+
+@dataclass(slots=True)
+class Chunk:
+    """Consecutive lines (ordinals first, first+1, ...) that look like JSON objects, unparsed."""
+
+    first: int
+    lines: list[bytes]
 
 
 @dataclass(slots=True)
@@ -62,12 +71,7 @@ class Selection:
         return self.query is None or bool(self.query.matches({"message": message, "raw": raw}))
 
 
-def _bad_reason(line: RawLine) -> str | None:
-    """Why a line that failed the quick shape check is not a JSON object (None if it is one)."""
-    parsed = parse_line(line.raw)
-    if not isinstance(parsed, str):
-        return None
-    return f"torn last line ({parsed})" if line.torn else parsed
+CHUNK_BYTES = 1 << 20
 
 
 def original_time(message: dict[str, Any]) -> float | None:
@@ -91,6 +95,7 @@ class Source:
         parse_all: bool,
         limit: int | None = None,
         done_before: Callable[[int], bool] | None = None,
+        chunks: bool = False,
     ) -> None:
         self.archives = list(archives)
         self.selection = selection
@@ -104,30 +109,71 @@ class Source:
         self.selected = 0
         self.already_done = 0
         self.bytes_read = 0
+        self.chunks = chunks
 
-    def __iter__(self) -> Iterator[Item | Rejected]:
-        if self.parse_all or self.done_before is not None or self.limit is not None:
-            return self._select()
-        return self._everything()
+    def __iter__(self) -> Iterator[Chunk | Item | Rejected]:
+        """Chunks only when the caller allowed them (`chunks=True`) and nothing needs fields."""
+        if self.chunks and not (self.parse_all or self.done_before or self.limit is not None):
+            return self._chunks()
+        return self._select()
 
-    def _everything(self) -> Iterator[Item | Rejected]:
-        """The hot path (no selection, no resume): only lines that fail the shape check are parsed."""
-        for ordinal, line in enumerate(read_raw(self.archives)):
-            raw = line.raw
-            self.bytes_read += len(raw) + 1
-            self.position = ordinal + 1
-            if raw[:1] == b"{" and raw[-1:] == b"}" and type(line) is RawLine:
-                self.selected += 1
-                yield Item(ordinal, line.source, line.number, raw, None)
-                continue
-            reason = line.reason if isinstance(line, BadLine) else _bad_reason(line)
-            if reason is None:
-                self.selected += 1
-                yield Item(ordinal, line.source, line.number, raw, None)
-            else:
-                self.bad += 1
-                yield Rejected(ordinal, line.source, line.number, raw, reason)
-        self.lines = self.position
+    def _chunks(self) -> Iterator[Chunk | Item | Rejected]:
+        """The hot path (no selection, resume or limit): runs of lines that pass the O(1) shape
+        check, unparsed; any other line is decided exactly, alone. Ordinals count non-blank
+        lines exactly as `read_raw` does, so a --resume (which reads line by line) agrees."""
+        ordinal = 0
+        for name in expand(self.archives):
+            label = "<stdin>" if name == "-" else name
+            handle = open_archive(name)
+            number = 0
+            try:
+                while True:
+                    try:
+                        lines = handle.readlines(CHUNK_BYTES)
+                    except (OSError, EOFError) as error:  # e.g. a truncated .gz
+                        self.bad += 1
+                        self.position = ordinal = ordinal + 1
+                        yield Rejected(ordinal - 1, label, number + 1, b"", f"read error: {error}")
+                        break
+                    if not lines:
+                        break
+                    self.bytes_read += sum(map(len, lines))
+                    good: list[bytes] = []
+                    for raw in lines:
+                        number += 1
+                        if raw[:1] == b"{" and raw[-2:] == b"}\n":
+                            good.append(raw[:-1])
+                            continue
+                        stripped = raw.strip()
+                        if not stripped:
+                            continue
+                        if good:
+                            yield self._chunk(ordinal, good)
+                            ordinal += len(good)
+                            good = []
+                        self.position = self.lines = ordinal + 1
+                        yield self._exact(RawLine(label, number, stripped, not raw.endswith(b"\n")), ordinal)
+                        ordinal += 1
+                    if good:
+                        yield self._chunk(ordinal, good)
+                        ordinal += len(good)
+            finally:
+                if handle is not sys.stdin.buffer:
+                    handle.close()
+
+    def _chunk(self, first: int, lines: list[bytes]) -> Chunk:
+        self.position = self.lines = first + len(lines)
+        self.selected += len(lines)
+        return Chunk(first, lines)
+
+    def _exact(self, line: RawLine, ordinal: int) -> Item | Rejected:
+        parsed = parse_line(line.raw)
+        if isinstance(parsed, str):
+            self.bad += 1
+            reason = f"torn last line ({parsed})" if line.torn else parsed
+            return Rejected(ordinal, line.source, line.number, line.raw, reason)
+        self.selected += 1
+        return Item(ordinal, line.source, line.number, line.raw, parsed)
 
     def _select(self) -> Iterator[Item | Rejected]:
         parse_all, selection, done_before = self.parse_all, self.selection, self.done_before

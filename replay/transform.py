@@ -17,7 +17,7 @@ import orjson
 from debugger.archive import parse_line
 from debugger.message import format_time, parse_time
 from replay.rawjson import AMBIGUOUS, drop_key, edit_line
-from replay.source import Item
+from replay.source import Chunk, Item
 
 TIME_FIELDS = ("timestamp", "originalTimestamp", "receivedAt", "sentAt")
 
@@ -54,6 +54,25 @@ class Transformer:
         message = item.message if item.message is not None else parse_line(item.raw)
         assert isinstance(message, dict), "the source only hands out JSON objects"
         return self._edit_message(dict(message), item.ordinal)
+
+    def chunk(self, chunk: Chunk) -> tuple[list[str | None], list[bytes]]:
+        """Keys and bytes for a run of unparsed lines (the hot path: a tight loop, no objects)."""
+        keys: list[str | None] = []
+        items: list[bytes] = []
+        edit = self._edit_bytes if self.spec.write_key is not None else None
+        drop_sent_at = self.drop_sent_at
+        for index, raw in enumerate(chunk.lines):
+            if self.rewrite:
+                edited = None
+            elif edit is None:
+                edited = edit_line(raw, drop_sent_at)
+            else:
+                edited = edit(raw)
+            if edited is None:
+                edited = self(Item(chunk.first + index, "", 0, raw, parse_line(raw)))  # type: ignore[arg-type]
+            keys.append(edited[0])
+            items.append(edited[1])
+        return keys, items
 
     def _edit_bytes(self, raw: bytes) -> tuple[str | None, bytes] | None:
         key = self.spec.write_key
