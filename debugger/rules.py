@@ -59,6 +59,7 @@ def _missing(value: Any) -> bool:
     return value is None or value == ""
 
 
+_TYPES = frozenset(CALL_TYPES)
 _REQUIRED_FIELD = {"track": "event", "group": "groupId", "alias": "previousId"}
 _REQUIRED_CODE = {"event": "missing_event", "groupId": "missing_group_id", "previousId": "missing_previous_id"}
 
@@ -66,6 +67,11 @@ _REQUIRED_CODE = {"event": "missing_event", "groupId": "missing_group_id", "prev
 def check_required(message: Mapping[str, Any]) -> list[Problem]:
     """The fields Segment requires; any failure here refuses the message."""
     kind = message.get("type")
+    required = _REQUIRED_FIELD.get(kind) if type(kind) is str else None
+    if (message.get("userId") or message.get("anonymousId")) and (
+        (required is None and kind in _TYPES) or (kind != "alias" and message.get(required))
+    ):
+        return []  # the usual case, decided without building anything
     if kind not in CALL_TYPES:
         shown = "missing" if kind is None else repr(kind)
         return [
@@ -82,7 +88,6 @@ def check_required(message: Mapping[str, Any]) -> list[Problem]:
                 "identify the user, or set an anonymousId",
             )
         )
-    required = _REQUIRED_FIELD.get(kind)
     if required and _missing(message.get(required)):
         code = _REQUIRED_CODE[required]
         found.append(
@@ -146,8 +151,6 @@ def check_event_name(message: Mapping[str, Any]) -> Sequence[Problem]:
 # --- property and trait keys ---------------------------------------------------------------
 
 _CAMEL_TRAITS = frozenset({"createdAt", "firstName", "lastName"})
-_keys_memo: dict[tuple[str, tuple[str, ...]], tuple[tuple[str, str], ...]] = {}
-_EMPTY_KEYS: tuple[tuple[str, str], ...] = ()
 
 
 def _judge_keys(field: str, keys: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
@@ -160,16 +163,10 @@ def _judge_keys(field: str, keys: tuple[str, ...]) -> tuple[tuple[str, str], ...
             bad.append((key, "dynamic_key"))
         elif key not in camel_ok and not _SNAKE_CASE.fullmatch(key):
             bad.append((key, "key_case"))
-    return tuple(bad) if bad else _EMPTY_KEYS
+    return tuple(bad)
 
 
-def _key_problems(field: str, values: dict[str, Any]) -> list[Problem]:
-    shape = (field, tuple(values))
-    verdict = _keys_memo.get(shape)
-    if verdict is None:
-        verdict = _remember(_keys_memo, shape, _judge_keys(*shape))
-    if verdict is _EMPTY_KEYS:
-        return []
+def _key_problems(field: str, verdict: tuple[tuple[str, str], ...]) -> list[Problem]:
     found: list[Problem] = []
     for key, code in verdict:
         path = f"{field}.{key}"
@@ -188,24 +185,6 @@ def _key_problems(field: str, values: dict[str, Any]) -> list[Problem]:
                 )
             )
     return found
-
-
-def check_keys(message: Mapping[str, Any]) -> Sequence[Problem]:
-    """Property and trait keys: snake_case (reserved camelCase traits excepted), not dynamic.
-    Checks properties, traits and context.traits, top level only."""
-    found: list[Problem] = []
-    value = message.get("properties")
-    if value and type(value) is dict:
-        found = _key_problems("properties", value)
-    value = message.get("traits")
-    if value and type(value) is dict:
-        found += _key_problems("traits", value)
-    context = message.get("context")
-    if context and type(context) is dict:
-        value = context.get("traits")
-        if value and type(value) is dict:
-            found += _key_problems("context.traits", value)
-    return found or NOTHING
 
 
 # --- reserved traits and properties --------------------------------------------------------
@@ -268,31 +247,43 @@ RESERVED: dict[str, dict[str, Expect]] = {
     },
     "screen": {"name": _TEXT},
 }
-_RESERVED_FIELD = {"identify": "traits", "group": "traits"}
-_reserved_memo: dict[tuple[str, ...], tuple[str, ...]] = {}
+_RESERVED_FIELD = {"identify": "traits", "group": "traits"}  # else: properties
 
 
-def check_reserved_types(message: Mapping[str, Any]) -> Sequence[Problem]:
-    """Reserved traits and properties must have their documented type (email a string, ...)."""
-    kind = message.get("type")
-    reserved = RESERVED.get(kind) if type(kind) is str else None
-    if not reserved:
-        return NOTHING
-    field = _RESERVED_FIELD.get(kind, "properties")
-    values = message.get(field)
-    if not values or not isinstance(values, dict):
-        return NOTHING
-    shape = (kind, *values)
-    present = _reserved_memo.get(shape)
-    if present is None:
-        present = _remember(_reserved_memo, shape, tuple(key for key in values if key in reserved))
-    if not present:
-        return NOTHING
+class Shape(NamedTuple):
+    """What the keys of one properties/traits object say, whatever the values: the keys
+    badly named, and the reserved keys present (whose values need a type check)."""
+
+    bad_keys: tuple[tuple[str, str], ...]
+    reserved: tuple[str, ...]
+
+
+_CLEAN = Shape((), ())
+_shape_memo: dict[tuple[str | None, str, tuple[str, ...]], Shape] = {}
+
+
+def _shape(reserved_for: str | None, field: str, values: dict[str, Any]) -> Shape:
+    """The memoised Shape of `values`; `reserved_for` is the call type whose reserved fields
+    live in this object (None when none do)."""
+    memo_key = (reserved_for, field, tuple(values))
+    shape = _shape_memo.get(memo_key)
+    if shape is None:
+        reserved = RESERVED.get(reserved_for, {}) if reserved_for else {}
+        bad = _judge_keys(field, memo_key[2])
+        present = tuple(key for key in values if key in reserved)
+        shape = _remember(_shape_memo, memo_key, Shape(bad, present) if bad or present else _CLEAN)
+    return shape
+
+
+def _reserved_problems(kind: str, field: str, values: dict[str, Any], keys: tuple[str, ...]) -> list[Problem]:
+    reserved = RESERVED[kind]
     found: list[Problem] = []
-    for key in present:
+    for key in keys:
         expect = reserved[key]
         value = values[key]
-        if value is not None and not expect.accepts(value):
+        if (type(value) in expect.types and not expect.date) or value is None:
+            continue  # the common case, without a call
+        if not expect.accepts(value):
             path = f"{field}.{key}"
             found.append(
                 problem(
@@ -301,6 +292,32 @@ def check_reserved_types(message: Mapping[str, Any]) -> Sequence[Problem]:
                     f"send {key} as {expect.text}, or rename the field",
                 )
             )
+    return found
+
+
+def check_fields(message: Mapping[str, Any]) -> Sequence[Problem]:
+    """Properties and traits (and context.traits), top level: keys in snake_case (reserved
+    camelCase traits excepted) and not dynamic-looking; reserved ones of their documented
+    type (email a string, revenue a number, ...). One memoised look at each key set."""
+    kind = message.get("type")
+    home = _RESERVED_FIELD.get(kind, "properties") if type(kind) is str else ""
+    found: list[Problem] = []
+    for field in ("properties", "traits"):
+        values = message.get(field)
+        if values and type(values) is dict:
+            shape = _shape(kind if field == home else None, field, values)
+            if shape is not _CLEAN:
+                if shape.bad_keys:
+                    found += _key_problems(field, shape.bad_keys)
+                if shape.reserved:
+                    found += _reserved_problems(kind, field, values, shape.reserved)  # type: ignore[arg-type]
+    context = message.get("context")
+    if context and type(context) is dict:
+        values = context.get("traits")
+        if values and type(values) is dict:
+            shape = _shape(None, "context.traits", values)
+            if shape.bad_keys:
+                found += _key_problems("context.traits", shape.bad_keys)
     return found or NOTHING
 
 
@@ -542,8 +559,7 @@ def check_ecommerce(message: Mapping[str, Any]) -> Sequence[Problem]:
 
 WARNINGS: tuple[Rule, ...] = (
     check_event_name,
-    check_keys,
-    check_reserved_types,
+    check_fields,
     check_message_id,
     check_times,
     check_unknown_fields,
@@ -551,6 +567,12 @@ WARNINGS: tuple[Rule, ...] = (
     check_ecommerce,
 )
 RULES: list[Rule] = [check_required, *WARNINGS]
+_TRACK_ONLY = (check_event_name, check_ecommerce)
+# the warnings that can fire for each call type (each rule still guards itself)
+_FOR_TYPE: dict[str, tuple[Rule, ...]] = {
+    kind: tuple(rule for rule in WARNINGS if kind == "track" or rule not in _TRACK_ONLY)
+    for kind in CALL_TYPES
+}
 
 
 def check(message: Mapping[str, Any]) -> list[Problem]:
@@ -559,6 +581,8 @@ def check(message: Mapping[str, Any]) -> list[Problem]:
     found: list[Problem] = check_required(message)
     if found and found[0]["code"] == "invalid_type":
         return found
-    for rule in WARNINGS:
-        found += rule(message)
+    for rule in _FOR_TYPE[message["type"]]:
+        more = rule(message)
+        if more:
+            found += more
     return found

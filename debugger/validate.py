@@ -13,9 +13,10 @@ from typing import Any, Callable, Iterable, Mapping
 
 import orjson
 import typer
+from orjson import JSONDecodeError, loads
 
-from debugger.archive import ArchiveError, Line, expand, read_lines
-from debugger.envelope import Problem
+from debugger.archive import ArchiveError, BadLine, RawLine, expand, parse_line, read_raw
+from debugger.envelope import Problem, problem
 from debugger.errors import CliError
 from debugger.plan import PLAN_CODE, load_plan
 from debugger.rules import CODES, check
@@ -83,21 +84,29 @@ def lint(paths: Iterable[str | Path], checker: Checker = check, only: frozenset[
     report = Report(files=["<stdin>" if name == "-" else name for name in files])
     add = report.add
     lines = 0
-    for item in read_lines(files):
+    for item in read_raw(files):  # parsed here, not by read_lines: one layer less per line
         lines += 1
-        if type(item) is Line:
-            problems = checker(item.message)
+        try:
+            parsed = loads(item.raw) if type(item) is RawLine else item.reason
+        except JSONDecodeError:
+            parsed = parse_line(item.raw)  # for the reason
+        if type(parsed) is dict:
+            problems = checker(parsed)
             if problems:
                 for found in problems:
                     if not only or found["code"] in only:
                         add(item.source, item.number, found)
         elif not only or BAD_LINE in only:
-            add(item.source, item.number, {
-                "level": "error", "code": BAD_LINE, "message": item.reason, "path": "",
-                "hint": "fix or remove the line; a torn last line means the writer was cut off",
-            })
+            reason = parsed if type(parsed) is str else parse_line(item.raw)
+            add(item.source, item.number, _bad_line(item, reason))  # type: ignore[arg-type]
     report.lines = lines
     return report
+
+
+def _bad_line(item: RawLine | BadLine, reason: str) -> Problem:
+    if isinstance(item, RawLine) and item.torn:
+        reason = f"torn last line ({reason})"
+    return problem("error", BAD_LINE, reason, "", "fix or remove the line; a torn last line means the writer was cut off")
 
 
 def with_plan(plan: Checker) -> Checker:
