@@ -6,8 +6,9 @@ Protocols does), so a schema can constrain `properties`, `traits` or `context`:
     {"Order Completed": {"type": "object", "required": ["properties"],
                          "properties": {"properties": {"required": ["order_id", "total"]}}}}
 
-Track calls are looked up by `event`, page and screen calls by `name`; names with no schema
-are not checked. Violations are warnings (`plan_violation`): the collector keeps the event
+Track calls are looked up by `event`, page and screen calls by `name`, identify, group and
+alias calls by their type (`"identify": {...}` checks every identify's traits); names with no
+schema are not checked. Violations are warnings (`plan_violation`): the collector keeps the event
 and shows why; `segdebug validate --strict --rule plan_violation` makes them fail CI.
 
 Schemas are compiled with fastjsonschema: it turns each schema into Python code once, then
@@ -52,6 +53,18 @@ def load_plan(path: str | Path) -> Checker:
     return PlanChecker(validators)
 
 
+def plan_name(message: Mapping[str, Any]) -> str:
+    """The plan entry a message is checked against ("" when it has none)."""
+    kind = message.get("type")
+    if kind == "track":
+        name = message.get("event")
+    elif kind in ("page", "screen"):
+        name = message.get("name")
+    else:
+        name = kind
+    return name if isinstance(name, str) else ""
+
+
 class PlanChecker:
     """Callable `(message) -> problems` over the compiled schemas."""
 
@@ -59,15 +72,14 @@ class PlanChecker:
         self.validators = validators
 
     def __call__(self, message: Mapping[str, Any]) -> list[Problem]:
-        kind = message.get("type")
-        name = message.get("event") if kind == "track" else message.get("name")
-        validate = self.validators.get(name) if isinstance(name, str) else None
+        name = plan_name(message)
+        validate = self.validators.get(name)
         if validate is None:
             return []
         try:
             validate(message)
         except fastjsonschema.JsonSchemaValueException as error:
-            return [_violation(name, error)]  # type: ignore[arg-type]
+            return [_violation(name, error)]
         return []
 
 

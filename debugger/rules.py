@@ -211,7 +211,7 @@ _DATE = Expect(frozenset({str}), "an ISO 8601 date string", date=True)
 _COMMON_TRAITS: dict[str, Expect] = {
     "address": _OBJECT,
     "avatar": _TEXT,
-    "createdAt": Expect(frozenset({str, int, float}), "an ISO 8601 date string (or a Unix time)", True),
+    "createdAt": _DATE,
     "description": _TEXT,
     "email": _TEXT,
     "id": Expect(frozenset({str, int}), "a string"),

@@ -33,7 +33,11 @@ SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 @pytest.fixture
 def plan(tmp_path: Path) -> Path:
     path = tmp_path / "plan.json"
-    path.write_bytes(orjson.dumps({"Order Completed": ORDER_SCHEMA, "Home": {"required": ["name"]}}))
+    path.write_bytes(orjson.dumps({
+        "Order Completed": ORDER_SCHEMA,
+        "Home": {"required": ["name"]},
+        "identify": {"properties": {"traits": {"required": ["email"]}}},
+    }))
     return path
 
 
@@ -46,7 +50,8 @@ def test_conforming_and_unplanned_events_pass(plan: Path) -> None:
     assert checker(order(order_id="o1", total=12.5)) == []
     assert checker({"type": "track", "event": "Not In Plan", "userId": "u"}) == []
     assert checker({"type": "page", "name": "Home", "userId": "u"}) == []
-    assert checker({"type": "identify", "userId": "u"}) == []
+    assert checker({"type": "identify", "userId": "u", "traits": {"email": "a@b.example"}}) == []
+    assert checker({"type": "group", "userId": "u", "groupId": "g"}) == []
 
 
 def test_violations_name_the_field(plan: Path) -> None:
@@ -58,6 +63,8 @@ def test_violations_name_the_field(plan: Path) -> None:
     assert wrong["path"] == "properties.total"
     assert "'Order Completed' breaks the tracking plan: properties.total must be number" == wrong["message"]
     assert wrong["hint"]
+    [no_email] = checker({"type": "identify", "userId": "u", "traits": {}})
+    assert no_email["path"] == "traits" and "'identify' breaks the tracking plan" in no_email["message"]
 
 
 @pytest.mark.parametrize(

@@ -46,7 +46,7 @@ CASES: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
     "dynamic_event_name": (good(event="Signed Up"), good(event="Viewed Product 8f0e3c1a5d2b")),
     "key_case": (good(), good(properties={"order_id": "o", "products": [], "orderTotal": 1})),
     "dynamic_key": (IDENTIFY, {**IDENTIFY, "traits": {"email": "a@b.example", "seen_2026-03-02": True}}),
-    "reserved_type": (IDENTIFY, {**IDENTIFY, "traits": {"email": ["a@b.example"]}}),
+    "reserved_type": (IDENTIFY, {**IDENTIFY, "traits": {"email": ["a@b.example"], "createdAt": 1700000000}}),
     "missing_message_id": (good(), good(messageId=...)),
     "long_message_id": (good(messageId="x" * 99), good(messageId="x" * 100)),
     "bad_timestamp": (good(), good(timestamp="02/03/2026")),
@@ -112,7 +112,7 @@ def test_memoised_verdicts_still_name_the_field() -> None:
 
 
 def test_camel_case_reserved_traits_are_fine_but_not_in_properties() -> None:
-    assert check({**IDENTIFY, "traits": {"firstName": "Ada", "lastName": "L", "createdAt": 1700000000}}) == []
+    assert check({**IDENTIFY, "traits": {"firstName": "Ada", "lastName": "L", "createdAt": "2026-01-01"}}) == []
     assert codes(good(properties={"order_id": "o", "products": [], "firstName": "Ada"})) == ["key_case"]
 
 
