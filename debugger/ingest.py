@@ -325,24 +325,23 @@ class _Merger:
         if timestamp is None:
             message["timestamp"] = call.received_at  # Segment: no timestamp means server time
             return
-        skew = self._skew(sent_at)
+        if not isinstance(sent_at, str):
+            return
+        skews = self._skews
+        skew = skews[sent_at] if sent_at in skews else self._skew(sent_at)
         if skew is not None:
             corrected = _shift(timestamp, skew)
             if corrected is not None:
-                message.setdefault("originalTimestamp", timestamp)
+                if "originalTimestamp" not in message:
+                    message["originalTimestamp"] = timestamp
                 message["timestamp"] = corrected
 
-    def _skew(self, sent_at: Any) -> int | None:
-        """receivedAt - sentAt in ms: how far the client's clock is behind (cached per sentAt)."""
-        if not isinstance(sent_at, str):
-            return None
-        try:
-            return self._skews[sent_at]
-        except KeyError:
-            moment = parse_time(sent_at)
-            skew = None if moment is None else (self.call.received - moment) // _MS
-            self._skews[sent_at] = skew
-            return skew
+    def _skew(self, sent_at: str) -> int | None:
+        """receivedAt - sentAt in ms: how far the client's clock is behind (kept per sentAt)."""
+        moment = parse_time(sent_at)
+        skew = None if moment is None else (self.call.received - moment) // _MS
+        self._skews[sent_at] = skew
+        return skew
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)

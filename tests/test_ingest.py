@@ -59,6 +59,14 @@ def test_clock_skew_with_offsets_and_naive_times() -> None:
     assert "originalTimestamp" not in outcome.accepted[2].message
 
 
+@pytest.mark.parametrize("sent_at", [{"not": "a time"}, ["x"], 17, "yesterday"])
+def test_odd_sent_at_leaves_timestamp_alone(sent_at: object) -> None:
+    outcome = run({"batch": [track(timestamp="2024-05-01T11:59:40Z")], "sentAt": sent_at})
+    [accepted] = outcome.accepted
+    assert accepted.message["timestamp"] == "2024-05-01T11:59:40Z"
+    assert accepted.message["sentAt"] == sent_at
+
+
 def test_timestamp_without_sent_at_is_left_alone() -> None:
     [accepted] = run(track(timestamp="2020-01-01T00:00:00Z"), "track").accepted
     assert accepted.message["timestamp"] == "2020-01-01T00:00:00Z"
