@@ -27,6 +27,12 @@ class FailedFile:
                   "line": line.number, "raw": line.raw.decode(errors="replace")}
         self._write(orjson.dumps(record))
 
+    def bad_item(self, ordinal: int, item: bytes, reason: str) -> None:
+        """A line that looked like an object but is not JSON (found when a batch was refused)."""
+        record = {"status": None, "error": reason, "attempts": 0, "input": ordinal,
+                  "raw": item.decode(errors="replace")}
+        self._write(orjson.dumps(record))
+
     def message(self, ordinal: int, item: bytes, error: str, status: int | None = None,
                 attempts: int = 0) -> None:
         head = orjson.dumps({"status": status, "error": error, "attempts": attempts, "input": ordinal})

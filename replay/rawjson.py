@@ -76,29 +76,30 @@ def string_value(raw: bytes, key: bytes) -> str | None | _Ambiguous:
 
 def edit_line(raw: bytes, drop_sent_at: bool) -> tuple[str | None, bytes] | None:
     """The hot path in one go: (top-level writeKey, raw without its top-level sentAt), or None
-    when the parser must decide. Same rules as `string_value` and `drop_key`, inlined."""
+    when the parser must decide. The rules of `string_value` and `drop_key`, with the tail
+    checks (no closing brace, no escape after the first key found) done once for both keys."""
     last = len(raw) - 1
+    key_at = raw.rfind(b'"writeKey":"')
+    sent_at = raw.rfind(b'"sentAt":') if drop_sent_at else -1
+    if key_at < 0 and sent_at < 0:
+        return None, raw
+    low = min(key_at, sent_at) if key_at >= 0 and sent_at >= 0 else max(key_at, sent_at)
+    if raw.find(b"}", low, last) >= 0 or raw.find(b"\\", low, last) >= 0:
+        return None
     key = None
-    at = raw.rfind(b'"writeKey":"')
-    if at >= 0:
-        end = raw.find(b'"', at + 12)
-        if end < 0 or raw.find(b"}", at, last) >= 0 or raw.find(b"\\", at, end) >= 0:
+    if key_at >= 0:
+        end = raw.find(b'"', key_at + 12)
+        key = raw[key_at + 12 : end].decode()
+    if sent_at >= 0:
+        if raw[sent_at + 9 : sent_at + 10] != b'"':
             return None
-        key = raw[at + 12 : end].decode()
-    if drop_sent_at:
-        at = raw.rfind(b'"sentAt":')
-        if at >= 0:
-            if raw[at + 9 : at + 10] != b'"' or raw.find(b"}", at, last) >= 0:
-                return None
-            end = raw.find(b'"', at + 10)
-            if end < 0 or raw.find(b"\\", at, end) >= 0:
-                return None
-            if raw[end + 1 : end + 2] == b",":
-                raw = raw[:at] + raw[end + 2 :]
-            elif raw[at - 1 : at] == b",":
-                raw = raw[: at - 1] + raw[end + 1 :]
-            else:
-                raw = raw[:at] + raw[end + 1 :]
+        end = raw.find(b'"', sent_at + 10)
+        if raw[end + 1 : end + 2] == b",":
+            raw = raw[:sent_at] + raw[end + 2 :]
+        elif raw[sent_at - 1 : sent_at] == b",":
+            raw = raw[: sent_at - 1] + raw[end + 1 :]
+        else:
+            raw = raw[:sent_at] + raw[end + 1 :]
     return key, raw
 
 

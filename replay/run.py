@@ -13,7 +13,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from debugger.archive import ArchiveError, expand, read_messages
+from debugger.archive import ArchiveError, expand, parse_line, read_messages
 from debugger.errors import CliError
 from debugger.message import event_time, mask_key
 from replay import checkpoint as checkpoints
@@ -95,6 +95,7 @@ class Run:
         self.keys: set[str | None] = set()
         self.queue: asyncio.Queue[Batch | None] = asyncio.Queue(plan.delivery.concurrency * 2)
         self.total_bytes = _total_bytes(plan.archives)
+        self.sender: Sender | None = None
 
     async def main(self) -> int:
         loop = asyncio.get_running_loop()
@@ -114,6 +115,7 @@ class Run:
         progress = Progress()
         try:
             async with Sender(self.plan.delivery, self.stats, self.stopping) as sender:
+                self.sender = sender
                 workers.extend(asyncio.create_task(sender.worker(self.queue, self.done))
                                for _ in range(self.plan.delivery.concurrency))
                 ticker = asyncio.create_task(self.tick(progress))
@@ -215,16 +217,43 @@ class Run:
             else:
                 self.queue.put_nowait(batch)
 
-    def done(self, batch: Batch, outcome: Outcome) -> None:
-        """A batch ended: delivered or recorded as failed; interrupted ones stay outstanding."""
+    async def done(self, batch: Batch, outcome: Outcome) -> None:
+        """A batch ended: delivered or recorded as failed; interrupted ones stay outstanding.
+
+        The hot path sends lines after an O(1) shape check only; when the endpoint refuses a
+        batch (4xx), its lines are parsed now: broken ones go to the failed file as bad lines
+        and the rest is sent again, once."""
         if outcome.interrupted:
             return
         if outcome.delivered:
             self.stats.delivered += len(batch)
+        elif outcome.status is not None and 400 <= outcome.status < 500 and (rest := self.without_invalid(batch)) is not None:
+            self.outstanding.discard(batch)
+            if rest.items:
+                self.outstanding.add(rest)
+                assert self.sender is not None
+                await self.done(rest, await self.sender.deliver(rest))
+            return
         else:
             self.stats.failed += len(batch)
             self.failed.batch(batch, outcome.status, outcome.error, outcome.attempts)
         self.outstanding.discard(batch)
+
+    def without_invalid(self, batch: Batch) -> Batch | None:
+        """The batch minus items that are not JSON (recorded as bad); None if none was broken."""
+        checked = [(n, item, parse_line(item)) for n, item in zip(batch.ordinals, batch.items)]
+        broken = [(n, item, why) for n, item, why in checked if isinstance(why, str)]
+        if not broken:
+            return None
+        for ordinal, item, reason in broken:
+            self.stats.bad_lines += 1
+            self.failed.bad_item(ordinal, item, reason)
+        rest = Batch(batch.key, batch.url)
+        for ordinal, item, parsed in checked:
+            if not isinstance(parsed, str):
+                rest.items.append(item)
+                rest.ordinals.append(ordinal)
+        return rest
 
     async def finish(self, workers: list[asyncio.Task[None]]) -> None:
         """Let the senders drain the queue (or, when stopping, just finish what is in flight)."""

@@ -12,7 +12,7 @@ import os
 import random
 import time
 from dataclasses import dataclass
-from typing import Callable
+from typing import Awaitable, Callable
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -119,13 +119,13 @@ class Sender:
         return headers
 
     async def worker(self, queue: asyncio.Queue[Batch | None],
-                     done: Callable[[Batch, Outcome], None]) -> None:
+                     done: Callable[[Batch, Outcome], Awaitable[None]]) -> None:
         """Deliver batches from `queue` until a None arrives or the run is stopping."""
         while not self.stopping.is_set():
             batch = await queue.get()
             if batch is None:
                 return
-            done(batch, await self.deliver(batch))
+            await done(batch, await self.deliver(batch))
 
     async def deliver(self, batch: Batch) -> Outcome:
         assert self.session is not None

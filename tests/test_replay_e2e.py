@@ -63,7 +63,10 @@ class Endpoint:
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         self.requests += 1
-        body = orjson.loads(await request.read())
+        try:
+            body = orjson.loads(await request.read())
+        except orjson.JSONDecodeError:
+            return web.json_response({"message": "invalid JSON"}, status=400)
         answer = await self.respond(self, self.requests)
         if answer is None:  # drop the connection without answering
             assert request.transport is not None
@@ -238,16 +241,17 @@ def test_garbage_lines_and_a_40kb_message_go_to_the_failed_file(
         tmp_path: Path, endpoint: Endpoint, capsys: pytest.CaptureFixture[str]) -> None:
     archive = tmp_path / "a.ndjson"
     ids = write_archive(archive, 20)
+    good = archive.read_bytes().splitlines(keepends=True)
     big = orjson.dumps({"type": "track", "event": "Big", "userId": "u", "messageId": "big",
                         "properties": {"blob": "x" * 40_000}})
-    with open(archive, "ab") as out:
-        out.write(b"this is not json\n[1, 2]\n" + big + b"\n" + b'{"type":"track","messageId":"torn"')
+    archive.write_bytes(b"".join(good[:10]) + b'{"type":"track", oops}\n' + b"".join(good[10:])
+                        + b"this is not json\n[1, 2]\n" + big + b"\n" + b'{"type":"track","messageId":"torn"')
     code = replay(tmp_path, str(archive), "--to", endpoint.url)
     assert code == 1 and sorted(endpoint.acknowledged) == sorted(ids)
     reasons = [r["error"] for r in failed_records(tmp_path)]
-    assert len(reasons) == 4
+    assert len(reasons) == 5
     assert any("torn last line" in r for r in reasons) and any("32 KB" in r for r in reasons)
-    assert "failed      4" in capsys.readouterr().out
+    assert "failed      5" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("args, message", [
@@ -281,3 +285,37 @@ def test_unreadable_archive(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
         archive.chmod(0)
         assert replay(tmp_path, str(archive), "--to", "http://127.0.0.1:9") == 2
         assert "permission denied" in capsys.readouterr().err.lower()
+
+
+def test_single_mode_posts_each_message_to_its_type_path(tmp_path: Path) -> None:
+    paths: list[str] = []
+
+    async def record(endpoint: Endpoint, number: int) -> web.Response:
+        return web.json_response({"success": True})
+
+    archive = tmp_path / "a.ndjson"
+    ids = write_archive(archive, 5)
+    with Endpoint(record) as endpoint:
+        assert replay(tmp_path, str(archive), "--to", endpoint.url, "--mode", "single",
+                      "--write-key", "wk_new_key") == 0
+    assert endpoint.acknowledged == ids and endpoint.requests == 5
+    for body, auth in endpoint.bodies:
+        assert "writeKey" not in body and "sentAt" in body
+        assert auth == "Basic " + base64.b64encode(b"wk_new_key:").decode()
+    del paths
+
+
+def test_stdin_and_dry_run(tmp_path: Path, endpoint: Endpoint) -> None:
+    archive = tmp_path / "a.ndjson"
+    write_archive(archive, 30)
+    dry = subprocess.run([sys.executable, "-m", "debugger.cli", "replay", "-", "--to", endpoint.url,
+                          "--dry-run", "--filter", "properties.n<10"], input=archive.read_bytes(),
+                         capture_output=True, timeout=60, cwd=tmp_path)
+    text = dry.stdout.decode()
+    assert dry.returncode == 0 and "would send 10 messages" in text and "track:10" in text
+    assert '"writeKey": "w…"' in text and "wk_one" not in text and endpoint.requests == 0
+    sent = subprocess.run([sys.executable, "-m", "debugger.cli", "replay", "-", "--to", endpoint.url,
+                           "--since", "2024-05-01T10:00:00.100Z", "--limit", "5"],
+                          input=archive.read_bytes(), capture_output=True, timeout=60, cwd=tmp_path)
+    assert sent.returncode == 0, sent.stderr
+    assert endpoint.acknowledged == ["m-10", "m-11", "m-12", "m-13", "m-14"]
