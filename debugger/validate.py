@@ -86,10 +86,12 @@ def lint(paths: Iterable[str | Path], checker: Checker = check, only: frozenset[
     lines = 0
     for item in read_raw(files):  # parsed here, not by read_lines: one layer less per line
         lines += 1
-        try:
-            parsed = loads(item.raw) if type(item) is RawLine else item.reason
-        except JSONDecodeError:
-            parsed = parse_line(item.raw)  # for the reason
+        parsed: Any = None
+        if type(item) is RawLine:
+            try:
+                parsed = loads(item.raw)
+            except JSONDecodeError:
+                pass
         if type(parsed) is dict:
             problems = checker(parsed)
             if problems:
@@ -97,15 +99,19 @@ def lint(paths: Iterable[str | Path], checker: Checker = check, only: frozenset[
                     if not only or found["code"] in only:
                         add(item.source, item.number, found)
         elif not only or BAD_LINE in only:
-            reason = parsed if type(parsed) is str else parse_line(item.raw)
-            add(item.source, item.number, _bad_line(item, reason))  # type: ignore[arg-type]
+            add(item.source, item.number, _bad_line(item))
     report.lines = lines
     return report
 
 
-def _bad_line(item: RawLine | BadLine, reason: str) -> Problem:
-    if isinstance(item, RawLine) and item.torn:
-        reason = f"torn last line ({reason})"
+def _bad_line(item: RawLine | BadLine) -> Problem:
+    """The problem for a line that is not a JSON object, or an archive that could not be read."""
+    if isinstance(item, BadLine):
+        reason = item.reason
+    else:
+        reason = str(parse_line(item.raw))
+        if item.torn:
+            reason = f"torn last line ({reason})"
     return problem("error", BAD_LINE, reason, "", "fix or remove the line; a torn last line means the writer was cut off")
 
 

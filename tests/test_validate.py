@@ -109,3 +109,10 @@ def test_payload_text_is_escaped_in_the_table(capsys: pytest.CaptureFixture[str]
     archive.write_bytes(orjson.dumps({"type": "track", "event": "x", "userId": "u", "properties": {"\x1b[31mred": 1}}) + b"\n")
     _, out, _ = run(capsys, str(archive))
     assert "\x1b" not in out and "\\x1b[31mred" in out
+
+
+def test_json_values_that_are_not_objects_are_bad_lines(tmp_path: Path) -> None:
+    archive = tmp_path / "odd.ndjson"
+    archive.write_bytes(b'"a string"\n42\nnull\n')
+    finding = lint([archive]).findings["bad_line"]
+    assert finding.count == 3 and finding.message == "not a JSON object (a str)"
