@@ -244,5 +244,6 @@ def test_allow_list(tmp_path: Path) -> None:
             401, error("invalid_write_key", "write key 'evil' is not accepted by this collector"))
         keyless = post_json(collector.url + "/v1/track", track("none"))
         assert keyless.status == 401
-        assert [m["writeKey"] for m in collector.archived()] == ["also", "good"]
+        assert post_json(collector.url + "/v1/t", track("after", writeKey="good")).status == 200
+        assert [m["writeKey"] for m in collector.archived()] == ["also", "good", "good"]
         assert [r["code"] for r in collector.refused()] == ["invalid_write_key"] * 2

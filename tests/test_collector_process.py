@@ -62,15 +62,19 @@ def test_start_prints_where_it_listens_and_stops_cleanly_on_sigterm(tmp_path: Pa
          "--socket", str(sock)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
+    viewer = socket.socket(socket.AF_UNIX)
     try:
         first = process.stdout.readline()
         assert first.startswith("segdebug collector listening on http://127.0.0.1:")
         assert process.stdout.readline().split() == ["archive:", str(archive)]
         url = first.split()[-1]
         assert post_json(url + "/v1/track", {"userId": "u", "event": "Signed Up"}).status == 200
+        viewer.connect(str(sock))  # a viewer still connected must not spoil the shutdown
+        assert viewer.recv(65536).startswith(b'{"kind":"hello"')
     finally:
         process.send_signal(signal.SIGTERM)
         out, err = process.communicate(timeout=15)
+        viewer.close()
     assert process.returncode == 0, err
     assert "Traceback" not in err
     assert not sock.exists()
