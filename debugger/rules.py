@@ -67,9 +67,10 @@ _REQUIRED_CODE = {"event": "missing_event", "groupId": "missing_group_id", "prev
 def check_required(message: Mapping[str, Any]) -> list[Problem]:
     """The fields Segment requires; any failure here refuses the message."""
     kind = message.get("type")
-    required = _REQUIRED_FIELD.get(kind) if type(kind) is str else None
-    if (message.get("userId") or message.get("anonymousId")) and (
-        (required is None and kind in _TYPES) or (kind != "alias" and message.get(required))
+    known = type(kind) is str and kind in _TYPES
+    required = _REQUIRED_FIELD.get(kind) if known else None
+    if known and (message.get("userId") or message.get("anonymousId")) and (
+        required is None or (kind != "alias" and message.get(required))
     ):
         return []  # the usual case, decided without building anything
     if kind not in CALL_TYPES:

@@ -6,6 +6,8 @@ import copy
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from debugger.rules import CODES, check
 
@@ -134,3 +136,30 @@ def test_a_skewed_client_clock_shows_once_as_clock_skew() -> None:
                    timestamp="2026-03-02T09:00:00.050Z")
     assert codes(message) == ["clock_skew"]
     assert codes({**message, "originalTimestamp": "soon"}) == ["bad_timestamp", "clock_skew"]
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=30),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4),
+    max_leaves=12,
+)
+fields = st.sampled_from(
+    ["type", "event", "userId", "anonymousId", "messageId", "properties", "traits", "context",
+     "timestamp", "sentAt", "receivedAt", "originalTimestamp", "groupId", "previousId", "name", "extra"]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    kind=st.sampled_from(["track", "identify", "page", "screen", "group", "alias", "bogus"]),
+    body=st.dictionaries(fields, json_values, max_size=10),
+)
+def test_any_message_gets_well_formed_problems(kind: str, body: dict[str, Any]) -> None:
+    """The collector runs check on untrusted input: it must never raise, and every problem
+    must be complete, errors first."""
+    found = check({"type": kind, **body})
+    levels = [p["level"] for p in found]
+    assert levels == sorted(levels, key=lambda level: level != "error")
+    for item in found:
+        assert item["code"] in CODES and item["level"] == CODES[item["code"]][0]
+        assert item["message"] and "\n" not in item["hint"]
