@@ -19,7 +19,7 @@ from aiohttp import web
 from debugger.archive_writer import ArchiveWriter
 from debugger.envelope import event_envelope
 from debugger.ingest import (
-    MAX_REQUEST, Call, Checker, IngestError, Outcome, decode_pixel, error_body, ingest,
+    MAX_REQUEST, Accepted, Call, Checker, IngestError, Outcome, decode_pixel, error_body, ingest,
     refused_call, write_key_from_auth,
 )
 from debugger.message import CALL_TYPES, SHORT_PATHS
@@ -66,7 +66,7 @@ class Collector:
         if outcome.accepted:
             self.writer.append_lines(item.line for item in outcome.accepted)
         endpoint = request.path
-        if outcome.refused:
+        if outcome.refusals:
             self.writer.append_rejected(
                 {
                     "receivedAt": call.received_at, "endpoint": endpoint, "writeKey": item.write_key,
@@ -77,17 +77,11 @@ class Collector:
             )
         facts = _request_facts(request, body_size)
         publish, seq, received_at = self.publish, self.seq, call.received_at
-        for accepted in outcome.accepted:
+        for item in outcome.results:
             publish(event_envelope(
-                seq=next(seq), received_at=received_at, endpoint=endpoint,
-                write_key=accepted.write_key, status="accepted", problems=accepted.problems,
-                message=accepted.message, raw=accepted.line.decode(), request=facts,
-            ))
-        for refused in outcome.refused:
-            publish(event_envelope(
-                seq=next(seq), received_at=received_at, endpoint=endpoint,
-                write_key=refused.write_key, status="rejected", problems=refused.problems,
-                message=refused.message, raw=refused.raw, request=facts,
+                seq=next(seq), received_at=received_at, endpoint=endpoint, write_key=item.write_key,
+                status="accepted" if isinstance(item, Accepted) else "rejected",
+                problems=item.problems, message=item.message, raw=item.raw, request=facts,
             ))
 
     def call_for(self, request: web.Request, kind: str | None) -> Call:
@@ -115,7 +109,7 @@ OK = orjson.dumps({"success": True})
 
 
 def _answer(outcome: Outcome) -> web.Response:
-    if outcome.status == 200 and not outcome.refused:
+    if outcome.status == 200 and not outcome.refusals:
         return web.Response(body=OK, content_type="application/json")
     return json_response(outcome.status, outcome.body)
 

@@ -24,6 +24,7 @@ from debugger.message import format_time, parse_time
 MAX_MESSAGE = 32 * 1024  # bytes per message (the SDKs use 32768)
 MAX_REQUEST = 500 * 1024  # bytes per request, after inflating
 MAX_BATCH = 2500  # events per batch
+MAX_ERRORS_SHOWN = 20  # per-item errors listed in a batch's answer
 RAW_KEPT = 64 * 1024  # how much of a refused body's text is kept for the record
 
 Checker = Callable[[Mapping[str, Any]], list[Problem]]
@@ -55,6 +56,10 @@ class Accepted:
     write_key: str | None
     problems: list[Problem]
 
+    @property
+    def raw(self) -> str:
+        return self.line.decode()
+
 
 @dataclass(slots=True)
 class Refused:
@@ -68,12 +73,24 @@ class Refused:
 
 @dataclass(slots=True)
 class Outcome:
-    """What one call came to: the HTTP answer, what to archive, what was refused."""
+    """What one call came to: the HTTP answer and each message's fate, in the call's order."""
 
     status: int
     body: dict[str, Any]
-    accepted: list[Accepted] = field(default_factory=list)
-    refused: list[Refused] = field(default_factory=list)
+    results: list[Accepted | Refused] = field(default_factory=list)
+    refusals: int = 0
+
+    @property
+    def accepted(self) -> list[Accepted]:
+        if not self.refusals:
+            return self.results  # type: ignore[return-value]  # the common case: no copy
+        return [item for item in self.results if isinstance(item, Accepted)]
+
+    @property
+    def refused(self) -> list[Refused]:
+        if not self.refusals:
+            return []
+        return [item for item in self.results if isinstance(item, Refused)]
 
 
 # --- decoding -------------------------------------------------------------------------------
@@ -189,7 +206,7 @@ def ingest(body: bytes, encoding: str | None, call: Call, check: Checker) -> Out
 def refused_call(error: IngestError, raw: str | None, write_key: str | None) -> Outcome:
     """The Outcome of a call refused as a whole: its answer and one refusal to record."""
     refused = Refused(None, raw, write_key, [problem("error", error.code, error.message)])
-    return Outcome(error.status, error_body(error.code, error.message), refused=[refused])
+    return Outcome(error.status, error_body(error.code, error.message), [refused], 1)
 
 
 def _ingest(body: bytes, encoding: str | None, call: Call, check: Checker) -> Outcome:
@@ -237,9 +254,9 @@ def _single(payload: dict[str, Any], text: bytes, call: Call, check: Checker) ->
     merger = _Merger(call, key, payload.get("sentAt"), None, None)
     result = merger.item(payload, check, raw=text)
     if isinstance(result, Accepted):
-        return Outcome(200, OK_BODY, accepted=[result])
+        return Outcome(200, OK_BODY, [result])
     first = next(p for p in result.problems if p["level"] == "error")
-    return Outcome(400, error_body(first["code"], _summary(result.problems)), refused=[result])
+    return Outcome(400, error_body(first["code"], _summary(result.problems)), [result], 1)
 
 
 def _batch(payload: dict[str, Any], text: bytes, call: Call, check: Checker) -> Outcome:
@@ -252,23 +269,21 @@ def _batch(payload: dict[str, Any], text: bytes, call: Call, check: Checker) -> 
         refused = Refused(None, raw_text(text), key, [problem("error", "too_many_events", message, "batch")])
         return Outcome(200, {"success": True, "accepted": 0, "rejected": len(items),
                              "errors": [{"index": None, "code": "too_many_events", "message": message}]},
-                       refused=[refused])
+                       [refused], 1)
     merger = _Merger(call, key, payload.get("sentAt"), payload.get("context"), payload.get("integrations"))
-    outcome = Outcome(200, OK_BODY)
+    results: list[Accepted | Refused] = []
     errors: list[dict[str, Any]] = []
     for index, item in enumerate(items):
         result = merger.item(item, check)
-        if isinstance(result, Accepted):
-            outcome.accepted.append(result)
-            continue
-        outcome.refused.append(result)
-        if len(errors) < 20:
+        results.append(result)
+        if isinstance(result, Refused) and len(errors) < MAX_ERRORS_SHOWN:
             first = next(p for p in result.problems if p["level"] == "error")
             errors.append({"index": index, "code": first["code"], "message": _summary(result.problems)})
-    if outcome.refused:
-        outcome.body = {"success": True, "accepted": len(outcome.accepted),
-                        "rejected": len(outcome.refused), "errors": errors}
-    return outcome
+    refusals = sum(isinstance(result, Refused) for result in results) if errors else 0
+    if not refusals:
+        return Outcome(200, OK_BODY, results)
+    body = {"success": True, "accepted": len(results) - refusals, "rejected": refusals, "errors": errors}
+    return Outcome(200, body, results, refusals)
 
 
 class _Merger:

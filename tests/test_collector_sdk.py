@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import orjson
 import pytest
 from segment.analytics import Client
 
@@ -103,3 +104,14 @@ async def test_viewer_sees_warnings_on_accepted_messages(collector: Collector) -
     [event] = [line for line in lines if line["kind"] == "event"]
     assert event["status"] == "accepted" and event["message"] == collector.archived()[0]
     assert event["problems"] and {p["level"] for p in event["problems"]} == {"warning"}
+
+
+async def test_mixed_batch_envelopes_keep_the_batch_order(collector: Collector) -> None:
+    batch = [{"type": "track", "userId": "u", "event": "First Thing"}, {"type": "track", "userId": "u"},
+             {"type": "track", "userId": "u", "event": "Third Thing"}]
+    body = orjson.dumps({"batch": batch, "writeKey": "wk"})
+    lines = await collect_envelopes(collector, 3, lambda: http("POST", collector.url + "/v1/b", body))
+    events = [line for line in lines if line["kind"] == "event"]
+    assert [e["status"] for e in events] == ["accepted", "rejected", "accepted"]
+    assert orjson.loads(events[1]["raw"]) == batch[1]
+    assert [e["message"] for e in events if e["status"] == "accepted"] == collector.archived()
