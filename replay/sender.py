@@ -125,7 +125,11 @@ class Sender:
             batch = await queue.get()
             if batch is None:
                 return
-            await done(batch, await self.deliver(batch))
+            try:
+                outcome = await self.deliver(batch)
+            except Exception as error:  # noqa: BLE001 - a worker must never die with a batch
+                outcome = Outcome(False, None, f"unexpected error: {error!r}", 1)
+            await done(batch, outcome)
 
     async def deliver(self, batch: Batch) -> Outcome:
         assert self.session is not None

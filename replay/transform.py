@@ -141,4 +141,5 @@ def parse_assignment(text: str) -> tuple[str, Any]:
     try:
         return path, orjson.loads(value)
     except orjson.JSONDecodeError:
-        raise ValueError(f"--set {text!r}: the value is not JSON (quote strings: name=\"\\\"x\\\"\")") from None
+        raise ValueError(f"--set {text!r}: the value is not JSON (strings need quotes: "
+                         "--set 'context.app.name=\"shop\"')") from None

@@ -194,3 +194,27 @@ def test_resume_command_masks_secrets() -> None:
                               "--write-key", "SECRET123", "--header", "Authorization:Bearer x"])
     assert "SECRET123" not in command and "Bearer" not in command
     assert command.endswith("--resume") and "$WRITE_KEY" in command
+
+
+def test_chunked_and_line_by_line_reading_agree_on_ordinals(tmp_path: Path) -> None:
+    """--resume reads line by line; a first run reads in chunks: both must number lines alike."""
+    from replay.source import Chunk, Rejected, Selection, Source
+
+    archive = tmp_path / "mixed.ndjson"
+    archive.write_bytes(b'{"a":1}\n\n  \n{"a":2}\r\n garbage\n{"a":3}\n {"a":4} \n[5]\n{"a":6}\n{"a":7')
+    def numbered(source: Source) -> list[tuple[int, str]]:
+        found = []
+        for entry in source:
+            if isinstance(entry, Chunk):
+                found += [(entry.first + i, raw.decode()) for i, raw in enumerate(entry.lines)]
+            elif isinstance(entry, Rejected):
+                found.append((entry.ordinal, "bad"))
+            else:
+                found.append((entry.ordinal, entry.raw.decode()))
+        return found
+
+    chunked = numbered(Source([str(archive)], Selection(), parse_all=False, chunks=True))
+    by_line = numbered(Source([str(archive)], Selection(), parse_all=False, done_before=lambda n: False))
+    assert chunked == by_line
+    assert [text for _, text in chunked] == ['{"a":1}', '{"a":2}', "bad", '{"a":3}', '{"a":4}', "bad",
+                                              '{"a":6}', "bad"]

@@ -1,0 +1,159 @@
+"""Replay throughput: `segdebug replay` vs a bare aiohttp client, into the same null endpoint.
+
+The null endpoint (aiohttp, reads the body, answers 200 without parsing) runs as its own
+process. The baseline posts pre-built /v1/batch bodies of the same archive with 8 requests in
+flight: the least any Python sender on aiohttp must do. Replay runs as a real `segdebug replay`
+process on an archived NDJSON file (default options: stale sentAt dropped, fresh batch sentAt,
+100 per batch, 8 in flight); its peak RSS comes from the kernel (wait4).
+
+    .venv/bin/python bench/replay.py                   # 1,000,000 events (~520 bytes each)
+    .venv/bin/python bench/replay.py --events 100000   # quick run
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import orjson
+
+ROOT = Path(__file__).resolve().parent.parent
+EVENTS = ("Product Viewed", "Product Added", "Checkout Started", "Order Completed", "Signed In")
+BODY_POOL = 20_000  # events pre-built into baseline bodies, cycled
+
+
+def archived_message(rng: random.Random, index: int) -> bytes:
+    """One archive line as the collector writes it: client fields + sentAt/receivedAt/writeKey."""
+    second = f"2024-05-01T10:{(index // 1000) % 60:02d}:{index % 60:02d}.{index % 1000:03d}Z"
+    message = {
+        "type": "track" if index % 5 else "page", "event": rng.choice(EVENTS),
+        "userId": f"user_{rng.randrange(20_000)}", "anonymousId": str(uuid.UUID(int=rng.getrandbits(128))),
+        "messageId": f"bench-{index}", "timestamp": second,
+        "properties": {"product_id": f"sku-{rng.randrange(5000)}", "price": round(rng.uniform(1, 300), 2),
+                       "currency": "EUR", "quantity": rng.randrange(1, 5), "coupon": None},
+        "context": {"library": {"name": "analytics-python", "version": "2.3.3"}, "locale": "de-DE",
+                    "ip": f"198.51.100.{rng.randrange(255)}", "timezone": "Europe/Berlin"},
+        "integrations": {}, "sentAt": second, "receivedAt": second, "writeKey": "bench_write_key_0001",
+    }
+    return orjson.dumps(message)
+
+
+def write_archive(path: Path, events: int) -> int:
+    rng = random.Random(7)
+    size = 0
+    with open(path, "wb") as out:
+        for index in range(events):
+            line = archived_message(rng, index) + b"\n"
+            size += len(line)
+            out.write(line)
+    return size
+
+
+async def null_endpoint(port_file: str) -> None:
+    """Answers 200 to anything, after reading (not parsing) the body."""
+    from aiohttp import web
+
+    async def answer(request: web.Request) -> web.Response:
+        await request.read()
+        return web.Response(body=b'{"success":true}', content_type="application/json")
+
+    app = web.Application(client_max_size=8 * 1024 * 1024)
+    app.router.add_post("/{tail:.*}", answer)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    Path(port_file).write_text(str(site._server.sockets[0].getsockname()[1]))  # type: ignore[union-attr]
+    await asyncio.Event().wait()
+
+
+def start_endpoint(directory: Path) -> tuple[subprocess.Popen[bytes], str]:
+    port_file = directory / "port"
+    process = subprocess.Popen([sys.executable, __file__, "--serve", str(port_file)])
+    deadline = time.monotonic() + 20
+    while not (port_file.exists() and port_file.read_text()):
+        if time.monotonic() > deadline or process.poll() is not None:
+            raise SystemExit("the null endpoint did not start")
+        time.sleep(0.05)
+    return process, f"http://127.0.0.1:{port_file.read_text()}"
+
+
+async def baseline(url: str, bodies: list[bytes], per_body: int, events: int) -> float:
+    """Events/s of a bare aiohttp loop posting pre-built bodies, 8 in flight."""
+    import aiohttp
+
+    remaining = iter(range(events // per_body))
+    headers = {"Content-Type": "application/json"}
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=8)) as session:
+        async def post_all() -> None:
+            for index in remaining:
+                async with session.post(url, data=bodies[index % len(bodies)], headers=headers) as response:
+                    await response.read()
+
+        started = time.perf_counter()
+        await asyncio.gather(*(post_all() for _ in range(8)))
+        return (events // per_body) * per_body / (time.perf_counter() - started)
+
+
+def prebuilt_bodies(archive: Path, per_body: int) -> list[bytes]:
+    with open(archive, "rb") as handle:
+        lines = [line.rstrip(b"\n") for _, line in zip(range(BODY_POOL), handle)]
+    tail = b'],"writeKey":"bench_write_key_0001","sentAt":"2024-05-01T10:00:00.000Z"}'
+    return [b'{"batch":[' + b",".join(lines[i : i + per_body]) + tail for i in range(0, len(lines), per_body)]
+
+
+def run_replay(archive: Path, url: str, directory: Path) -> tuple[dict, float, float]:
+    """(json report, wall seconds, peak RSS in MB) of a real `segdebug replay` process."""
+    command = [sys.executable, "-m", "debugger.cli", "replay", str(archive), "--to", url,
+               "--report", "json", "--failed", str(directory / "failed.ndjson"),
+               "--checkpoint", str(directory / "checkpoint.json")]
+    started = time.perf_counter()
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, cwd=ROOT)
+    output = process.stdout.read()  # type: ignore[union-attr]
+    _, status, usage = os.wait4(process.pid, 0)
+    wall = time.perf_counter() - started
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode != 0:
+        raise SystemExit(f"replay exited {process.returncode}: {output.decode()[-500:]}")
+    return orjson.loads(output.strip().splitlines()[-1]), wall, usage.ru_maxrss / 1024
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--serve", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve:
+        asyncio.run(null_endpoint(args.serve))
+        return
+    with tempfile.TemporaryDirectory(prefix="bench-replay-") as temp:
+        directory = Path(temp)
+        archive = directory / "archive.ndjson"
+        size = write_archive(archive, args.events)
+        print(f"archive: {args.events:,} events, {size / args.events:.0f} bytes/event")
+        endpoint, url = start_endpoint(directory)
+        try:
+            base = asyncio.run(baseline(url + "/v1/batch", prebuilt_bodies(archive, 100), 100, args.events))
+            report, wall, rss = run_replay(archive, url, directory)
+        finally:
+            endpoint.terminate()
+            endpoint.wait()
+    rate = report["events_per_second"]
+    assert report["delivered"] == args.events, report
+    print(f"baseline (bare aiohttp, pre-built bodies, 8 in flight): {base:,.0f} events/s")
+    print(f"segdebug replay: {rate:,.0f} events/s (process wall {wall:.2f} s incl. start-up, "
+          f"{args.events / wall:,.0f} events/s)")
+    print(f"ratio: {rate / base:.2f}  (goal >= 0.4; absolute goal >= 250,000 events/s)")
+    print(f"replay peak RSS: {rss:.0f} MB (goal <= 150 MB)")
+
+
+if __name__ == "__main__":
+    main()
