@@ -11,7 +11,7 @@ from debugger.message import call_type, event_time, format_time, mask_key, name_
 from replay.batching import MAX_MESSAGE_BYTES
 from replay.pacing import describe
 from replay.source import Item, Rejected, Source
-from replay.transform import Transformer
+from replay.transform import BrokenLine, Transformer
 
 SHOWN_NAMES = 20
 
@@ -29,7 +29,11 @@ def dry_run(source: Source, transform: Transformer, *, rate: float | None, speed
             continue
         item: Item = entry
         message = item.message or {}
-        key, body = transform(item)
+        try:
+            key, body = transform(item)
+        except BrokenLine:
+            bad += 1
+            continue
         too_big += len(body) > MAX_MESSAGE_BYTES
         types[call_type(message) or "?"] += 1
         if call_type(message) == "track":

@@ -8,10 +8,9 @@ import os
 import secrets
 import signal
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
 
 from debugger.archive import ArchiveError, expand, parse_line, read_messages
 from debugger.errors import CliError
@@ -25,7 +24,7 @@ from replay.report import Progress, Stats, Summary
 from replay.sender import Delivery, Outcome, Sender, preflight
 from replay.source import Chunk, Rejected, Selection, Source, original_time
 from replay.target import Target
-from replay.transform import Transformation, Transformer
+from replay.transform import BrokenLine, Transformation, Transformer
 
 TICK_SECONDS = 1.0
 
@@ -52,7 +51,6 @@ class Plan:
     resume: bool = False
     report: str = "text"
     resume_command: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def run_replay(plan: Plan) -> int:
@@ -155,7 +153,11 @@ class Run:
                 self.stats.bad_lines += 1
                 self.failed.bad_line(entry)
                 continue
-            key, item = transform(entry)  # type: ignore[arg-type]
+            try:
+                key, item = transform(entry)  # type: ignore[arg-type]
+            except BrokenLine as error:
+                self.bad_item(entry.ordinal, entry.raw, str(error))  # type: ignore[union-attr]
+                continue
             if len(item) > MAX_MESSAGE_BYTES:
                 self.too_big(entry.ordinal, item)
                 continue
@@ -185,17 +187,23 @@ class Run:
 
     def add_chunk(self, chunk: Chunk, url: str) -> list[Batch]:
         """Transform and batch a run of unparsed lines; the rare oversized one goes aside."""
-        keys, items = self.transform.chunk(chunk)
+        keys, items, broken = self.transform.chunk(chunk)
         self.keys.update(keys)
-        if max(map(len, items)) <= MAX_MESSAGE_BYTES:
+        if not broken and max(map(len, items)) <= MAX_MESSAGE_BYTES:
             return self.batcher.add_many(keys, url, items, chunk.first)
         full: list[Batch] = []
         for index, (key, item) in enumerate(zip(keys, items)):
-            if len(item) > MAX_MESSAGE_BYTES:
+            if index in broken:
+                self.bad_item(chunk.first + index, item, broken[index])
+            elif len(item) > MAX_MESSAGE_BYTES:
                 self.too_big(chunk.first + index, item)
             else:
                 full += self.batcher.add(key, url, item, chunk.first + index)
         return full
+
+    def bad_item(self, ordinal: int, item: bytes, reason: str) -> None:
+        self.stats.bad_lines += 1
+        self.failed.bad_item(ordinal, item, reason)
 
     def too_big(self, ordinal: int, item: bytes) -> None:
         self.stats.too_big += 1
@@ -246,8 +254,7 @@ class Run:
         if not broken:
             return None
         for ordinal, item, reason in broken:
-            self.stats.bad_lines += 1
-            self.failed.bad_item(ordinal, item, reason)
+            self.bad_item(ordinal, item, reason)
         rest = Batch(batch.key, batch.url)
         for ordinal, item, parsed in checked:
             if not isinstance(parsed, str):

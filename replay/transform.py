@@ -38,6 +38,10 @@ class Transformation:
         return self.shift is not None or self.new_ids_seed is not None or bool(self.sets)
 
 
+class BrokenLine(ValueError):
+    """A line that passed the quick shape check but is not a JSON object after all."""
+
+
 class Transformer:
     """Turns a selected item into (write key, bytes to send)."""
 
@@ -52,13 +56,16 @@ class Transformer:
             if fast is not None:
                 return fast
         message = item.message if item.message is not None else parse_line(item.raw)
-        assert isinstance(message, dict), "the source only hands out JSON objects"
+        if isinstance(message, str):
+            raise BrokenLine(message)
         return self._edit_message(dict(message), item.ordinal)
 
-    def chunk(self, chunk: Chunk) -> tuple[list[str | None], list[bytes]]:
-        """Keys and bytes for a run of unparsed lines (the hot path: a tight loop, no objects)."""
+    def chunk(self, chunk: Chunk) -> tuple[list[str | None], list[bytes], dict[int, str]]:
+        """Keys and bytes for a run of unparsed lines (the hot path: a tight loop, no objects),
+        and why, by index, the lines that are not JSON after all were left out (rare)."""
         keys: list[str | None] = []
         items: list[bytes] = []
+        broken: dict[int, str] = {}
         edit = self._edit_bytes if self.spec.write_key is not None else None
         drop_sent_at = self.drop_sent_at
         for index, raw in enumerate(chunk.lines):
@@ -69,10 +76,14 @@ class Transformer:
             else:
                 edited = edit(raw)
             if edited is None:
-                edited = self(Item(chunk.first + index, "", 0, raw, parse_line(raw)))  # type: ignore[arg-type]
+                try:
+                    edited = self(Item(chunk.first + index, "", 0, raw, None))
+                except BrokenLine as error:
+                    broken[index] = str(error)
+                    edited = (None, raw)
             keys.append(edited[0])
             items.append(edited[1])
-        return keys, items
+        return keys, items, broken
 
     def _edit_bytes(self, raw: bytes) -> tuple[str | None, bytes] | None:
         key = self.spec.write_key

@@ -244,14 +244,15 @@ def test_garbage_lines_and_a_40kb_message_go_to_the_failed_file(
     good = archive.read_bytes().splitlines(keepends=True)
     big = orjson.dumps({"type": "track", "event": "Big", "userId": "u", "messageId": "big",
                         "properties": {"blob": "x" * 40_000}})
-    archive.write_bytes(b"".join(good[:10]) + b'{"type":"track", oops}\n' + b"".join(good[10:])
+    archive.write_bytes(b"".join(good[:10]) + b'{"type":"track", oops}\n' + b'{"p":{"sentAt":1}, x}\n'
+                        + b"".join(good[10:])
                         + b"this is not json\n[1, 2]\n" + big + b"\n" + b'{"type":"track","messageId":"torn"')
     code = replay(tmp_path, str(archive), "--to", endpoint.url)
     assert code == 1 and sorted(endpoint.acknowledged) == sorted(ids)
     reasons = [r["error"] for r in failed_records(tmp_path)]
-    assert len(reasons) == 5
+    assert len(reasons) == 6
     assert any("torn last line" in r for r in reasons) and any("32 KB" in r for r in reasons)
-    assert "failed      5" in capsys.readouterr().out
+    assert "failed      6" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("args, message", [
