@@ -67,11 +67,11 @@ def replay(
     report: Annotated[ReportFormat, typer.Option(help="Final report: text or json.")] = ReportFormat.text,
 ) -> None:
     """Resend archived events to a collector, Segment, or any webhook; nothing is lost."""
-    from replay.run import Plan, run_replay
+    from replay.run import Plan, describe_plan, run_replay
     from replay.sender import Delivery
-    from replay.source import Selection, Source
+    from replay.source import Selection
     from replay.target import resolve
-    from replay.transform import Transformation, Transformer, parse_assignment
+    from replay.transform import Transformation, parse_assignment
 
     if rate is not None and speed is not None:
         raise CliError("--rate and --speed cannot be combined; choose one pace")
@@ -87,12 +87,6 @@ def replay(
     _check_readable(archives)
     base = _base_path(archives)
     transformation = Transformation(write_key=write_key, sent_at=sent_at.value, sets=sets)
-    if dry_run:
-        from replay.dryrun import dry_run as describe_run
-
-        source = Source(archives, selection, parse_all=True, limit=limit)
-        typer.echo(describe_run(source, Transformer(transformation), rate=rate, speed=speed, max_wait=max_wait))
-        return
     fingerprint = hashlib.sha256(orjson.dumps([
         [str(Path(a).resolve()) if a != "-" else a for a in archives], target.url, mode.value,
         filter, since, until, limit, write_key, sent_at.value, timestamps.value,
@@ -109,6 +103,9 @@ def replay(
         shift_timestamps=timestamps is Timestamps.shift, resume=resume, report=report.value,
         resume_command=resume_command(sys.argv),
     )
+    if dry_run:
+        typer.echo(describe_plan(plan))
+        return
     code = run_replay(plan)
     if code:
         raise typer.Exit(code)

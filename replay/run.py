@@ -61,11 +61,7 @@ def run_replay(plan: Plan) -> int:
     previous = _load_checkpoint(plan)
     seed = previous.seed if previous else secrets.token_hex(8)
     shift = previous.shift_seconds if previous else _shift_seconds(plan)
-    spec = Transformation(
-        write_key=plan.transformation.write_key, sent_at=plan.transformation.sent_at,
-        shift=None if shift is None else timedelta(seconds=shift),
-        new_ids_seed=seed if plan.new_message_ids else None, sets=plan.transformation.sets,
-    )
+    spec = _transformation(plan, seed, shift)
     state = Checkpoint(plan.fingerprint, seed, shift_seconds=shift,
                        totals=dict(previous.totals) if previous else {})
     source = Source(plan.archives, plan.selection, parse_all=plan.speed is not None,
@@ -73,6 +69,24 @@ def run_replay(plan: Plan) -> int:
                     chunks=not (plan.rate or plan.speed or plan.target.per_type))
     run = Run(plan, source, Transformer(spec), state, append_failed=previous is not None)
     return asyncio.run(run.main())
+
+
+def describe_plan(plan: Plan) -> str:
+    """--dry-run: read and select everything, send nothing (see replay.dryrun)."""
+    from replay.dryrun import dry_run
+
+    source = Source(plan.archives, plan.selection, parse_all=True, limit=plan.limit)
+    transform = Transformer(_transformation(plan, "dry-run", _shift_seconds(plan)))
+    return dry_run(source, transform, rate=plan.rate, speed=plan.speed, max_wait=plan.max_wait)
+
+
+def _transformation(plan: Plan, seed: str, shift: float | None) -> Transformation:
+    """The full transformation: the CLI's options plus this run's id seed and time shift."""
+    return Transformation(
+        write_key=plan.transformation.write_key, sent_at=plan.transformation.sent_at,
+        shift=None if shift is None else timedelta(seconds=shift),
+        new_ids_seed=seed if plan.new_message_ids else None, sets=plan.transformation.sets,
+    )
 
 
 class Run:
