@@ -107,7 +107,7 @@ def decode_body(body: bytes, encoding: str | None, cap: int = MAX_REQUEST) -> by
     if name in ("gzip", "x-gzip"):
         return _inflate(body, zlib.MAX_WBITS | 16, cap, "gzip")
     if name == "deflate":  # RFC says zlib-wrapped; some clients send raw deflate
-        wrapped = body[:1] and (body[0] & 0x0F) == 8 and int.from_bytes(body[:2], "big") % 31 == 0
+        wrapped = len(body) >= 2 and body[0] & 0x0F == 8 and int.from_bytes(body[:2], "big") % 31 == 0
         return _inflate(body, zlib.MAX_WBITS if wrapped else -zlib.MAX_WBITS, cap, "deflate")
     raise IngestError(
         400, "unsupported_encoding", f"Content-Encoding {encoding!r} is not supported (use gzip or deflate)"
@@ -128,7 +128,7 @@ def _inflate(body: bytes, wbits: int, cap: int, name: str) -> bytes:
                 if size > cap:
                     raise IngestError(
                         400, "request_too_large",
-                        f"the {name} body inflates to more than {cap} bytes (limit {MAX_REQUEST})",
+                        f"the {name} body inflates to more than {cap} bytes",
                     )
                 if not inflater.unconsumed_tail:
                     break
@@ -197,10 +197,14 @@ class Call:
 
 def ingest(body: bytes, encoding: str | None, call: Call, check: Checker) -> Outcome:
     """Everything Segment does with one call, as an Outcome (never raises)."""
+    text = body
     try:
-        return _ingest(body, encoding, call, check)
-    except IngestError as error:
-        return refused_call(error, raw_text(body) if body else None, call.auth_key)
+        if len(body) > MAX_REQUEST:
+            raise IngestError(400, "request_too_large", f"the request is over {MAX_REQUEST} bytes")
+        text = decode_body(body, encoding)
+        return _ingest(text, call, check)
+    except IngestError as error:  # the record keeps the inflated text when there is one
+        return refused_call(error, raw_text(text) if text else None, call.auth_key)
 
 
 def refused_call(error: IngestError, raw: str | None, write_key: str | None) -> Outcome:
@@ -209,10 +213,7 @@ def refused_call(error: IngestError, raw: str | None, write_key: str | None) -> 
     return Outcome(error.status, error_body(error.code, error.message), [refused], 1)
 
 
-def _ingest(body: bytes, encoding: str | None, call: Call, check: Checker) -> Outcome:
-    if len(body) > MAX_REQUEST:
-        raise IngestError(400, "request_too_large", f"the request is over {MAX_REQUEST} bytes")
-    text = decode_body(body, encoding)
+def _ingest(text: bytes, call: Call, check: Checker) -> Outcome:
     if not text.strip():
         raise IngestError(400, "empty_body", "the request body is empty")
     try:
