@@ -88,6 +88,7 @@ class Summary:
     interrupted: bool
     write_keys: list[str]
     resume_command: str | None = None
+    earlier: dict[str, int] = field(default_factory=dict)  # totals of the runs this one resumes
 
     def as_dict(self) -> dict[str, Any]:
         s = self.stats
@@ -104,6 +105,7 @@ class Summary:
             "statuses": dict(sorted(s.statuses.items())), "errors": dict(s.errors.most_common()),
             "failed_file": self.failed_file, "interrupted": self.interrupted,
             "write_keys": self.write_keys, "resume": self.resume_command,
+            "earlier_runs": self.earlier,
         }
 
     def text(self) -> str:
@@ -122,6 +124,8 @@ class Summary:
             "statuses    " + ("  ".join(f"{k}:{v}" for k, v in d["statuses"].items()) or "-"),
             f"write keys  {', '.join(d['write_keys']) or '-'}",
         ]
+        if self.earlier:
+            lines.append("earlier runs " + "  ".join(f"{k.replace('_', ' ')} {v}" for k, v in self.earlier.items()))
         if d["errors"]:
             lines.append("errors")
             lines.extend(f"  {count:>7}  {error}" for error, count in d["errors"].items())

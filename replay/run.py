@@ -7,7 +7,9 @@ import asyncio
 import os
 import secrets
 import signal
+import sys
 import time
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -118,7 +120,10 @@ class Run:
             nonlocal interrupts
             interrupts += 1
             self.stopping.set()
-            if interrupts > 1:  # a second Ctrl-C: do not wait for requests in flight
+            if interrupts == 1:
+                print("segdebug replay: stopping; requests in flight finish (Ctrl-C again to "
+                      "stop at once)", file=sys.stderr, flush=True)
+            else:  # do not wait for requests in flight: they stay pending for --resume
                 for task in workers:
                     task.cancel()
 
@@ -311,6 +316,8 @@ class Run:
         else:
             self.save_checkpoint()
         stats = self.stats
+        secrets_shown = {key for key in self.keys if key} | {self.plan.transformation.write_key or ""}
+        stats.errors = mask_keys(stats.errors, secrets_shown)
         summary = Summary(
             stats=stats, selected=self.source.selected, lines=self.source.lines,
             unselected=self.source.unselected, already_done=self.source.already_done,
@@ -318,6 +325,7 @@ class Run:
             interrupted=not complete,
             write_keys=sorted(mask_key(k) for k in self.keys if k),
             resume_command=None if complete else self.plan.resume_command,
+            earlier=self.state.totals,
         )
         print(summary.json() if self.plan.report == "json" else summary.text(), flush=True)
         if not complete:
@@ -342,8 +350,22 @@ class Run:
         return self.source.bytes_read / self.total_bytes
 
 
+def mask_keys(errors: Counter[str], keys: set[str]) -> Counter[str]:
+    """Error texts (servers echo write keys) with every known key masked."""
+    masked: Counter[str] = Counter()
+    for text, count in errors.items():
+        for key in keys:
+            if key:
+                text = text.replace(key, mask_key(key))
+        masked[text] += count
+    return masked
+
+
 def _load_checkpoint(plan: Plan) -> Checkpoint | None:
     if not plan.resume:
+        if plan.checkpoint.exists():
+            print(f"segdebug replay: note: starting over; {plan.checkpoint} (an unfinished run) "
+                  "will be replaced (add --resume to continue it instead)", file=sys.stderr)
         return None
     try:
         found = checkpoints.load(plan.checkpoint)

@@ -190,6 +190,7 @@ def test_resume_after_sigint_sends_the_rest_once(tmp_path: Path) -> None:
                               text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert sorted(endpoint.acknowledged) == sorted(ids)  # the rest, nothing twice
+    assert f"earlier runs delivered {first}" in done.stdout
     assert "Traceback" not in err + done.stderr
 
 
@@ -320,3 +321,16 @@ def test_stdin_and_dry_run(tmp_path: Path, endpoint: Endpoint) -> None:
                           input=archive.read_bytes(), capture_output=True, timeout=60, cwd=tmp_path)
     assert sent.returncode == 0, sent.stderr
     assert endpoint.acknowledged == ["m-10", "m-11", "m-12", "m-13", "m-14"]
+
+
+def test_write_keys_echoed_by_the_server_are_masked(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    async def unauthorized(endpoint: Endpoint, number: int) -> web.Response:
+        return web.json_response({"message": "write key 'wk_secret_123' is not accepted"}, status=401)
+
+    archive = tmp_path / "a.ndjson"
+    write_archive(archive, 3, keys=("wk_secret_123",))
+    with Endpoint(unauthorized) as endpoint:
+        assert replay(tmp_path, str(archive), "--to", endpoint.url) == 1
+    captured = capsys.readouterr()
+    assert "wk_secret_123" not in captured.out + captured.err
+    assert "write key 'wk_s…23' is not accepted" in captured.out
