@@ -145,10 +145,13 @@ class LiveModel:
         self.shown: deque[Item] = deque(maxlen=self.capacity)
         self.pending: deque[Item] = deque(maxlen=self.capacity)
         self._ids = itertools.count(1)
+        self.arrived = 0  # events this viewer was sent
+        self.displayed = 0  # of those, how many reached the list (a pause skips the overflow)
 
     def arrive(self, envelope: dict[str, Any]) -> None:
         """An event arrived: queue it for the next flush (counted when paused)."""
         self.pending.append(Item(next(self._ids), envelope))
+        self.arrived += 1
         if self.paused:
             self.new_while_paused += 1
 
@@ -161,6 +164,7 @@ class LiveModel:
         overflow = max(0, len(self.shown) + len(added) - self.capacity)
         evicted = [self.shown[i] for i in range(min(overflow, len(self.shown)))]
         self.shown.extend(added)
+        self.displayed += len(added)
         return Flush(evicted, added)
 
     def toggle_pause(self) -> None:
