@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import itertools
+import sys
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable
@@ -39,6 +40,10 @@ DEFAULT_ALLOWED_HEADERS = "Content-Type, Authorization, X-Retry-Count, Content-E
 RUNNER_OPTIONS: dict[str, Any] = {"auto_decompress": False, "access_log": None}
 
 
+class ArchiveWriteError(Exception):
+    """The archive could not be appended to: nothing was accepted, the client should retry."""
+
+
 @dataclass
 class Collector:
     """What the handlers share: the archive, the checkers, the publisher, the allow-list.
@@ -62,10 +67,20 @@ class Collector:
         return self.check_refusals
 
     def record(self, request: web.Request, call: Call, outcome: Outcome, body_size: int) -> None:
-        """Archive what was accepted (one write), log what was refused, then publish both."""
+        """Archive what was accepted (one write), log what was refused, then publish both.
+
+        Raises ArchiveWriteError (answered 500, so SDKs retry) when the archive cannot be written.
+        """
+        endpoint = request.path
+        try:
+            self._write(call, outcome, endpoint)
+        except OSError as error:
+            raise ArchiveWriteError(f"cannot append to {self.writer.archive_path}: {error.strerror or error}") from error
+        self._publish(request, call, outcome, endpoint, body_size)
+
+    def _write(self, call: Call, outcome: Outcome, endpoint: str) -> None:
         if outcome.accepted:
             self.writer.append_lines(item.line for item in outcome.accepted)
-        endpoint = request.path
         if outcome.refusals:
             self.writer.append_rejected(
                 {
@@ -75,7 +90,9 @@ class Collector:
                 }
                 for item in outcome.refused
             )
-        facts = _request_facts(request, body_size)
+
+    def _publish(self, request: web.Request, call: Call, outcome: Outcome, endpoint: str, size: int) -> None:
+        facts = _request_facts(request, size)
         publish, seq, received_at = self.publish, self.seq, call.received_at
         for item in outcome.results:
             publish(event_envelope(
@@ -221,6 +238,9 @@ async def _json_errors(request: web.Request, handler: Callable[[web.Request], An
     """aiohttp's own errors (405, 413, ...) answered as JSON too."""
     try:
         return await handler(request)
+    except ArchiveWriteError as error:
+        print(f"segdebug: error: {error}", file=sys.stderr, flush=True)
+        return json_response(500, error_body("archive_write_failed", str(error)))
     except web.HTTPException as error:
         if error.status < 400:
             raise

@@ -316,7 +316,10 @@ class _Merger:
         if len(line) > MAX_MESSAGE and (raw is not None or len(orjson.dumps(item)) > MAX_MESSAGE):
             found = [problem("error", "message_too_large", f"the message is over {MAX_MESSAGE} bytes")]
             return Refused(message, _raw(item, raw), key, found)
-        problems = check(message)
+        try:
+            problems = check(message)
+        except Exception as error:  # a broken rule must not lose the message: keep it, say why
+            problems = [problem("warning", "check_failed", f"a spec rule failed on this message: {error!r}")]
         if problems and has_errors(problems):
             return Refused(message, _raw(item, raw), key, problems)
         return Accepted(message, line, key, problems)

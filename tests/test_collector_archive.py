@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
+import aiohttp
 import orjson
 import pytest
+from aiohttp.test_utils import TestServer
 
+from debugger import rules
 from debugger.archive_writer import ArchiveWriter
+from debugger.collector import RUNNER_OPTIONS, Collector, make_app
 
 
 @pytest.mark.parametrize("policy", ["always", "interval", "never"])
@@ -43,3 +48,28 @@ def test_unwritable_location_raises_oserror(tmp_path: Path) -> None:
     blocker.write_text("")
     with pytest.raises(OSError):
         ArchiveWriter(blocker / "a.ndjson")
+
+
+async def test_full_disk_answers_500_json_and_publishes_nothing(tmp_path: Path) -> None:
+    """A write that fails (ENOSPC via /dev/full) is a 500 the SDKs retry, never a silent 200."""
+    writer = ArchiveWriter(tmp_path / "archive.ndjson", "never")
+    full = os.open("/dev/full", os.O_WRONLY)
+    os.dup2(full, writer._archive.fd)  # the archive's descriptor now writes to a full disk
+    os.close(full)
+    published: list[dict] = []
+    server = TestServer(make_app(Collector(writer=writer, check=rules.check, publish=published.append)),
+                        host="127.0.0.1", **RUNNER_OPTIONS)
+    await server.start_server()
+    try:
+        async with aiohttp.ClientSession() as session:
+            url = str(server.make_url("/v1/track"))
+            async with session.post(url, json={"userId": "u", "event": "Signed Up"}) as reply:
+                assert reply.status == 500
+                body = await reply.json()
+            assert body["code"] == "archive_write_failed" and "No space left" in body["message"]
+            async with session.post(url, data=b"{bad") as reply:  # refusals still recorded
+                assert reply.status == 400
+    finally:
+        await server.close()
+        await writer.close()
+    assert [e["status"] for e in published] == ["rejected"]

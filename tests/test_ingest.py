@@ -225,3 +225,13 @@ def test_pixel_data_decoding() -> None:
         ingest.decode_pixel("***")
     with pytest.raises(IngestError):
         ingest.decode_pixel(None)
+
+
+def test_a_crashing_rule_keeps_the_message_with_a_warning() -> None:
+    def broken(message: object) -> list:
+        raise KeyError("boom")
+
+    call = Call(kind="track", received=RECEIVED)
+    outcome = ingest.ingest(orjson.dumps(track()), None, call, broken)
+    [accepted] = outcome.accepted
+    assert outcome.status == 200 and accepted.problems[0]["code"] == "check_failed"
