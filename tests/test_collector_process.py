@@ -116,3 +116,12 @@ def test_invalid_option_is_usage_error() -> None:
     result = run_cli("collect", "--fsync", "sometimes")
     assert result.returncode == 2
     assert result.stderr.startswith("segdebug collect: error:") and "Traceback" not in result.stderr
+
+
+def test_bad_plan_is_one_clear_line(tmp_path: Path) -> None:
+    plan = tmp_path / "plan.json"
+    plan.write_text("{not json")
+    result = run_cli("collect", "--port", "0", "--archive", str(tmp_path / "a.ndjson"),
+                     "--socket", str(tmp_path / "s.sock"), "--plan", str(plan))
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"segdebug: error: plan {plan}") and result.stderr.count("\n") == 1

@@ -4,6 +4,7 @@ the archive holds them in order, and a socket subscriber got them as envelopes a
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -11,7 +12,7 @@ import pytest
 from segment.analytics import Client
 
 from debugger.socket_client import subscribe
-from tests.support import Collector, http
+from tests.support import Collector, http, start_collector
 
 WRITE_KEY = "wk_python_e2e"
 
@@ -115,3 +116,20 @@ async def test_mixed_batch_envelopes_keep_the_batch_order(collector: Collector) 
     assert [e["status"] for e in events] == ["accepted", "rejected", "accepted"]
     assert orjson.loads(events[1]["raw"]) == batch[1]
     assert [e["message"] for e in events if e["status"] == "accepted"] == collector.archived()
+
+
+async def test_tracking_plan_violations_reach_the_viewer(tmp_path: Path) -> None:
+    plan = tmp_path / "plan.json"
+    plan.write_bytes(orjson.dumps({"Order Completed": {
+        "type": "object", "required": ["properties"],
+        "properties": {"properties": {"type": "object", "required": ["order_id"]}}}}))
+    collector = start_collector(tmp_path / "c", "--plan", str(plan))
+    try:
+        body = orjson.dumps({"userId": "u1", "event": "Order Completed", "properties": {"total": 5}})
+        lines = await collect_envelopes(collector, 1, lambda: http("POST", collector.url + "/v1/t", body))
+    finally:
+        collector.stop()
+    [event] = [line for line in lines if line["kind"] == "event"]
+    assert event["status"] == "accepted"
+    assert "plan_violation" in {p["code"] for p in event["problems"]}
+    assert collector.archived()[0]["properties"] == {"total": 5}
