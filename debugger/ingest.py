@@ -238,14 +238,19 @@ def _json_error(text: bytes, error: orjson.JSONDecodeError) -> IngestError:
     )
 
 
-def _request_key(payload: Mapping[str, Any], call: Call) -> str | None:
-    """The call's write key: in the body, else Basic auth. Checked against the allow-list."""
+def _request_key(payload: Mapping[str, Any], call: Call, items_may_have_keys: bool = False) -> str | None:
+    """The call's write key: in the body, else Basic auth. Checked against the allow-list,
+    except for a batch without one: analytics.js puts the key in each item, checked there."""
     key = payload.get("writeKey")
     key = key if isinstance(key, str) and key else call.auth_key
-    if call.allowed and key not in call.allowed:
-        shown = "no write key" if not key else f"write key {key!r}"
-        raise IngestError(401, "invalid_write_key", f"{shown} is not accepted by this collector")
+    if call.allowed and key not in call.allowed and (key or not items_may_have_keys):
+        raise _unknown_key(key)
     return key
+
+
+def _unknown_key(key: str | None) -> IngestError:
+    shown = "no write key" if not key else f"write key {key!r}"
+    return IngestError(401, "invalid_write_key", f"{shown} is not accepted by this collector")
 
 
 def _single(payload: dict[str, Any], text: bytes, call: Call, check: Checker) -> Outcome:
@@ -264,7 +269,7 @@ def _batch(payload: dict[str, Any], text: bytes, call: Call, check: Checker) -> 
     items = payload.get("batch")
     if not isinstance(items, list):
         raise IngestError(400, "invalid_batch", "the body has no \"batch\" list of messages")
-    key = _request_key(payload, call)
+    key = _request_key(payload, call, items_may_have_keys=True)
     if len(items) > MAX_BATCH:
         message = f"the batch has {len(items)} events; at most {MAX_BATCH} are accepted"
         refused = Refused(None, raw_text(text), key, [problem("error", "too_many_events", message, "batch")])
@@ -283,6 +288,9 @@ def _batch(payload: dict[str, Any], text: bytes, call: Call, check: Checker) -> 
     refusals = sum(isinstance(result, Refused) for result in results) if errors else 0
     if not refusals:
         return Outcome(200, OK_BODY, results)
+    if refusals == len(results) and all(r.problems[0]["code"] == "invalid_write_key" for r in results):
+        message = "no item of this batch has a write key accepted by this collector"
+        return Outcome(401, error_body("invalid_write_key", message), results, refusals)
     body = {"success": True, "accepted": len(results) - refusals, "rejected": refusals, "errors": errors}
     return Outcome(200, body, results, refusals)
 
@@ -308,8 +316,9 @@ class _Merger:
         key = item.get("writeKey")
         if not (isinstance(key, str) and key):
             key = self.key
-        elif self.call.allowed and key not in self.call.allowed:
-            found = [problem("error", "invalid_write_key", f"write key {key!r} is not accepted", "writeKey")]
+        if self.call.allowed and key not in self.call.allowed:
+            shown = "no write key" if not key else f"write key {key!r}"
+            found = [problem("error", "invalid_write_key", f"{shown} is not accepted", "writeKey")]
             return Refused(message, _raw(item, raw), key, found)
         self._merge(message, key)
         line = orjson.dumps(message)

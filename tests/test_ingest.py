@@ -117,6 +117,17 @@ def test_allow_list_refuses_other_keys_with_401() -> None:
     assert (len(mixed.accepted), len(mixed.refused)) == (1, 1)
 
 
+def test_allow_list_with_keys_only_in_items_as_analytics_js_batches() -> None:
+    allowed = frozenset({"good"})
+    outcome = run({"batch": [track(writeKey="good"), track(writeKey="bad"), track()]}, allowed=allowed)
+    assert outcome.status == 200 and outcome.body["accepted"] == 1
+    assert [e["code"] for e in outcome.body["errors"]] == ["invalid_write_key"] * 2
+    none_good = run({"batch": [track(writeKey="bad"), track()]}, allowed=allowed)
+    assert none_good.status == 401 and none_good.body["code"] == "invalid_write_key"
+    assert len(none_good.refused) == 2
+    assert run({"batch": [track(writeKey="good")], "writeKey": "bad"}, allowed=allowed).status == 401
+
+
 @pytest.mark.parametrize(
     ("payload", "status", "code"),
     [
