@@ -78,29 +78,30 @@ def edit_line(raw: bytes, drop_sent_at: bool) -> tuple[str | None, bytes] | None
     """The hot path in one go: (top-level writeKey, raw without its top-level sentAt), or None
     when the parser must decide. The rules of `string_value` and `drop_key`, with the tail
     checks (no closing brace, no escape after the first key found) done once for both keys."""
-    last = len(raw) - 1
     key_at = raw.rfind(b'"writeKey":"')
     sent_at = raw.rfind(b'"sentAt":') if drop_sent_at else -1
-    if key_at < 0 and sent_at < 0:
-        return None, raw
-    low = min(key_at, sent_at) if key_at >= 0 and sent_at >= 0 else max(key_at, sent_at)
+    if sent_at < 0:
+        if key_at < 0:
+            return None, raw
+        low = key_at
+    else:
+        low = sent_at if key_at < 0 or sent_at < key_at else key_at
+    last = len(raw) - 1
     if raw.find(b"}", low, last) >= 0 or raw.find(b"\\", low, last) >= 0:
         return None
-    key = None
-    if key_at >= 0:
-        end = raw.find(b'"', key_at + 12)
-        key = raw[key_at + 12 : end].decode()
-    if sent_at >= 0:
-        if raw[sent_at + 9 : sent_at + 10] != b'"':
-            return None
-        end = raw.find(b'"', sent_at + 10)
-        if raw[end + 1 : end + 2] == b",":
-            raw = raw[:sent_at] + raw[end + 2 :]
-        elif raw[sent_at - 1 : sent_at] == b",":
-            raw = raw[: sent_at - 1] + raw[end + 1 :]
-        else:
-            raw = raw[:sent_at] + raw[end + 1 :]
-    return key, raw
+    key = raw[key_at + 12 : raw.find(b'"', key_at + 12)].decode() if key_at >= 0 else None
+    if sent_at < 0:
+        return key, raw
+    if raw[sent_at + 9] != 34:  # not a string value: let the parser handle it
+        return None
+    end = raw.find(b'"', sent_at + 10) + 1
+    if end == 0:
+        return None
+    if raw[end] == 44:  # a comma follows: cut the field and that comma
+        return key, raw[:sent_at] + raw[end + 1 :]
+    if raw[sent_at - 1] == 44:  # the last field: cut the comma before it
+        return key, raw[: sent_at - 1] + raw[end:]
+    return key, raw[:sent_at] + raw[end:]
 
 
 def prepend_field(raw: bytes, key: str, encoded_value: bytes) -> bytes:
