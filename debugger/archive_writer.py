@@ -3,7 +3,8 @@
 One `os.write` of all a request's lines on an O_APPEND descriptor: once it returns, the lines
 are in the kernel and survive the collector being killed. `fsync` decides how much more:
 `always` syncs each write (survives a power cut), `interval` syncs dirty files about once a
-second, `never` leaves it to the OS.
+second, `never` leaves it to the OS. A deleted or moved archive is started afresh within a
+second, so `rm archive.ndjson` clears it while the collector runs.
 """
 
 from __future__ import annotations
@@ -29,7 +30,24 @@ class _AppendFile:
         self.path = path
         self.always_sync = always_sync
         self.dirty = False
-        self.fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        self.fd = self._open()
+
+    def _open(self) -> int:
+        return os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
+
+    def reopen_if_replaced(self) -> bool:
+        """Start a new file when ours was deleted or moved away (a user clearing the archive)."""
+        try:
+            if os.path.samestat(os.stat(self.path), os.fstat(self.fd)):
+                return False
+        except FileNotFoundError:
+            pass
+        fresh = self._open()
+        with contextlib.suppress(OSError):
+            self.sync()
+        os.close(self.fd)
+        self.fd = fresh
+        return True
 
     def append(self, data: bytes) -> None:
         view = memoryview(data)
@@ -83,14 +101,22 @@ class ArchiveWriter:
             self._rejected.append(data)
 
     def start(self) -> None:
-        """Start the once-a-second fsync when the policy is `interval` (needs a running loop)."""
-        if self.policy == "interval" and self._syncer is None:
-            self._syncer = asyncio.get_running_loop().create_task(self._sync_forever())
+        """Start the once-a-second upkeep: fsync (policy `interval`), follow a deleted archive."""
+        if self._syncer is None:
+            self._syncer = asyncio.get_running_loop().create_task(self._upkeep_forever())
 
-    async def _sync_forever(self) -> None:
+    async def _upkeep_forever(self) -> None:
         while True:
             await asyncio.sleep(FSYNC_INTERVAL)
-            await asyncio.to_thread(self.sync)
+            self.follow_replaced()
+            if self.policy == "interval":
+                await asyncio.to_thread(self.sync)
+
+    def follow_replaced(self) -> None:
+        """Write to a new archive (and rejected.ndjson) if the old one was deleted or moved."""
+        for file in (self._archive, self._rejected):
+            with contextlib.suppress(OSError):
+                file.reopen_if_replaced()
 
     def sync(self) -> None:
         self._archive.sync()

@@ -73,3 +73,19 @@ async def test_full_disk_answers_500_json_and_publishes_nothing(tmp_path: Path) 
         await server.close()
         await writer.close()
     assert [e["status"] for e in published] == ["rejected"]
+
+
+async def test_a_deleted_archive_is_started_afresh(tmp_path: Path) -> None:
+    archive = tmp_path / "archive.ndjson"
+    writer = ArchiveWriter(archive, "never")
+    writer.append_lines([b'{"n":1}'])
+    archive.unlink()
+    (tmp_path / "rejected.ndjson").rename(tmp_path / "old-rejected.ndjson")
+    writer.follow_replaced()
+    writer.append_lines([b'{"n":2}'])
+    writer.append_rejected([{"code": "x"}])
+    writer.follow_replaced()  # nothing replaced this time: same files
+    writer.append_lines([b'{"n":3}'])
+    await writer.close()
+    assert archive.read_bytes() == b'{"n":2}\n{"n":3}\n'
+    assert (tmp_path / "rejected.ndjson").read_bytes() == b'{"code":"x"}\n'
