@@ -95,10 +95,11 @@ class Collector:
         facts = _request_facts(request, size)
         publish, seq, received_at = self.publish, self.seq, call.received_at
         for item in outcome.results:
+            accepted = isinstance(item, Accepted)  # its message is its archive line: raw adds nothing
             publish(event_envelope(
                 seq=next(seq), received_at=received_at, endpoint=endpoint, write_key=item.write_key,
-                status="accepted" if isinstance(item, Accepted) else "rejected",
-                problems=item.problems, message=item.message, raw=item.raw, request=facts,
+                status="accepted" if accepted else "rejected", problems=item.problems,
+                message=item.message, raw=None if accepted else item.raw, request=facts,  # type: ignore[union-attr]
             ))
 
     def call_for(self, request: web.Request, kind: str | None) -> Call:

@@ -56,10 +56,6 @@ class Accepted:
     write_key: str | None
     problems: list[Problem]
 
-    @property
-    def raw(self) -> str:
-        return self.line.decode()
-
 
 @dataclass(slots=True)
 class Refused:
