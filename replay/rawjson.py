@@ -74,34 +74,52 @@ def string_value(raw: bytes, key: bytes) -> str | None | _Ambiguous:
         return AMBIGUOUS
 
 
+def edit_lines(lines: list[bytes], drop_sent_at: bool) -> tuple[list[str | None], list[bytes], list[int]]:
+    """The hot path, one tight loop over a run of lines: each line's top-level writeKey and its
+    bytes without the top-level sentAt; `undecided` lists the lines the parser must handle
+    (their key and bytes are placeholders). The rules of `string_value` and `drop_key`, with
+    the tail checks (no closing brace, no escape after the first key found) done once."""
+    keys: list[str | None] = []
+    items: list[bytes] = []
+    undecided: list[int] = []
+    for index, raw in enumerate(lines):
+        key_at = raw.rfind(b'"writeKey":"')
+        sent_at = raw.rfind(b'"sentAt":') if drop_sent_at else -1
+        if sent_at < 0:
+            if key_at < 0:
+                keys.append(None)
+                items.append(raw)
+                continue
+            low = key_at
+        else:
+            low = sent_at if key_at < 0 or sent_at < key_at else key_at
+        last = len(raw) - 1
+        if raw.find(b"}", low, last) >= 0 or raw.find(b"\\", low, last) >= 0:
+            undecided.append(index)
+            keys.append(None)
+            items.append(raw)
+            continue
+        keys.append(raw[key_at + 12 : raw.find(b'"', key_at + 12)].decode() if key_at >= 0 else None)
+        if sent_at < 0:
+            items.append(raw)
+            continue
+        end = raw.find(b'"', sent_at + 10) + 1
+        if raw[sent_at + 9] != 34 or end == 0:  # not a plain string value: let the parser decide
+            undecided.append(index)
+            items.append(raw)
+        elif raw[end] == 44:  # a comma follows: cut the field and that comma
+            items.append(raw[:sent_at] + raw[end + 1 :])
+        elif raw[sent_at - 1] == 44:  # the last field: cut the comma before it
+            items.append(raw[: sent_at - 1] + raw[end:])
+        else:
+            items.append(raw[:sent_at] + raw[end:])
+    return keys, items, undecided
+
+
 def edit_line(raw: bytes, drop_sent_at: bool) -> tuple[str | None, bytes] | None:
-    """The hot path in one go: (top-level writeKey, raw without its top-level sentAt), or None
-    when the parser must decide. The rules of `string_value` and `drop_key`, with the tail
-    checks (no closing brace, no escape after the first key found) done once for both keys."""
-    key_at = raw.rfind(b'"writeKey":"')
-    sent_at = raw.rfind(b'"sentAt":') if drop_sent_at else -1
-    if sent_at < 0:
-        if key_at < 0:
-            return None, raw
-        low = key_at
-    else:
-        low = sent_at if key_at < 0 or sent_at < key_at else key_at
-    last = len(raw) - 1
-    if raw.find(b"}", low, last) >= 0 or raw.find(b"\\", low, last) >= 0:
-        return None
-    key = raw[key_at + 12 : raw.find(b'"', key_at + 12)].decode() if key_at >= 0 else None
-    if sent_at < 0:
-        return key, raw
-    if raw[sent_at + 9] != 34:  # not a string value: let the parser handle it
-        return None
-    end = raw.find(b'"', sent_at + 10) + 1
-    if end == 0:
-        return None
-    if raw[end] == 44:  # a comma follows: cut the field and that comma
-        return key, raw[:sent_at] + raw[end + 1 :]
-    if raw[sent_at - 1] == 44:  # the last field: cut the comma before it
-        return key, raw[: sent_at - 1] + raw[end:]
-    return key, raw[:sent_at] + raw[end:]
+    """`edit_lines` for one line: (writeKey, edited bytes), or None when the parser must decide."""
+    keys, items, undecided = edit_lines([raw], drop_sent_at)
+    return None if undecided else (keys[0], items[0])
 
 
 def prepend_field(raw: bytes, key: str, encoded_value: bytes) -> bytes:

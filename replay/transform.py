@@ -16,7 +16,7 @@ import orjson
 
 from debugger.archive import parse_line
 from debugger.message import format_time, parse_time
-from replay.rawjson import AMBIGUOUS, drop_key, edit_line
+from replay.rawjson import AMBIGUOUS, drop_key, edit_line, edit_lines
 from replay.source import Chunk, Item
 
 TIME_FIELDS = ("timestamp", "originalTimestamp", "receivedAt", "sentAt")
@@ -55,35 +55,40 @@ class Transformer:
             fast = self._edit_bytes(item.raw)
             if fast is not None:
                 return fast
-        message = item.message if item.message is not None else parse_line(item.raw)
-        if isinstance(message, str):
-            raise BrokenLine(message)
-        return self._edit_message(dict(message), item.ordinal)
+        message = dict(item.message) if item.message is not None else self._parse(item.raw)
+        return self._edit_message(message, item.ordinal)
 
     def chunk(self, chunk: Chunk) -> tuple[list[str | None], list[bytes], dict[int, str]]:
         """Keys and bytes for a run of unparsed lines (the hot path: a tight loop, no objects),
         and why, by index, the lines that are not JSON after all were left out (rare)."""
-        keys: list[str | None] = []
-        items: list[bytes] = []
-        broken: dict[int, str] = {}
-        edit = self._edit_bytes if self.spec.write_key is not None else None
-        drop_sent_at = self.drop_sent_at
-        for index, raw in enumerate(chunk.lines):
-            if self.rewrite:
-                edited = None
-            elif edit is None:
-                edited = edit_line(raw, drop_sent_at)
-            else:
-                edited = edit(raw)
-            if edited is None:
-                try:
-                    edited = self(Item(chunk.first + index, "", 0, raw, None))
-                except BrokenLine as error:
-                    broken[index] = str(error)
+        lines = chunk.lines
+        if self.rewrite:
+            keys, items, undecided = [None] * len(lines), list(lines), list(range(len(lines)))
+        elif self.spec.write_key is None:
+            keys, items, undecided = edit_lines(lines, self.drop_sent_at)
+        else:
+            keys, items, undecided = [], [], []
+            for index, raw in enumerate(lines):
+                edited = self._edit_bytes(raw)
+                if edited is None:
+                    undecided.append(index)
                     edited = (None, raw)
-            keys.append(edited[0])
-            items.append(edited[1])
+                keys.append(edited[0])
+                items.append(edited[1])
+        broken: dict[int, str] = {}
+        for index in undecided:
+            try:
+                keys[index], items[index] = self._edit_message(self._parse(lines[index]), chunk.first + index)
+            except BrokenLine as error:
+                broken[index] = str(error)
         return keys, items, broken
+
+    @staticmethod
+    def _parse(raw: bytes) -> dict[str, Any]:
+        parsed = parse_line(raw)
+        if isinstance(parsed, str):
+            raise BrokenLine(parsed)
+        return parsed
 
     def _edit_bytes(self, raw: bytes) -> tuple[str | None, bytes] | None:
         key = self.spec.write_key
