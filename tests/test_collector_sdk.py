@@ -39,19 +39,27 @@ EXPECTED_TYPES = ["identify", "track", "page", "screen", "group", "alias"]
 async def collect_envelopes(collector: Collector, count: int, sender: Any) -> list[dict]:
     """Subscribe, run `sender` in a thread once hello arrived, gather `count` event envelopes."""
     lines: list[dict] = []
+    sending: asyncio.Future[Any] | None = None
 
     async def listen() -> None:
+        nonlocal sending
         events = 0
         async for line in subscribe(collector.socket):
             lines.append(line)
             if line["kind"] == "hello":
-                asyncio.get_running_loop().run_in_executor(None, sender)
+                sending = asyncio.get_running_loop().run_in_executor(None, sender)
             elif line["kind"] == "event":
                 events += 1
                 if events == count:
                     return
 
-    await asyncio.wait_for(listen(), timeout=30)
+    try:
+        await asyncio.wait_for(listen(), timeout=30)
+    finally:
+        if sending is not None and sending.done():
+            sending.result()  # a sender that failed says why, instead of a bare timeout
+    if sending is not None:
+        await sending
     return lines
 
 
