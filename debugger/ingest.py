@@ -292,27 +292,34 @@ def _batch(payload: dict[str, Any], text: bytes, call: Call, check: Checker) -> 
 
 
 class _Merger:
-    """Turns one item into what the archive holds: envelope merged, key, receivedAt, skew."""
+    """Turns one item into what the archive holds: envelope merged, key, receivedAt, skew.
 
-    __slots__ = ("call", "key", "sent_at", "context", "integrations", "_skews")
+    Runs once per message, so what every item shares is looked up once, here.
+    """
+
+    __slots__ = ("key", "sent_at", "context", "integrations", "kind", "allowed", "received",
+                 "received_at", "_skews")
 
     def __init__(self, call: Call, key: str | None, sent_at: Any, context: Any, integrations: Any) -> None:
-        self.call = call
         self.key = key
         self.sent_at = sent_at
         self.context = context if isinstance(context, dict) and context else None
         self.integrations = integrations if isinstance(integrations, dict) and integrations else None
+        self.kind = call.kind
+        self.allowed = call.allowed
+        self.received = call.received
+        self.received_at = call.received_at
         self._skews: dict[str, int | None] = {}
 
     def item(self, item: Any, check: Checker, raw: bytes | None = None) -> Accepted | Refused:
-        if not isinstance(item, dict):
+        if type(item) is not dict:
             found = [problem("error", "not_an_object", f"the item is a JSON {_json_type(item)}, not an object")]
             return Refused(None, raw_text(raw) if raw else orjson.dumps(item).decode(), self.key, found)
-        message = dict(item)
+        message = item.copy()
         key = item.get("writeKey")
-        if not (isinstance(key, str) and key):
+        if key is None or type(key) is not str or not key:
             key = self.key
-        if self.call.allowed and key not in self.call.allowed:
+        if self.allowed and key not in self.allowed:
             shown = "no write key" if not key else f"write key {key!r}"
             found = [problem("error", "invalid_write_key", f"{shown} is not accepted", "writeKey")]
             return Refused(message, _raw(item, raw), key, found)
@@ -330,9 +337,8 @@ class _Merger:
         return Accepted(message, line, key, problems)
 
     def _merge(self, message: dict[str, Any], key: str | None) -> None:
-        call = self.call
-        if call.kind is not None:
-            message["type"] = call.kind
+        if self.kind is not None:
+            message["type"] = self.kind
         if self.context is not None:
             own = message.get("context")
             message["context"] = {**self.context, **own} if isinstance(own, dict) else self.context
@@ -344,17 +350,18 @@ class _Merger:
             message["sentAt"] = sent_at = self.sent_at
         if key is not None:
             message["writeKey"] = key
-        message["receivedAt"] = call.received_at
+        received_at = message["receivedAt"] = self.received_at
         timestamp = message.get("timestamp")
         if timestamp is None:
-            message["timestamp"] = call.received_at  # Segment: no timestamp means server time
+            message["timestamp"] = received_at  # Segment: no timestamp means server time
             return
-        if not isinstance(sent_at, str):
+        if type(sent_at) is not str:
             return
-        skews = self._skews
-        skew = skews[sent_at] if sent_at in skews else self._skew(sent_at)
+        skew = self._skews.get(sent_at, _UNSEEN)
+        if skew is _UNSEEN:
+            skew = self._skew(sent_at)
         if skew is not None:
-            corrected = _shift(timestamp, skew)
+            corrected = _shift(timestamp, skew)  # type: ignore[arg-type]
             if corrected is not None:
                 if "originalTimestamp" not in message:
                     message["originalTimestamp"] = timestamp
@@ -363,9 +370,12 @@ class _Merger:
     def _skew(self, sent_at: str) -> int | None:
         """receivedAt - sentAt in ms: how far the client's clock is behind (kept per sentAt)."""
         moment = parse_time(sent_at)
-        skew = None if moment is None else (self.call.received - moment) // _MS
+        skew = None if moment is None else (self.received - moment) // _MS
         self._skews[sent_at] = skew
         return skew
+
+
+_UNSEEN: Any = object()
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
