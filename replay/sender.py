@@ -100,7 +100,9 @@ class Sender:
     async def __aenter__(self) -> "Sender":
         connector = aiohttp.TCPConnector(limit=self.delivery.concurrency, ttl_dns_cache=300)
         timeout = aiohttp.ClientTimeout(total=self.delivery.timeout)
-        self.session = aiohttp.ClientSession(connector=connector, timeout=timeout)
+        # no cookie jar: a replay must not carry state between requests (and it is cheaper)
+        self.session = aiohttp.ClientSession(connector=connector, timeout=timeout,
+                                             cookie_jar=aiohttp.DummyCookieJar())
         return self
 
     async def __aexit__(self, *exc: object) -> None:
