@@ -10,6 +10,8 @@ from datetime import datetime, timezone
 
 import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from debugger import ingest, rules
 from debugger.ingest import MAX_BATCH, MAX_MESSAGE, MAX_REQUEST, Call, IngestError
@@ -246,3 +248,38 @@ def test_a_crashing_rule_keeps_the_message_with_a_warning() -> None:
     outcome = ingest.ingest(orjson.dumps(track()), None, call, broken)
     [accepted] = outcome.accepted
     assert outcome.status == 200 and accepted.problems[0]["code"] == "check_failed"
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**63), 2**64 - 1) | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4),
+    max_leaves=20,
+)
+MESSAGES = st.fixed_dictionaries(
+    {}, optional={"type": st.sampled_from(["track", "page", "identify", "group", "alias", "x", 3]),
+                  "userId": st.text(max_size=5) | st.none(), "event": st.text(max_size=5),
+                  "timestamp": st.text(max_size=30) | st.datetimes().map(lambda d: d.isoformat()),
+                  "sentAt": JSON_VALUES, "context": JSON_VALUES, "writeKey": JSON_VALUES},
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(body=st.binary(max_size=200) | JSON_VALUES.map(orjson.dumps)
+       | st.builds(lambda items, extra: orjson.dumps({"batch": items, **extra}),
+                   st.lists(MESSAGES | JSON_VALUES, max_size=5),
+                   st.dictionaries(st.sampled_from(["sentAt", "context", "integrations", "writeKey"]),
+                                   JSON_VALUES, max_size=3)),
+       kind=st.sampled_from([None, "track", "page"]),
+       encoding=st.sampled_from([None, "gzip", "deflate"]))
+def test_any_body_gets_a_json_answer_and_archive_lines_round_trip(
+    body: bytes, kind: str | None, encoding: str | None
+) -> None:
+    packed = {None: lambda b: b, "gzip": gzip.compress, "deflate": zlib.compress}[encoding](body)
+    outcome = ingest.ingest(packed, encoding, Call(kind=kind, received=RECEIVED), rules.check)
+    assert outcome.status in (200, 400)
+    assert isinstance(outcome.body["success"], bool) and orjson.dumps(outcome.body)
+    for accepted in outcome.accepted:
+        assert orjson.loads(accepted.line) == accepted.message
+        assert accepted.message["receivedAt"] == "2024-05-01T12:00:00.000Z"
+    for refused in outcome.refused:
+        assert refused.problems and refused.problems[0]["level"] == "error"
