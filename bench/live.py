@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import resource
 import statistics
 import subprocess
@@ -112,9 +113,10 @@ class ScreenWatch:
             condition = lambda: app.model.paused == paused and mode_text(app.model) in str(app.status_bar.content)  # noqa: E731
             event = events.Key("space", " ")
         else:
-            target = max(0, table.cursor_row - 1) if key == "up" else None
+            # "up" leaves the newest row (new rows may arrive meanwhile); "G" goes back to it.
+            on_newest = key == "G"
             condition = lambda: (  # noqa: E731
-                table.cursor_row == (table.row_count - 1 if target is None else target)
+                (table.cursor_row == table.row_count - 1) == on_newest
                 and table.selected is not None and app.detail.shown_id == table.selected.id
             )
             event = events.Key(key, "G" if key == "G" else None)
@@ -150,7 +152,7 @@ async def fill(url: str) -> None:
 
 
 def p95(values: list[float]) -> float:
-    return statistics.quantiles(values, n=20)[18] if len(values) >= 2 else values[0]
+    return statistics.quantiles(values, n=20, method="inclusive")[18] if len(values) >= 2 else values[0]
 
 
 def ms(value: float) -> str:
@@ -178,10 +180,13 @@ async def run(args: argparse.Namespace, workdir: Path) -> None:
                  str(TICK)], stdout=subprocess.PIPE, text=True,
             )
             gap = max(0.05, args.duration / (args.presses * 2))
+            cpu_start, wall_start = time.process_time(), time.perf_counter()
             loaded: list[float] = []
             while sender.poll() is None:
                 loaded += await press_latencies(watch, 4, gap)
             out, _ = sender.communicate()
+            cpu = time.process_time() - cpu_start
+            wall = time.perf_counter() - wall_start
             sent, failed, elapsed = out.split()
             await pilot.pause(1.5)  # the last stats line
             model = app.model
@@ -199,6 +204,8 @@ async def run(args: argparse.Namespace, workdir: Path) -> None:
     print(f"events: collector received {model.stats.received:,}; sent to the TUI {model.arrived:,}"
           f" (sampled: 1 in {model.stats.sampled:,} at max rate {args.max_rate}/s); displayed"
           f" {model.displayed:,}; the list holds {len(model.shown)} (cap 500)")
+    print(f"TUI CPU under load: {cpu:.1f} s in {wall:.1f} s ({cpu / wall:.0%} of one core);"
+          f" machine load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     print(f"TUI peak RSS: {rss_mb:.0f} MB  goal <= 200 MB: {'met' if rss_mb <= 200 else 'NOT met'}")
     expected = int(sent) + 500  # the fill batch
     print(f"archive: {archived:,} lines vs {expected:,} sent (incl. 500 to fill the list): "

@@ -89,7 +89,7 @@ async def test_file_source_shows_the_last_500_then_follows_appends(tmp_path: Pat
     archive.write_bytes(b"".join(line(n) for n in range(800)))
     app = create_app(FileSource(archive), copy_path=tmp_path / "c.json", save_dir=tmp_path)
     async with app.run_test(size=(120, 40)) as pilot:
-        users = lambda: [app.table.get_row_at(i)[4].plain for i in range(app.table.row_count)]  # noqa: E731
+        users = lambda: [app.table.cells_at(i)[4] for i in range(app.table.row_count)]  # noqa: E731
         await wait_for(pilot, lambda: app.table.row_count == 500)
         assert users()[0] == "user-300" and users()[-1] == "user-799"
         assert str(archive) in str(app.status_bar.render())

@@ -11,7 +11,7 @@ from typing import Any
 from textual import on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
-from textual.widgets import DataTable, Footer
+from textual.widgets import Footer
 
 from debugger.paths import data_dir
 from debugger.tui.detail import ndjson_lines, payload_bytes
@@ -23,7 +23,7 @@ from debugger.tui.sources import Source
 from debugger.tui.table import EventTable
 from debugger.tui.tabs import TABS, DetailTabs
 
-FLUSH_INTERVAL = 0.1  # seconds: a burst between two ticks becomes one table update
+FLUSH_INTERVAL = 0.2  # seconds: a burst between two ticks becomes one table update
 DEMO_RATE = 5.0
 
 
@@ -69,7 +69,7 @@ class LiveApp(App[None]):
         self._demo_started = False
         self._header_shown: tuple[Any, ...] = ()
         # Held, not queried: App.query_one looks at the active screen, which may be Help.
-        self.status_bar = StatusBar(id="status")
+        self.status_bar = StatusBar(id="status", markup=False)
         self.search_bar = SearchBar(id="search")
         self.table = EventTable(id="events")
         self.detail = DetailTabs(id="detail")
@@ -131,11 +131,9 @@ class LiveApp(App[None]):
             self.notify(f"Demo traffic stopped: {error}", severity="warning", markup=False)
 
     def _tick(self) -> None:
-        self.table.settle()
         flush = self.model.flush()
         if flush.added or flush.evicted:
             self.table.apply(flush, self.model)
-            self._show_selected()
         self._update_header()
 
     def _update_header(self) -> None:
@@ -150,11 +148,11 @@ class LiveApp(App[None]):
         item = self.table.selected
         self.detail.show(item.id if item else None, item.envelope if item else None)
 
-    @on(DataTable.RowHighlighted)
+    @on(EventTable.Highlighted)
     def _highlighted(self) -> None:
         self._show_selected()
 
-    @on(DataTable.RowSelected)
+    @on(EventTable.Selected)
     def _selected(self) -> None:
         self.detail.query_one(f"#{self.detail.active}-scroll").focus()
 
@@ -197,12 +195,10 @@ class LiveApp(App[None]):
             self.detail.active = pane_id
 
     def action_oldest(self) -> None:
-        if self.table.row_count:
-            self.table.move_cursor(row=0)
+        self.table.action_oldest()
 
     def action_newest(self) -> None:
-        if self.table.row_count:
-            self.table.move_cursor(row=self.table.row_count - 1)
+        self.table.action_newest()
 
     def action_clear(self) -> None:
         self.model.clear()

@@ -38,7 +38,8 @@ class StatusBar(Static):
             line.no_wrap = True
             line.overflow = "ellipsis"
             line.truncate(width, overflow="ellipsis")
-        self.update(Text("\n", no_wrap=True).join([where, state]))
+        # A fixed two-line box: no layout pass needed, so a stats line repaints only itself.
+        self.update(Text("\n", no_wrap=True).join([where, state]), layout=False)
 
     def on_resize(self) -> None:
         app_model = getattr(self.app, "model", None)

@@ -1,111 +1,210 @@
-"""The event list: a DataTable mirroring the model's listed events, updated incrementally.
+"""The event list: a line-rendered view of the model's listed events (at most 500).
 
-Rows are keyed by the model's item id. New rows are appended and evicted ones removed, so a
-flush costs what changed, not the 500 rows; the cursor follows only when it was on the newest.
+Not a DataTable: DataTable drops every cached cell whenever a row is added, so a live stream
+re-rendered the whole visible table on each flush. Here each row is rendered once into a
+Strip, cached by the event's id, and only the visible lines are drawn (`render_line`); the
+cursor is a style laid over the cached line. The cursor follows new events only when it is
+on the newest one.
 """
 
 from __future__ import annotations
 
 from typing import Iterable
 
+from rich.cells import cell_len, set_cell_size
 from rich.text import Text
-from textual.widgets import DataTable
+from textual import events
+from textual.binding import Binding
+from textual.geometry import Size
+from textual.message import Message
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
 
 from debugger.tui.model import (
     COLUMNS, MARK_ACCEPTED, MARK_REFUSED, Flush, Item, LiveModel, follows, row_of,
 )
 
 _MARK_STYLES = {MARK_ACCEPTED: "bold green", MARK_REFUSED: "bold red"}
+_CELL_STYLES = ("dim", "", "bold", "", "", "dim")
 _FIXED_WIDTHS = {"Time": 8, "": 1, "Type": 8, "Source": 7}
 _MIN_NAME = 12
 _MIN_USER, _MAX_USER = 14, 40
+HEADER_LINES = 1
 
 
-def cells(item: Item) -> tuple[Text, ...]:
-    """Rich Text built from plain strings: payload text is never parsed as markup."""
+def column_widths(total: int) -> list[int]:
+    """Widths of the six columns for a line of `total` cells (one space between columns, one
+    at each edge); Name and User share what is left, User a third of it within limits."""
+    fixed = sum(_FIXED_WIDTHS.values()) + len(COLUMNS) + 1
+    flexible = max(_MIN_NAME + _MIN_USER, total - fixed)
+    user = min(_MAX_USER, max(_MIN_USER, flexible // 3))
+    widths = {**_FIXED_WIDTHS, "Name": flexible - user, "User": user}
+    return [widths[label] for label in COLUMNS]
+
+
+def fit(text: str, width: int) -> str:
+    """`text` padded or cut (with "…") to exactly `width` terminal cells (wide characters too)."""
+    if cell_len(text) > width:
+        return set_cell_size(text, width - 1) + "…"
+    return set_cell_size(text, width)
+
+
+def row_text(item: Item, widths: list[int]) -> Text:
+    """One row as Text assembled from plain strings: nothing in a payload is read as markup."""
     row = row_of(item.envelope)
-    return (
-        Text(row.time, style="dim"),
-        Text(row.mark, style=_MARK_STYLES.get(row.mark, "bold yellow")),
-        Text(row.type, style="bold"),
-        Text(row.name, no_wrap=True, overflow="ellipsis"),
-        Text(row.user, no_wrap=True, overflow="ellipsis"),
-        Text(row.source, style="dim"),
-    )
+    values = (row.time, row.mark, row.type, row.name, row.user, row.source)
+    styles = list(_CELL_STYLES)
+    styles[1] = _MARK_STYLES.get(row.mark, "bold yellow")
+    text = Text(" ", no_wrap=True)
+    for value, width, style in zip(values, widths, styles):
+        text.append(fit(value, width), style=style)
+        text.append(" ")
+    return text
 
 
-class EventTable(DataTable):
-    """The list of events. Holds no events of its own: `items` maps row keys to the model's."""
+class EventTable(ScrollView, can_focus=True):
+    """The list of events. Holds no events of its own: rows point at the model's items."""
+
+    COMPONENT_CLASSES = {"event-table--header", "event-table--cursor"}
+    BINDINGS = [
+        Binding("up", "move(-1)", "Up", show=False),
+        Binding("down", "move(1)", "Down", show=False),
+        Binding("pageup", "page(-1)", "Page up", show=False),
+        Binding("pagedown", "page(1)", "Page down", show=False),
+        Binding("home", "oldest", "Oldest", show=False),
+        Binding("end", "newest", "Newest", show=False),
+        Binding("enter", "select", "Detail", show=False),
+    ]
+
+    class Highlighted(Message):
+        """The cursor is on another event (or on none)."""
+
+    class Selected(Message):
+        """Enter (or a double click) on an event: the user wants its detail."""
 
     def __init__(self, **kwargs: object) -> None:
-        super().__init__(cursor_type="row", zebra_stripes=False, **kwargs)  # type: ignore[arg-type]
-        self.items: dict[str, Item] = {}
-        self._scroll_pending = False
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.rows: list[Item] = []
+        self.cursor_row = 0
+        self._strips: dict[int, tuple[Strip, Strip]] = {}  # id -> (bare, with base style)
+        self._cache_width = 0
 
-    def on_mount(self) -> None:
-        for label in COLUMNS:
-            self.add_column(label, width=_FIXED_WIDTHS.get(label, _MIN_NAME), key=label or "mark")
+    # --- what the app reads -------------------------------------------------------------
 
-    def on_resize(self) -> None:
-        """Name and User share what the fixed columns leave (User gets a third, within limits)."""
-        fixed = sum(_FIXED_WIDTHS.values()) + 2 * self.cell_padding * len(COLUMNS)
-        flexible = max(_MIN_NAME + _MIN_USER, self.size.width - fixed - 2)
-        user = min(_MAX_USER, max(_MIN_USER, flexible // 3))
-        changed = False
-        for key, width in (("Name", flexible - user), ("User", user)):
-            column = self.columns.get(key)  # type: ignore[call-overload]
-            if column is not None and column.width != width:
-                column.width = width
-                changed = True
-        if changed:
-            self._require_update_dimensions = True
-            self.refresh()
+    @property
+    def row_count(self) -> int:
+        return len(self.rows)
 
     @property
     def selected(self) -> Item | None:
-        if not self.row_count:
-            return None
-        key = self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value
-        return self.items.get(key or "")
+        return self.rows[self.cursor_row] if 0 <= self.cursor_row < len(self.rows) else None
+
+    def cells_at(self, index: int) -> tuple[str, ...]:
+        """The text of row `index` as shown, cell by cell (for tests and captures)."""
+        row = row_of(self.rows[index].envelope)
+        return (row.time, row.mark, row.type, row.name, row.user, row.source)
+
+    # --- updates ------------------------------------------------------------------------
 
     def apply(self, flush: Flush, model: LiveModel) -> None:
         """Show one flush: drop evicted rows, append matching new ones, keep or follow the cursor."""
         following = follows(self.cursor_row, self.row_count)
-        keep = self.selected
-        for item in flush.evicted:
-            key = str(item.id)
-            if self.items.pop(key, None) is not None:
-                self.remove_row(key)
-        self._append(model.matching(flush.added))
-        self._place_cursor(following, keep)
+        gone = {item.id for item in flush.evicted}
+        if gone:
+            before = len(self.rows)
+            above = sum(1 for item in self.rows[: self.cursor_row] if item.id in gone)
+            self.rows = [item for item in self.rows if item.id not in gone]
+            for item_id in gone:
+                self._strips.pop(item_id, None)
+            self.cursor_row = max(0, self.cursor_row - above)
+            if not following:  # keep the same events in view
+                self.scroll_to(y=max(0, self.scroll_y - (before - len(self.rows))), animate=False)
+        self.rows.extend(model.matching(flush.added))
+        self._resized_rows()
+        self.move_cursor(row=self.row_count - 1 if following else self.cursor_row, force=True)
 
     def rebuild(self, items: Iterable[Item]) -> None:
         """Show exactly `items` (a new filter, or clear), following the newest."""
-        self.clear()
-        self.items.clear()
-        self._append(items)
-        self._place_cursor(True, None)
+        self.rows = list(items)
+        self._strips.clear()
+        self._resized_rows()
+        self.move_cursor(row=self.row_count - 1, force=True)
 
-    def _append(self, items: Iterable[Item]) -> None:
-        for item in items:
-            key = str(item.id)
-            self.items[key] = item
-            self.add_row(*cells(item), key=key)
+    def move_cursor(self, *, row: int, force: bool = False) -> None:
+        """Put the cursor on `row` (clamped), scroll it into view, say so if it moved."""
+        before = self.selected
+        self.cursor_row = max(0, min(row, self.row_count - 1))
+        visible = max(1, self.scrollable_content_region.height - HEADER_LINES)
+        if self.cursor_row < self.scroll_y:
+            self.scroll_to(y=self.cursor_row, animate=False)
+        elif self.cursor_row >= self.scroll_y + visible:
+            self.scroll_to(y=self.cursor_row - visible + 1, animate=False)
+        self.refresh()
+        if force or self.selected is not before:
+            self.post_message(self.Highlighted())
 
-    def _place_cursor(self, following: bool, keep: Item | None) -> None:
-        if not self.row_count:
-            return
-        if following or keep is None or str(keep.id) not in self.items:
-            target = self.row_count - 1 if following or keep is None else 0
-        else:
-            target = self.get_row_index(str(keep.id))
-        if target != self.cursor_row:
-            self.move_cursor(row=target, animate=False)
-        self._scroll_pending = following
+    def _resized_rows(self) -> None:
+        self.virtual_size = Size(self.size.width, self.row_count + HEADER_LINES)
 
-    def settle(self) -> None:
-        """Scroll to the newest row once the table has measured the rows it was given (it does
-        so when idle, so a scroll right after adding rows can fall short)."""
-        if self._scroll_pending and not self._require_update_dimensions:
-            self._scroll_pending = False
-            self.scroll_end(animate=False)
+    # --- keys and mouse -----------------------------------------------------------------
+
+    def action_move(self, step: int) -> None:
+        self.move_cursor(row=self.cursor_row + step)
+
+    def action_page(self, direction: int) -> None:
+        page = max(1, self.scrollable_content_region.height - HEADER_LINES - 1)
+        self.move_cursor(row=self.cursor_row + direction * page)
+
+    def action_oldest(self) -> None:
+        self.move_cursor(row=0)
+
+    def action_newest(self) -> None:
+        self.move_cursor(row=self.row_count - 1)
+
+    def action_select(self) -> None:
+        if self.rows:
+            self.post_message(self.Selected())
+
+    def on_click(self, event: events.Click) -> None:
+        index = int(self.scroll_y) + event.y - HEADER_LINES
+        if event.y >= HEADER_LINES and 0 <= index < self.row_count:
+            self.move_cursor(row=index)
+            if event.chain > 1:
+                self.post_message(self.Selected())
+
+    def on_resize(self) -> None:
+        self._resized_rows()
+
+    # --- drawing ------------------------------------------------------------------------
+
+    def render_line(self, y: int) -> Strip:
+        width = self.scrollable_content_region.width
+        if width != self._cache_width:
+            self._strips.clear()
+            self._cache_width = width
+        base = self.rich_style
+        if y < HEADER_LINES:
+            header = Text(" ", no_wrap=True)
+            for label, size in zip(COLUMNS, column_widths(width)):
+                header.append(fit(label, size) + " ")
+            style = self.get_component_rich_style("event-table--header")
+            return self._bare(header, width).apply_style(base + style)
+        index = int(self.scroll_y) + y - HEADER_LINES
+        if not 0 <= index < self.row_count:
+            return Strip.blank(width, base)
+        item = self.rows[index]
+        cached = self._strips.get(item.id)
+        if cached is None:
+            bare = self._bare(row_text(item, column_widths(width)), width)
+            cached = self._strips[item.id] = (bare, bare.apply_style(base))
+        if index == self.cursor_row:
+            # Under the row's own colours, over the widget's background.
+            return cached[0].apply_style(base + self.get_component_rich_style("event-table--cursor"))
+        return cached[1]
+
+    def _bare(self, text: Text, width: int) -> Strip:
+        return Strip(list(text.render(self.app.console))).adjust_cell_length(width)
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._strips.clear()

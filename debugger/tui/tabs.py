@@ -7,6 +7,7 @@ from typing import Any, Mapping
 from rich.console import RenderableType
 from rich.syntax import Syntax
 from rich.text import Text
+from textual import on
 from textual.app import ComposeResult
 from textual.containers import Vertical, VerticalScroll
 from textual.widgets import Static, TabbedContent, TabPane
@@ -59,6 +60,8 @@ class DetailTabs(Vertical):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.shown_id: int | None = None
+        self._envelope: Mapping[str, Any] | None = None
+        self._stale: set[str] = set()
 
     def compose(self) -> ComposeResult:
         with TabbedContent(initial="pretty"):
@@ -76,12 +79,28 @@ class DetailTabs(Vertical):
         self.query_one(TabbedContent).active = pane_id
 
     def show(self, item_id: int | None, envelope: Mapping[str, Any] | None) -> None:
+        """Show one event: only the visible pane is rendered now, the others when opened
+        (while following a busy stream the selection changes up to ten times a second)."""
         if item_id == self.shown_id and item_id is not None:
             return
         self.shown_id = item_id
+        self._envelope = envelope
+        self._stale = set(_VIEWS)
         count = len(envelope.get("problems") or []) if envelope else 0
-        self.query_one(TabbedContent).get_tab("problems").label = f"Problems ({count})" if count else "Problems"  # type: ignore[assignment]
-        for pane_id, view in _VIEWS.items():
-            body = self.query_one(f"#{pane_id}-body", Static)
-            body.update(view(envelope) if envelope else Text("No event selected.", style="dim"))
-            self.query_one(f"#{pane_id}-scroll", VerticalScroll).scroll_home(animate=False)
+        label = f"Problems ({count})" if count else "Problems"
+        self.query_one(TabbedContent).get_tab("problems").label = label  # type: ignore[assignment]
+        self._render_pane(self.active)
+
+    def _render_pane(self, pane_id: str) -> None:
+        if pane_id not in self._stale:
+            return
+        self._stale.discard(pane_id)
+        envelope = self._envelope
+        body = self.query_one(f"#{pane_id}-body", Static)
+        body.update(_VIEWS[pane_id](envelope) if envelope else Text("No event selected.", style="dim"))
+        self.query_one(f"#{pane_id}-scroll", VerticalScroll).scroll_home(animate=False)
+
+    @on(TabbedContent.TabActivated)
+    def _opened(self, event: TabbedContent.TabActivated) -> None:
+        if event.pane.id:
+            self._render_pane(event.pane.id)
