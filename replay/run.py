@@ -120,6 +120,8 @@ class Run:
             nonlocal interrupts
             interrupts += 1
             self.stopping.set()
+            while not self.queue.empty():  # releases a producer waiting for room; the
+                self.queue.get_nowait()  # batches stay outstanding, so --resume sends them
             if interrupts == 1:
                 print("segdebug replay: stopping; requests in flight finish (Ctrl-C again to "
                       "stop at once)", file=sys.stderr, flush=True)
@@ -229,20 +231,13 @@ class Run:
         self.failed.message(ordinal, item, f"message is {len(item):,} bytes, over Segment's 32 KB limit")
 
     async def enqueue(self, batches: list[Batch]) -> None:
-        """Hand batches to the senders; they are outstanding from now until acknowledged."""
+        """Hand batches to the senders; they are outstanding from now until acknowledged.
+        Waits while the queue is full (backpressure); `interrupt` empties it to release us."""
         self.outstanding.update(batches)
         for batch in batches:
-            if self.queue.full():
-                put = asyncio.ensure_future(self.queue.put(batch))
-                stop = asyncio.ensure_future(self.stopping.wait())
-                await asyncio.wait((put, stop), return_when=asyncio.FIRST_COMPLETED)
-                if not put.done():
-                    put.cancel()
-                    stop.cancel()
-                    return
-                stop.cancel()
-            else:
-                self.queue.put_nowait(batch)
+            if self.stopping.is_set():
+                return
+            await self.queue.put(batch)
 
     async def done(self, batch: Batch, outcome: Outcome) -> None:
         """A batch ended: delivered or recorded as failed; interrupted ones stay outstanding.
@@ -283,9 +278,8 @@ class Run:
 
     async def finish(self, workers: list[asyncio.Task[None]]) -> None:
         """Let the senders drain the queue (or, when stopping, just finish what is in flight)."""
-        if self.stopping.is_set():
-            while not self.queue.empty():
-                self.queue.get_nowait()
+        while self.stopping.is_set() and not self.queue.empty():
+            self.queue.get_nowait()
         for _ in workers:
             await self.queue.put(None)
         await asyncio.gather(*workers, return_exceptions=True)
