@@ -39,6 +39,7 @@ class Endpoint:
         self.acknowledged: list[str] = []  # messageIds, in order
         self.arrivals: list[tuple[float, int]] = []  # (monotonic time, events) per 200
         self.bodies: list[tuple[dict, str]] = []  # (body, Authorization) per 200
+        self.paths: list[str] = []  # request path per 200
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
 
@@ -77,6 +78,7 @@ class Endpoint:
             self.acknowledged.extend(m["messageId"] for m in messages)
             self.arrivals.append((time.monotonic(), len(messages)))
             self.bodies.append((body, request.headers.get("Authorization", "")))
+            self.paths.append(request.path)
         return answer
 
 
@@ -291,21 +293,16 @@ def test_unreadable_archive(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
 
 
 def test_single_mode_posts_each_message_to_its_type_path(tmp_path: Path) -> None:
-    paths: list[str] = []
-
-    async def record(endpoint: Endpoint, number: int) -> web.Response:
-        return web.json_response({"success": True})
-
     archive = tmp_path / "a.ndjson"
     ids = write_archive(archive, 5)
-    with Endpoint(record) as endpoint:
+    with Endpoint() as endpoint:
         assert replay(tmp_path, str(archive), "--to", endpoint.url, "--mode", "single",
                       "--write-key", "wk_new_key") == 0
     assert endpoint.acknowledged == ids and endpoint.requests == 5
+    assert endpoint.paths == ["/v1/track"] * 5
     for body, auth in endpoint.bodies:
         assert "writeKey" not in body and "sentAt" in body
         assert auth == "Basic " + base64.b64encode(b"wk_new_key:").decode()
-    del paths
 
 
 def test_stdin_and_dry_run(tmp_path: Path, endpoint: Endpoint) -> None:
