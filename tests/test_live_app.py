@@ -305,3 +305,28 @@ async def test_help_screen_while_events_keep_arriving(collector: Collector, tmp_
         await wait_for(pilot, lambda: app.table.row_count == 2 and "received 2" in header(app))
         await pilot.press("escape")
         assert type(app.screen).__name__ != "HelpScreen"
+
+
+async def test_follow_only_from_the_newest_and_mouse_selects(collector: Collector, tmp_path: Path) -> None:
+    app = live_app(collector, tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.model.connection == "connected")
+        await post(collector.url, "/v1/batch", batch(*(track(n) for n in range(5))))
+        await wait_rows(pilot, app, 5)
+        await pilot.press("up")
+        assert app.table.selected is not None and rows(app)[app.table.cursor_row][4] == "user-3"
+        await post(collector.url, "/v1/batch", batch(*(track(n) for n in range(5, 10))))
+        await wait_rows(pilot, app, 10)
+        assert rows(app)[app.table.cursor_row][4] == "user-3"  # stayed where the user put it
+        assert app.detail.shown_id == app.table.selected.id
+        await pilot.press("G")
+        await post(collector.url, "/v1/batch", batch(track(10)))
+        await wait_rows(pilot, app, 11)
+        assert app.table.cursor_row == 10  # on the newest: follows
+        await pilot.click("#events", offset=(5, 2))  # the second row under the header
+        assert app.table.cursor_row == 1
+        await wait_for(pilot, lambda: app.detail.shown_id == app.table.selected.id)
+        await pilot.press("g")
+        assert app.table.cursor_row == 0
+        await pilot.press("enter")
+        assert app.focused is not None and app.focused.id == "pretty-scroll"

@@ -5,9 +5,7 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
-from typing import Any, Callable
 
 import orjson
 import pytest
@@ -16,6 +14,7 @@ from debugger.errors import CliError
 from debugger.tui.app import create_app
 from debugger.tui.launcher import EmbeddedCollector, probe
 from debugger.tui.sources import FileSource
+from tests.test_live_app import wait_for
 
 
 def segdebug(*args: str) -> subprocess.CompletedProcess[str]:
@@ -74,14 +73,6 @@ def line(n: int) -> bytes:
     message = {"type": "track", "userId": f"user-{n}", "event": "Button Clicked",
                "messageId": f"m-{n}", "receivedAt": "2024-05-01T12:00:00.000Z", "writeKey": "wk_file"}
     return orjson.dumps(message) + b"\n"
-
-
-async def wait_for(pilot: Any, condition: Callable[[], object], timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {condition}")
-        await pilot.pause(0.05)
 
 
 async def test_file_source_shows_the_last_500_then_follows_appends(tmp_path: Path) -> None:

@@ -240,13 +240,7 @@ class LiveApp(App[None]):
         self.notify(f"Wrote {written:,} events to {path}{left_out}", markup=False)
 
 
-def create_app(
-    source: Source,
-    *,
-    query: Matcher = MATCH_ALL,
-    demo: bool = False,
-    copy_path: Path | None = None,
-    save_dir: Path | None = None,
-) -> LiveApp:
-    """The app, wired to a source. Tests pass a local source and temp paths."""
-    return LiveApp(source, query=query, demo=demo, copy_path=copy_path, save_dir=save_dir)
+def create_app(source: Source, **options: Any) -> LiveApp:
+    """The app, wired to a source; `options` are LiveApp's (query, demo, copy_path, save_dir).
+    run_live, the tests, the snapshots and the bench all start here."""
+    return LiveApp(source, **options)
