@@ -66,7 +66,8 @@ def run_replay(plan: Plan) -> int:
     spec = _transformation(plan, seed, shift)
     state = Checkpoint(plan.fingerprint, seed, shift_seconds=shift,
                        totals=dict(previous.totals) if previous else {})
-    source = Source(plan.archives, plan.selection, parse_all=plan.speed is not None,
+    needs_fields = plan.speed is not None or plan.target.per_type  # gaps, or /v1/<type>
+    source = Source(plan.archives, plan.selection, parse_all=needs_fields,
                     limit=plan.limit, done_before=previous.done_before() if previous else None,
                     chunks=not (plan.rate or plan.speed or plan.target.per_type))
     run = Run(plan, source, Transformer(spec), state, append_failed=previous is not None)
