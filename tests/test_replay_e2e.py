@@ -332,3 +332,16 @@ def test_write_keys_echoed_by_the_server_are_masked(tmp_path: Path, capsys: pyte
     captured = capsys.readouterr()
     assert "wk_secret_123" not in captured.out + captured.err
     assert "write key 'wk_s…23' is not accepted" in captured.out
+
+
+@pytest.mark.parametrize("sent_at", ["keep", "drop"])
+def test_write_key_override_and_sent_at_modes(tmp_path: Path, endpoint: Endpoint, sent_at: str) -> None:
+    archive = tmp_path / "a.ndjson"
+    ids = write_archive(archive, 120, keys=("wk_a", "wk_b"))
+    assert replay(tmp_path, str(archive), "--to", endpoint.url, "--write-key", "wk_new",
+                  "--sent-at", sent_at) == 0
+    assert sorted(endpoint.acknowledged) == sorted(ids) and endpoint.requests == 2  # one key now
+    for body, auth in endpoint.bodies:
+        assert body["writeKey"] == "wk_new" and all("writeKey" not in m for m in body["batch"])
+        assert "sentAt" not in body
+        assert all(("sentAt" in m) == (sent_at == "keep") for m in body["batch"])
