@@ -345,3 +345,23 @@ def test_write_key_override_and_sent_at_modes(tmp_path: Path, endpoint: Endpoint
         assert body["writeKey"] == "wk_new" and all("writeKey" not in m for m in body["batch"])
         assert "sentAt" not in body
         assert all(("sentAt" in m) == (sent_at == "keep") for m in body["batch"])
+
+
+def test_resume_keeps_filter_and_limit(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    async def interrupt_once(endpoint: Endpoint, number: int) -> web.Response:
+        if number == 3:
+            os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C while requests are in flight
+        await asyncio.sleep(0.01)
+        return web.json_response({"success": True})
+
+    archive = tmp_path / "a.ndjson"
+    write_archive(archive, 1000)
+    args = [str(archive), "--filter", "properties.n>=100", "--limit", "500", "--batch-size", "10",
+            "--concurrency", "2"]
+    with Endpoint(interrupt_once) as endpoint:
+        assert replay(tmp_path, *args, "--to", endpoint.url) == 130
+        first = len(endpoint.acknowledged)
+        assert replay(tmp_path, *args, "--to", endpoint.url, "--resume") == 0
+    assert 0 < first < 500
+    assert sorted(endpoint.acknowledged) == sorted(f"m-{n}" for n in range(100, 600))
+    assert "resume with: segdebug replay" in capsys.readouterr().out
