@@ -365,3 +365,17 @@ def test_resume_keeps_filter_and_limit(tmp_path: Path, capsys: pytest.CaptureFix
     assert 0 < first < 500
     assert sorted(endpoint.acknowledged) == sorted(f"m-{n}" for n in range(100, 600))
     assert "resume with: segdebug replay" in capsys.readouterr().out
+
+
+def test_a_hanging_endpoint_times_out_into_the_failed_file(tmp_path: Path) -> None:
+    async def hang(endpoint: Endpoint, number: int) -> web.Response:
+        await asyncio.sleep(0.8)
+        return web.json_response({"success": True})
+
+    archive = tmp_path / "a.ndjson"
+    write_archive(archive, 4)
+    with Endpoint(hang) as endpoint:
+        assert replay(tmp_path, str(archive), "--to", endpoint.url, "--timeout", "0.3",
+                      "--max-retries", "1") == 1
+    assert [(r["status"], r["error"], r["attempts"]) for r in failed_records(tmp_path)] == [
+        (None, "timeout after 0.3 s", 2)] * 4
