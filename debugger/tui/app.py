@@ -48,6 +48,7 @@ class LiveApp(App[None]):
         Binding("G", "newest", "Newest", show=False),
         Binding("question_mark", "help", "Help"),
         Binding("q", "quit", "Quit"),
+        Binding("ctrl+c", "quit", "Quit", show=False, priority=True),  # as any live tail
     ]
 
     def __init__(
@@ -117,7 +118,7 @@ class LiveApp(App[None]):
                 self._demo_started = True
                 self._run_demo(self.model.http)
         elif kind == "disconnected":
-            self.model.connection = "disconnected, reconnecting…"
+            self.model.connection = f"disconnected ({line.get('error')}), reconnecting…"
         if kind != "event":
             self._update_header()
 

@@ -29,8 +29,8 @@ class StatusBar(Static):
             room = width - len(where.plain) - len("  archive: ")
             where.append("  archive: ")
             where.append(shorten_left(visible(model.archive), max(room, 12)), style="dim")
-        mode = f" {mode_text(model)} "
-        state = Text(mode, style="bold black on " + ("yellow" if model.paused else "green"))
+        state = Text()
+        state.append(f" {mode_text(model)} ", style="bold black on " + ("yellow" if model.paused else "green"))
         if model.connection != "connected":
             state.append(f" {model.connection}", style="bold red")
         state.append("  " + counters_text(model.stats))

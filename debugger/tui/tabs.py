@@ -18,7 +18,7 @@ from debugger.tui.pretty import language_of, pretty_call
 TABS: tuple[tuple[str, str], ...] = (
     ("pretty", "Pretty"), ("raw", "Raw"), ("problems", "Problems"), ("request", "Request"),
 )
-THEME = "ansi_dark"
+THEME = "monokai"
 
 
 def pretty_view(envelope: Mapping[str, Any]) -> RenderableType:
