@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import socket
 import subprocess
 import sys
@@ -91,3 +92,12 @@ async def test_file_source_shows_the_last_500_then_follows_appends(tmp_path: Pat
             handle.write(line(801)[20:])
         await wait_for(pilot, lambda: users()[-1] == "user-801")
         assert app.table.row_count == 500 and users()[0] == "user-302"
+
+
+async def test_file_source_reads_a_gzip_archive(tmp_path: Path) -> None:
+    archive = tmp_path / "archive.ndjson.gz"
+    archive.write_bytes(gzip.compress(b"".join(line(n) for n in range(600))))
+    app = create_app(FileSource(archive), copy_path=tmp_path / "c.json", save_dir=tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: app.table.row_count == 500)
+        assert app.table.cells_at(0)[4] == "user-100" and app.table.cells_at(499)[4] == "user-599"

@@ -70,6 +70,11 @@ class FileSource:
         from watchfiles import awatch
 
         yield {"kind": "hello", "version": "", "http": "", "archive": str(self.path.resolve())}
+        if _is_gzip(self.path):  # a finished, compressed archive: its last 500, nothing to tail
+            for raw in _last_gzip_lines(self.path, TAIL_EVENTS):
+                if (envelope := file_envelope(raw)) is not None:
+                    yield envelope
+            await asyncio.Event().wait()
         tail, offset = last_lines(self.path, TAIL_EVENTS)
         for raw in tail:
             if (envelope := file_envelope(raw)) is not None:
@@ -87,6 +92,18 @@ class FileSource:
             for raw in complete:
                 if (envelope := file_envelope(raw)) is not None:
                     yield envelope
+
+
+def _is_gzip(path: Path) -> bool:
+    with open(path, "rb") as handle:
+        return handle.read(2) == b"\x1f\x8b"
+
+
+def _last_gzip_lines(path: Path, count: int) -> list[bytes]:
+    from debugger.archive import open_archive
+
+    with open_archive(str(path)) as handle:
+        return list(deque((line.rstrip(b"\r\n") for line in handle if line.strip()), maxlen=count))
 
 
 def last_lines(path: Path, count: int, block: int = 65536) -> tuple[list[bytes], int]:
