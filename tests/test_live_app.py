@@ -13,7 +13,6 @@ from typing import Any, Callable
 
 import aiohttp
 import orjson
-import pytest
 import segment.analytics as segment_analytics
 from textual.widgets import Static
 

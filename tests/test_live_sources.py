@@ -92,6 +92,12 @@ async def test_file_source_shows_the_last_500_then_follows_appends(tmp_path: Pat
             handle.write(line(801)[20:])
         await wait_for(pilot, lambda: users()[-1] == "user-801")
         assert app.table.row_count == 500 and users()[0] == "user-302"
+        # A search filters what was read; the file is not read again (no duplicates).
+        await pilot.press("slash", *"user:user-8*", "enter")
+        await wait_for(pilot, lambda: app.table.row_count == 2)
+        assert users() == ["user-800", "user-801"]
+        await pilot.pause(0.3)
+        assert len(app.model.shown) == 500
 
 
 async def test_file_source_reads_a_gzip_archive(tmp_path: Path) -> None:

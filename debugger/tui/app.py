@@ -164,7 +164,8 @@ class LiveApp(App[None]):
         self.model.query = event.query
         self.table.rebuild(self.model.listed())
         self._show_selected()
-        self._consume(event.query.text)
+        if self.source.remote_filter:  # resubscribe so the collector filters before sampling
+            self._consume(event.query.text)
 
     @on(SearchBar.Done)
     def _search_done(self) -> None:
