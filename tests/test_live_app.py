@@ -248,6 +248,8 @@ async def test_copy_and_write_produce_the_exact_payloads(collector: Collector, t
         files = list(tmp_path.glob("segdebug-*.ndjson"))
         assert len(files) == 1
         assert files[0].read_bytes() == b"".join(orjson.dumps(m) + b"\n" for m in archived)
+        await pilot.press("c")
+        assert app.table.row_count == 0 and not app.model.shown
 
 
 async def test_markup_and_escape_sequences_stay_literal(collector: Collector, tmp_path: Path) -> None:

@@ -118,6 +118,7 @@ def test_control_characters_become_visible_and_markup_stays_text() -> None:
     assert row.name == "[bold]Hi␛[31m␊\\x9b"
     assert row.user == "[link=x]u"
     assert visible("a\tb\x7f") == "a␉b␡"
+    assert visible("x\u202eevil") == "x\\u202eevil"
 
 
 def test_counters_show_sampling_and_drops() -> None:
@@ -174,6 +175,14 @@ def test_payload_and_ndjson_are_the_archived_bytes() -> None:
     data, written, left_out = ndjson_lines([envelope(message), refused, envelope(track(2))])
     assert data == orjson.dumps(message) + b"\n" + orjson.dumps(track(2)) + b"\n"
     assert (written, left_out) == (2, 1)
+
+
+def test_raw_text_shows_c1_controls_and_bidi_overrides_as_escapes() -> None:
+    text, is_json = raw_text(envelope(track(1, event="a\x9b31mb\u202ec")))
+    assert is_json and '"event": "a\\x9b31mb\\u202ec"' in text
+    assert "\x9b" not in text and "\u202e" not in text
+    code = pretty_call(track(1, event="\u202e"))
+    assert "\u202e" not in code and "\\u202e" in code
 
 
 def test_raw_text_of_refused_calls_is_visible_and_bounded() -> None:

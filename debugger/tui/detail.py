@@ -47,14 +47,15 @@ def raw_text(envelope: Mapping[str, Any]) -> tuple[str, bool]:
     pretty-printed when it parses, cut at RAW_DISPLAY_LIMIT."""
     message = envelope.get("message")
     if envelope.get("status") != "rejected" and isinstance(message, Mapping):
-        return orjson.dumps(message, option=orjson.OPT_INDENT_2).decode(), True
+        # JSON leaves C1 controls and bidi overrides unescaped: make them visible too.
+        return visible_lines(orjson.dumps(message, option=orjson.OPT_INDENT_2).decode()), True
     raw = envelope.get("raw")
     text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else (raw or "")
     if len(text) > RAW_DISPLAY_LIMIT:
         more = len(text) - RAW_DISPLAY_LIMIT
         return visible(text[:RAW_DISPLAY_LIMIT]) + f"\n… {more:,} more characters (y copies all)", False
     try:
-        return orjson.dumps(orjson.loads(text), option=orjson.OPT_INDENT_2).decode(), True
+        return visible_lines(orjson.dumps(orjson.loads(text), option=orjson.OPT_INDENT_2).decode()), True
     except orjson.JSONDecodeError:
         return visible(text), False
 

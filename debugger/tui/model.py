@@ -21,10 +21,15 @@ CAPACITY = 500
 _CONTROL_PICTURES = {code: chr(0x2400 + code) for code in range(0x20)}
 _CONTROL_PICTURES[0x7F] = "\u2421"
 _CONTROL_PICTURES.update({code: f"\\x{code:02x}" for code in range(0x80, 0xA0)})
+# Bidirectional overrides would let a payload reorder what is shown around it.
+_CONTROL_PICTURES.update(
+    {code: f"\\u{code:04x}" for code in (*range(0x202A, 0x202F), *range(0x2066, 0x206A))}
+)
 
 
 def visible(text: str) -> str:
-    """`text` with control characters shown as symbols (ESC -> "␛", newline -> "␊")."""
+    """`text` with control characters shown as symbols (ESC -> "␛", newline -> "␊") and
+    C1 controls and bidi overrides as escapes."""
     return text.translate(_CONTROL_PICTURES)
 
 

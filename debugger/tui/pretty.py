@@ -194,11 +194,11 @@ def _written(message: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _escape_invisible(text: str) -> str:
-    """Escape the few invisible characters json/repr leave alone (C1 controls, line separators)."""
+    """Escape what json leaves alone: C1 controls, line separators, bidi overrides."""
     out = []
     for char in text:
         code = ord(char)
-        if 0x80 <= code < 0xA0 or code in (0x2028, 0x2029):
+        if 0x80 <= code < 0xA0 or 0x2028 <= code <= 0x202E or 0x2066 <= code <= 0x2069:
             out.append(f"\\u{code:04x}")
         else:
             out.append(char)
