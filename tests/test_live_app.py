@@ -331,3 +331,12 @@ async def test_follow_only_from_the_newest_and_mouse_selects(collector: Collecto
         assert app.table.cursor_row == 0
         await pilot.press("enter")
         assert app.focused is not None and app.focused.id == "pretty-scroll"
+
+
+async def test_demo_traffic_appears_without_sending_anything(collector: Collector, tmp_path: Path) -> None:
+    app = create_app(SocketSource(collector.socket, max_rate=1000), demo=True,
+                     copy_path=tmp_path / "c.json", save_dir=tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.table.row_count >= 3)
+        assert len(collector.archived()) + len(collector.refused()) >= 3
+    assert app._demo_stop.is_set()  # the demo stops with the app

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import fcntl
 import gzip
+import os
+import pty
+import select
 import socket
+import struct
 import subprocess
 import sys
+import termios
+import time
 from pathlib import Path
 
 import orjson
@@ -107,3 +114,33 @@ async def test_file_source_reads_a_gzip_archive(tmp_path: Path) -> None:
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_for(pilot, lambda: app.table.row_count == 500)
         assert app.table.cells_at(0)[4] == "user-100" and app.table.cells_at(499)[4] == "user-599"
+
+
+def test_segdebug_live_in_a_terminal_starts_and_stops_its_collector(tmp_path: Path) -> None:
+    """The real command in a pseudo-terminal: no collector answers, so it starts one, shows
+    where to point SDKs, and `q` stops both."""
+    sock = tmp_path / "live.sock"
+    primary, secondary = pty.openpty()
+    fcntl.ioctl(secondary, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))
+    env = {**os.environ, "TERM": "xterm-256color", "XDG_DATA_HOME": str(tmp_path / "data")}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "debugger.cli", "live", "--port", "0", "--socket", str(sock)],
+        stdin=secondary, stdout=secondary, stderr=secondary, env=env, close_fds=True,
+    )
+    os.close(secondary)
+    screen = b""
+    try:
+        deadline = time.monotonic() + 30
+        while b"SDKs" not in screen or b"127.0.0.1:" not in screen:
+            assert time.monotonic() < deadline, screen[-2000:]
+            ready, _, _ = select.select([primary], [], [], 0.5)
+            if ready:
+                screen += os.read(primary, 65536)
+        assert probe(sock) is not None  # the embedded collector answers
+        os.write(primary, b"q")
+        assert process.wait(timeout=20) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+        os.close(primary)
+    assert probe(sock) is None  # and it was stopped on exit
