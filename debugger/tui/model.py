@@ -205,13 +205,12 @@ def follows(cursor: int, row_count: int) -> bool:
 
 
 def counters_text(stats: Stats) -> str:
-    """Exact counts, the rate, and the sampling the collector applies to this viewer."""
-    parts = [
-        f"received {stats.received:,}  accepted {stats.accepted:,}  "
-        f"refused {stats.rejected:,}  {stats.rate:,.1f}/s"
-    ]
+    """Exact counts, the sampling this viewer gets, the rate; most important first, since a
+    narrow terminal cuts the end of the line."""
+    parts = [f"received {stats.received:,}  accepted {stats.accepted:,}  refused {stats.rejected:,}"]
     if stats.sampled > 1:
         parts.append(f"sampled: 1 in {stats.sampled:,}")
+    parts.append(f"{stats.rate:,.0f}/s" if stats.rate >= 10 else f"{stats.rate:.1f}/s")
     if stats.dropped:
         parts.append(f"dropped {stats.dropped:,}")
     return " · ".join(parts)
