@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import fcntl
 import gzip
 import os
@@ -21,7 +22,7 @@ import pytest
 from debugger.errors import CliError
 from debugger.tui.app import create_app
 from debugger.tui.launcher import EmbeddedCollector, probe
-from debugger.tui.sources import FileSource
+from debugger.tui.sources import FileSource, file_envelope
 from tests.test_live_app import wait_for
 
 
@@ -144,3 +145,26 @@ def test_segdebug_live_in_a_terminal_starts_and_stops_its_collector(tmp_path: Pa
             process.kill()
         os.close(primary)
     assert probe(sock) is None  # and it was stopped on exit
+
+
+class ListSource:
+    """Lines given by the test, then silence."""
+
+    remote_filter = True
+
+    def __init__(self, lines: list[dict]) -> None:
+        self.items = lines
+
+    async def lines(self, query: str | None):  # noqa: ANN201 - an async generator
+        for item in self.items:
+            yield item
+        await asyncio.Event().wait()
+
+
+async def test_an_odd_line_is_skipped_not_fatal(tmp_path: Path) -> None:
+    good = file_envelope(line(1))
+    source = ListSource([{"kind": "stats", "received": "many"}, good])
+    app = create_app(source, copy_path=tmp_path / "c.json", save_dir=tmp_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_for(pilot, lambda: app.table.row_count == 1)
+        assert app.is_running

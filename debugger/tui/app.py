@@ -101,7 +101,11 @@ class LiveApp(App[None]):
     async def _consume(self, query_text: str) -> None:
         remote = query_text if self.source.remote_filter else None
         async for line in self.source.lines(remote):
-            self.take(line)
+            try:
+                self.take(line)
+            except (TypeError, ValueError, AttributeError) as error:  # one odd line, not a crash
+                self.notify(f"Skipped a line the viewer could not read: {error}",
+                            severity="warning", markup=False)
 
     def take(self, line: dict[str, Any]) -> None:
         """One protocol line: events are buffered, the rest updates the header."""

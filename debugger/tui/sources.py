@@ -51,7 +51,7 @@ class SocketSource:
                     failures = 0
                     yield line
                 error: object = "the collector closed the connection"
-            except (ConnectionError, OSError, EOFError) as problem:
+            except (ConnectionError, OSError, EOFError, ValueError) as problem:  # ValueError: a bad line
                 error = problem
             yield disconnected(error)
             await asyncio.sleep(RECONNECT_DELAYS[min(failures, len(RECONNECT_DELAYS) - 1)])

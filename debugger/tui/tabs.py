@@ -88,7 +88,9 @@ class DetailTabs(Vertical):
         self._stale = set(_VIEWS)
         count = len(envelope.get("problems") or []) if envelope else 0
         label = f"Problems ({count})" if count else "Problems"
-        self.query_one(TabbedContent).get_tab("problems").label = label  # type: ignore[assignment]
+        tab = self.query_one(TabbedContent).get_tab("problems")
+        if str(tab.label) != label:  # a new label means a layout pass: only when it changes
+            tab.label = label  # type: ignore[assignment]
         self._render_pane(self.active)
 
     def _render_pane(self, pane_id: str) -> None:
