@@ -15,13 +15,13 @@ KEYS: tuple[tuple[str, str], ...] = (
     ("esc", "clear the search / back to the list"),
     ("enter, tab", "to the detail of the selected event"),
     ("1 2 3 4", "Pretty / Raw / Problems / Request tab"),
-    ("up, down", "select an event (the list follows only from the newest)"),
+    ("up down pgup pgdn", "select an event (the list follows only from the newest)"),
     ("g, G", "oldest / newest event"),
     ("y", "copy the selected payload (clipboard and a file)"),
-    ("w", "write the listed events to an NDJSON file"),
+    ("w", "write the listed accepted messages to an NDJSON file"),
     ("c", "clear the list"),
     ("?", "this help"),
-    ("q", "quit"),
+    ("q, ctrl+c", "quit"),
 )
 
 
