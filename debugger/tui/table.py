@@ -144,7 +144,7 @@ class EventTable(ScrollView, can_focus=True):
             self.post_message(self.Highlighted())
 
     def _resized_rows(self) -> None:
-        self.virtual_size = Size(self.size.width, self.row_count + HEADER_LINES)
+        self.virtual_size = Size(self.scrollable_content_region.width, self.row_count + HEADER_LINES)
 
     # --- keys and mouse -----------------------------------------------------------------
 
