@@ -19,6 +19,7 @@ import typer
 from debugger.errors import CliError
 from debugger.message import call_type, mask_key, name_of, parse_time, user_of
 from debugger.paths import default_socket
+from debugger.query import parse_option
 from debugger.socket_client import (
     CollectorGone,
     CollectorUnavailable,
@@ -36,7 +37,7 @@ def run_tail(
     """Tail the collector on `socket` (default: the one for `port`) until Ctrl-C or `count`."""
     path = socket or default_socket(port)
     if query:
-        check_query(query)
+        parse_option(query)  # a bad filter fails before connecting
     try:
         asyncio.run(_tail(path, query, as_json, count, sys.stdout.buffer))
     except KeyboardInterrupt:
@@ -56,18 +57,6 @@ def run_tail(
             f"the collector on {path} went away ({error}); start it again with `segdebug collect`",
             code=1,
         ) from None
-
-
-def check_query(text: str) -> None:
-    """Fail before connecting when the filter does not parse: one line, a caret, exit 2."""
-    from debugger.query import QueryError, parse
-
-    try:
-        parse(text)
-    except QueryError as error:
-        typer.echo(f"segdebug: error: bad query: {error}", err=True)
-        typer.echo(error.caret(), err=True)
-        raise typer.Exit(2) from None
 
 
 async def _tail(

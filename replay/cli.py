@@ -16,6 +16,7 @@ import typer
 from debugger.archive import ArchiveError, expand, open_archive
 from debugger.errors import CliError
 from debugger.message import parse_time
+from debugger.query import parse_option
 
 
 class Mode(str, Enum):
@@ -83,7 +84,7 @@ def replay(
     except ValueError as error:
         raise CliError(str(error)) from None
     headers = tuple(_header(text) for text in header or [])
-    selection = Selection(_query(filter), _time("--since", since), _time("--until", until))
+    selection = Selection(parse_option(filter), _time("--since", since), _time("--until", until))
     _check_readable(archives)
     base = _base_path(archives)
     transformation = Transformation(write_key=write_key, sent_at=sent_at.value, sets=sets)
@@ -139,17 +140,6 @@ def _header(text: str) -> tuple[str, str]:
     if not sep or not name.strip() or any(c in name for c in " \t\r\n") or "\n" in value:
         raise CliError(f"--header {text.split(':')[0]!r}…: expected NAME:VALUE")
     return name.strip(), value.strip()
-
-
-def _query(text: str | None):  # noqa: ANN202 - debugger.query.Query, imported lazily
-    if not text:
-        return None
-    from debugger.query import QueryError, parse
-
-    try:
-        return parse(text)
-    except QueryError as error:
-        raise CliError(f"bad query: {error}\n{error.caret()}") from None
 
 
 def _time(option: str, text: str | None):  # noqa: ANN202 - datetime | None

@@ -168,3 +168,21 @@ async def test_an_odd_line_is_skipped_not_fatal(tmp_path: Path) -> None:
     async with app.run_test(size=(100, 30)) as pilot:
         await wait_for(pilot, lambda: app.table.row_count == 1)
         assert app.is_running
+
+
+async def test_a_refused_filter_falls_back_to_local_filtering(collector) -> None:
+    """If the collector refuses the filter (say, an older parser), the source does not retry
+    the same filter forever: it says why, then takes everything and leaves filtering to us."""
+    from debugger.tui.sources import SocketSource
+
+    lines = SocketSource(collector.socket).lines("type:")  # the hub refuses this filter
+    kinds = []
+    async for line in lines:
+        kinds.append(line["kind"])
+        if line["kind"] == "disconnected":
+            reason = line["error"]
+        if kinds.count("hello") == 2 or len(kinds) > 6:
+            break
+    await lines.aclose()
+    assert kinds == ["hello", "disconnected", "hello"]  # refused once, then subscribed unfiltered
+    assert "refused the filter" in reason and "filtering locally" in reason

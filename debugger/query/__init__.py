@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from typing import Any, Callable, Mapping
 
+from debugger.errors import CliError
 from debugger.query.errors import QueryError
 from debugger.query.compiler import compile_tree
 from debugger.query.help import HELP
 from debugger.query.nodes import All, Node
 from debugger.query.parser import parse_tree
 
-__all__ = ["HELP", "MATCH_ALL", "Query", "QueryError", "parse"]
+__all__ = ["HELP", "MATCH_ALL", "Query", "QueryError", "parse", "parse_option"]
 
 Matcher = Callable[[Mapping[str, Any]], bool]
 
@@ -57,3 +58,14 @@ def parse(text: str) -> Query:
 
 
 MATCH_ALL = parse("")
+
+
+def parse_option(text: str | None) -> Query | None:
+    """The query of a `--filter` option (None when not given), or a CliError that prints one
+    line and a caret under the bad column: one behaviour for tail, live and replay."""
+    if not text:
+        return None
+    try:
+        return parse(text)
+    except QueryError as error:
+        raise CliError(f"bad query: {error}\n{error.caret()}") from None

@@ -10,28 +10,17 @@ from pathlib import Path
 
 from debugger.errors import CliError
 from debugger.paths import default_socket
+from debugger.query import parse_option
 from debugger.tui.launcher import EmbeddedCollector, probe
 from debugger.tui.model import MATCH_ALL, Matcher
 from debugger.tui.sources import FileSource, SocketSource, Source
-
-
-def parse_filter(text: str | None) -> Matcher:
-    """The --filter query, or a usage error that points at the bad column."""
-    if not text:
-        return MATCH_ALL
-    from debugger.query import QueryError, parse
-
-    try:
-        return parse(text)
-    except QueryError as error:
-        raise CliError(f"bad query: {error}\n{error.caret()}") from None
 
 
 def run_live(
     socket: Path | None, port: int, file: Path | None, query: str | None,
     max_rate: int, demo: bool,
 ) -> None:
-    matcher = parse_filter(query)
+    matcher = parse_option(query) or MATCH_ALL
     if file is not None and demo:
         raise CliError("--demo sends to a collector; it cannot be used with --file")
     if file is not None and not file.is_file():

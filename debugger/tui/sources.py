@@ -42,7 +42,7 @@ class SocketSource:
         self.max_rate = max_rate
 
     async def lines(self, query: str | None) -> AsyncIterator[dict[str, Any]]:
-        from debugger.socket_client import subscribe
+        from debugger.socket_client import SubscriptionRefused, subscribe
 
         failures = 0
         while True:
@@ -51,6 +51,10 @@ class SocketSource:
                     failures = 0
                     yield line
                 error: object = "the collector closed the connection"
+            except SubscriptionRefused as refused:
+                error = refused
+                if query:  # retrying the same filter would loop: take everything, filter here
+                    error, query = f"the collector refused the filter ({refused}); filtering locally", None
             except (ConnectionError, OSError, EOFError, ValueError) as problem:  # ValueError: a bad line
                 error = problem
             yield disconnected(error)
