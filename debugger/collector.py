@@ -8,9 +8,8 @@ is sent; each accepted or refused message is then published as a socket envelope
 from __future__ import annotations
 
 import base64
-import itertools
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Callable
 
@@ -50,7 +49,9 @@ class Collector:
 
     `check` finds every problem; `check_refusals` only those that can refuse a message. The
     cheaper one is used while `watched()` says no viewer would see the warnings: the archive,
-    rejected.ndjson and the HTTP answers are the same either way.
+    rejected.ndjson and the HTTP answers are the same either way. Likewise, while nobody
+    watches, no envelope is built: `tally(accepted, rejected)` only counts (when given), and
+    `seq` still advances by one per message, so the numbers a viewer sees stay a count.
     """
 
     writer: ArchiveWriter
@@ -59,7 +60,8 @@ class Collector:
     check_refusals: Checker | None = None
     watched: Callable[[], bool] = lambda: True
     allowed: frozenset[str] = frozenset()
-    seq: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+    tally: Callable[[int, int], None] | None = None
+    seq: int = 1  # the next envelope's number
 
     def checker(self) -> Checker:
         if self.check_refusals is None or self.watched():
@@ -76,7 +78,11 @@ class Collector:
             self._write(call, outcome, endpoint)
         except OSError as error:
             raise ArchiveWriteError(f"cannot append to {self.writer.archive_path}: {error.strerror or error}") from error
-        self._publish(request, call, outcome, endpoint, body_size)
+        if self.tally is None or self.watched():
+            self._publish(request, call, outcome, endpoint, body_size)
+        else:
+            self.seq += len(outcome.results)
+            self.tally(len(outcome.results) - outcome.refusals, outcome.refusals)
 
     def _write(self, call: Call, outcome: Outcome, endpoint: str) -> None:
         if outcome.accepted:
@@ -93,11 +99,12 @@ class Collector:
 
     def _publish(self, request: web.Request, call: Call, outcome: Outcome, endpoint: str, size: int) -> None:
         facts = _request_facts(request, size)
-        publish, seq, received_at = self.publish, self.seq, call.received_at
-        for item in outcome.results:
+        publish, received_at, results = self.publish, call.received_at, outcome.results
+        first, self.seq = self.seq, self.seq + len(results)
+        for seq, item in enumerate(results, first):
             accepted = isinstance(item, Accepted)  # its message is its archive line: raw adds nothing
             publish(event_envelope(
-                seq=next(seq), received_at=received_at, endpoint=endpoint, write_key=item.write_key,
+                seq=seq, received_at=received_at, endpoint=endpoint, write_key=item.write_key,
                 status="accepted" if accepted else "rejected", problems=item.problems,
                 message=item.message, raw=None if accepted else item.raw, request=facts,  # type: ignore[union-attr]
             ))

@@ -148,6 +148,13 @@ class Hub:
         except Exception as error:  # a viewer problem must never fail ingest
             print(f"segdebug: hub: dropped an envelope: {error!r}", file=sys.stderr)
 
+    def tally(self, accepted: int, rejected: int) -> None:
+        """Count messages that were not published: the collector's shortcut while no viewer
+        is connected, so the stats stay true without an envelope built per message."""
+        self.received += accepted + rejected
+        self.accepted += accepted
+        self.rejected += rejected
+
     def _fan_out(self, envelope: Mapping[str, Any]) -> None:
         line = encode(envelope)  # once, shared by every subscriber
         now = self.clock()

@@ -107,7 +107,7 @@ async def _serve(
         hub = Hub(version=__version__, http_url=url, archive=str(archive))
         socket_path = (socket or default_socket(bound)).expanduser().absolute()
         await hub.start(socket_path)
-        collector.publish = hub.publish
+        collector.publish, collector.tally = hub.publish, hub.tally
         # Warnings are only read by viewers: skip them while none is connected.
         collector.watched = lambda: bool(getattr(hub, "subscribers", True))
         writer.start()

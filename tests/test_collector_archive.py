@@ -89,3 +89,31 @@ async def test_a_deleted_archive_is_started_afresh(tmp_path: Path) -> None:
     await writer.close()
     assert archive.read_bytes() == b'{"n":2}\n{"n":3}\n'
     assert (tmp_path / "rejected.ndjson").read_bytes() == b'{"code":"x"}\n'
+
+
+async def test_unwatched_calls_are_counted_not_published(tmp_path: Path) -> None:
+    """With nobody watching, no envelope is built, yet the counts and `seq` stay true."""
+    writer = ArchiveWriter(tmp_path / "archive.ndjson", "never")
+    published: list[dict] = []
+    counted: list[tuple[int, int]] = []
+    watching = [False]
+    collector = Collector(writer=writer, check=rules.check, publish=published.append,
+                          tally=lambda accepted, rejected: counted.append((accepted, rejected)),
+                          watched=lambda: watching[0])
+    server = TestServer(make_app(collector), host="127.0.0.1", **RUNNER_OPTIONS)
+    await server.start_server()
+    batch = {"batch": [{"type": "track", "userId": "u", "event": "A"}, {"type": "track", "userId": "u"}]}
+    try:
+        async with aiohttp.ClientSession() as session:
+            url = str(server.make_url("/v1/batch"))
+            async with session.post(url, json=batch) as reply:
+                assert reply.status == 200
+            watching[0] = True
+            async with session.post(url, json=batch) as reply:
+                assert reply.status == 200
+    finally:
+        await server.close()
+        await writer.close()
+    assert counted == [(1, 1)]
+    assert [(e["seq"], e["status"]) for e in published] == [(3, "accepted"), (4, "rejected")]
+    assert len((tmp_path / "archive.ndjson").read_bytes().splitlines()) == 2
