@@ -22,12 +22,14 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+from typing import Callable, TypeVar
 
 import orjson
 
 ROOT = Path(__file__).resolve().parent.parent
 EVENTS = ("Product Viewed", "Product Added", "Checkout Started", "Order Completed", "Signed In")
-BODY_POOL = 20_000  # events pre-built into baseline bodies, cycled
+BODY_POOL = 20_000
+T = TypeVar("T")  # events pre-built into baseline bodies, cycled
 
 
 def archived_message(rng: random.Random, index: int) -> bytes:
@@ -86,8 +88,21 @@ def start_endpoint(directory: Path) -> tuple[subprocess.Popen[bytes], str]:
     return process, f"http://127.0.0.1:{port_file.read_text()}"
 
 
-async def baseline(url: str, bodies: list[bytes], per_body: int, events: int) -> float:
-    """Events/s of a bare aiohttp loop posting pre-built bodies, 8 in flight."""
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds a live process has used so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def measured(endpoint: int, run: Callable[[], T]) -> tuple[T, float]:
+    """`run()`'s answer and the endpoint's CPU seconds meanwhile (what the client cost it)."""
+    before = cpu_seconds(endpoint)
+    answer = run()
+    return answer, cpu_seconds(endpoint) - before
+
+
+async def baseline(url: str, bodies: list[bytes], per_body: int, events: int) -> tuple[float, float]:
+    """(events/s, client CPU seconds) of a bare aiohttp loop posting pre-built bodies, 8 in flight."""
     import aiohttp
 
     remaining = iter(range(events // per_body))
@@ -98,9 +113,10 @@ async def baseline(url: str, bodies: list[bytes], per_body: int, events: int) ->
                 async with session.post(url, data=bodies[index % len(bodies)], headers=headers) as response:
                     await response.read()
 
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         await asyncio.gather(*(post_all() for _ in range(8)))
-        return (events // per_body) * per_body / (time.perf_counter() - started)
+        rate = (events // per_body) * per_body / (time.perf_counter() - started)
+        return rate, time.process_time() - cpu
 
 
 def prebuilt_bodies(archive: Path, per_body: int) -> list[bytes]:
@@ -110,8 +126,9 @@ def prebuilt_bodies(archive: Path, per_body: int) -> list[bytes]:
     return [b'{"batch":[' + b",".join(lines[i : i + per_body]) + tail for i in range(0, len(lines), per_body)]
 
 
-def run_replay(archive: Path, url: str, directory: Path) -> tuple[dict, float, float]:
-    """(json report, wall seconds, peak RSS in MB) of a real `segdebug replay` process."""
+def run_replay(archive: Path, url: str, directory: Path) -> tuple[dict, float, float, float]:
+    """(json report, wall seconds, peak RSS in MB, CPU seconds) of a real `segdebug replay`
+    process (CPU of all its processes, from the kernel)."""
     command = [sys.executable, "-m", "debugger.cli", "replay", str(archive), "--to", url,
                "--report", "json", "--failed", str(directory / "failed.ndjson"),
                "--checkpoint", str(directory / "checkpoint.json")]
@@ -123,7 +140,8 @@ def run_replay(archive: Path, url: str, directory: Path) -> tuple[dict, float, f
     process.returncode = os.waitstatus_to_exitcode(status)
     if process.returncode != 0:
         raise SystemExit(f"replay exited {process.returncode}: {output.decode()[-500:]}")
-    return orjson.loads(output.strip().splitlines()[-1]), wall, usage.ru_maxrss / 1024
+    cpu = usage.ru_utime + usage.ru_stime
+    return orjson.loads(output.strip().splitlines()[-1]), wall, usage.ru_maxrss / 1024, cpu
 
 
 def main() -> None:
@@ -142,9 +160,12 @@ def main() -> None:
         endpoint, url = start_endpoint(directory)
         bodies = prebuilt_bodies(archive, 100)
         try:  # baseline before and after replay, so a change in machine load hits both alike
-            before = asyncio.run(baseline(url + "/v1/batch", bodies, 100, args.events))
-            report, wall, rss = run_replay(archive, url, directory)
-            after = asyncio.run(baseline(url + "/v1/batch", bodies, 100, args.events))
+            target = url + "/v1/batch"
+            (before, base_cpu), base_server = measured(
+                endpoint.pid, lambda: asyncio.run(baseline(target, bodies, 100, args.events)))
+            (report, wall, rss, cpu), server = measured(
+                endpoint.pid, lambda: run_replay(archive, url, directory))
+            after = asyncio.run(baseline(target, bodies, 100, args.events))[0]
         finally:
             endpoint.terminate()
             endpoint.wait()
@@ -157,6 +178,10 @@ def main() -> None:
           f"{args.events / wall:,.0f} events/s)")
     print(f"ratio: {rate / base:.2f}  (goal >= 0.4; absolute goal >= 250,000 events/s)")
     print(f"replay peak RSS: {rss:.0f} MB (goal <= 150 MB)")
+    per_event = 1e6 / args.events
+    print(f"CPU per event (us): baseline client {base_cpu * per_event:.2f} + endpoint "
+          f"{base_server * per_event:.2f}; replay (incl. start-up) {cpu * per_event:.2f} + endpoint "
+          f"{server * per_event:.2f}; {os.cpu_count()} cores")
 
 
 if __name__ == "__main__":
