@@ -54,14 +54,18 @@ class Subscriber:
         self.error_line: bytes | None = None
         self.wake = asyncio.Event()
 
-    def offer(self, envelope: Mapping[str, Any], line: bytes, now: float) -> None:
-        """Filter first, then sample, then queue; a full queue loses its oldest event."""
-        if not self.pending:
-            if self.query is not None and not self.query.matches(envelope):
-                return
-            self.matched += 1
-            if self.sampler is not None and not self.sampler.admit(now):
-                return
+    def admits(self, envelope: Mapping[str, Any], now: float) -> bool:
+        """Filter first, then sample: whether `put` should queue this envelope. Until the
+        viewer has subscribed, everything is held."""
+        if self.pending:
+            return True
+        if self.query is not None and not self.query.matches(envelope):
+            return False
+        self.matched += 1
+        return self.sampler is None or self.sampler.admit(now)
+
+    def put(self, envelope: Mapping[str, Any], line: bytes) -> None:
+        """Queue an admitted envelope; a full queue loses its oldest event."""
         queue = self.queue
         if len(queue) >= self.queue_size:
             queue.popleft()
@@ -79,7 +83,8 @@ class Subscriber:
         held = list(self.queue)
         self.queue.clear()
         for envelope, line in held:
-            self.offer(envelope, line, now)
+            if self.admits(envelope, now):
+                self.put(envelope, line)
         self.wake.set()
 
     def refuse(self, error: Mapping[str, Any]) -> None:
@@ -156,13 +161,19 @@ class Hub:
         self.rejected += rejected
 
     def _fan_out(self, envelope: Mapping[str, Any]) -> None:
-        line = encode(envelope)  # once, shared by every subscriber
+        """Encode only if some subscriber takes the envelope (a sampled viewer keeps a few
+        dozen a second of thousands), and then once, shared by every subscriber."""
+        line: bytes | None = None
         now = self.clock()
         for subscriber in tuple(self.subscribers):
             try:
-                subscriber.offer(envelope, line, now)
+                if not subscriber.admits(envelope, now):
+                    continue
             except Exception:  # a filter that cannot read this envelope does not match it
                 continue
+            if line is None:
+                line = encode(envelope)
+            subscriber.put(envelope, line)
 
     def stats(self) -> dict[str, Any]:
         """The hub-wide figures of a `stats` line (`dropped` is filled in per subscriber)."""
