@@ -17,7 +17,7 @@ from replay.backoff import backoff_delay, is_retryable, server_wait
 from replay.batching import Batcher
 from replay.cli import resume_command
 from replay.pacing import RateSchedule, SpeedSchedule
-from replay.rawjson import AMBIGUOUS, drop_key, edit_line, prepend_field, string_value
+from replay.rawjson import AMBIGUOUS, drop_key, edit_line, edit_lines, prepend_field, string_value
 from replay.report import LatencyHistogram
 from replay.source import Item
 from replay.target import resolve
@@ -90,6 +90,31 @@ def test_edit_line_agrees_with_the_parser_or_defers(message: dict) -> None:
     expected_key = message.get("writeKey") if isinstance(message.get("writeKey"), str) else None
     assert key == expected_key
     assert orjson.loads(raw) == {k: v for k, v in message.items() if k != "sentAt"}
+
+
+shared_keys = st.sampled_from(["k", "k2", "kk", "", 'k"x', "k\\", "ü", "k}"])
+keyed_messages = st.builds(
+    lambda message, key, where: ({**message, "writeKey": key} if where == "last" else
+                                 {"writeKey": key, **message} if where == "first" else message),
+    messages, shared_keys, st.sampled_from(["last", "first", "none"]))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(keyed_messages, min_size=1, max_size=6))
+def test_edit_lines_over_a_run_agrees_with_the_parser_or_defers(run: list[dict]) -> None:
+    """The run loop (which reuses the previous line's decoded key) gives, line by line, what
+    parse-edit-serialise gives, or defers that line to the parser; neighbours never leak."""
+    lines = [orjson.dumps(message) for message in run]
+    keys, items, undecided = edit_lines(lines, drop_sent_at=True)
+    assert len(keys) == len(items) == len(lines)
+    for index, message in enumerate(run):
+        single = edit_line(lines[index], drop_sent_at=True)
+        assert (index in undecided) == (single is None)
+        if index in undecided:
+            continue
+        expected_key = message.get("writeKey") if isinstance(message.get("writeKey"), str) else None
+        assert keys[index] == expected_key
+        assert orjson.loads(items[index]) == {k: v for k, v in message.items() if k != "sentAt"}
 
 
 def test_transformer_falls_back_to_parsing_and_rewrites() -> None:
