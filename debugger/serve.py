@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import gc
 import signal
 import sys
 from pathlib import Path
@@ -23,6 +24,9 @@ from debugger.errors import CliError
 from debugger.hub import Hub
 from debugger.ingest import Checker
 from debugger.paths import default_archive, default_socket
+
+
+GC_YOUNG_THRESHOLD = 20_000  # Python's default is 700 allocations
 
 
 def run_collect(
@@ -111,6 +115,7 @@ async def _serve(
         # Warnings are only read by viewers: skip them while none is connected.
         collector.watched = lambda: bool(getattr(hub, "subscribers", True))
         writer.start()
+        _tune_gc()
         print(f"segdebug collector listening on {url}", flush=True)
         print(f"  archive: {archive}", flush=True)
         print(f"  socket:  {socket_path}", flush=True)
@@ -124,6 +129,17 @@ async def _serve(
             await hub.close()
         await writer.close()
     print("segdebug collector stopped", file=sys.stderr, flush=True)
+
+
+def _tune_gc() -> None:
+    """Keep the cyclic garbage collector off the ingest path. Everything loaded by now lives as
+    long as the process: frozen, full passes no longer walk it (~15 ms each). A request holds a
+    few thousand short-lived containers at once (messages, envelopes, problems) and frees them
+    when it ends: a higher first threshold stops a young-generation pass for nearly every
+    request while a viewer is connected."""
+    gc.freeze()
+    _, *older = gc.get_threshold()
+    gc.set_threshold(GC_YOUNG_THRESHOLD, *older)
 
 
 def _url_host(host: str) -> str:
