@@ -121,20 +121,25 @@ def read_raw(paths: Iterable[str | Path]) -> Iterator[RawLine | BadLine]:
 
 def _raw_one(name: str) -> Iterator[RawLine | BadLine]:
     handle = open_archive(name)
-    label = "<stdin>" if name == "-" else name
     try:
-        number = 0
-        try:
-            for raw in handle:
-                number += 1
-                stripped = raw.strip()
-                if stripped:
-                    yield RawLine(label, number, stripped, not raw.endswith(b"\n"))
-        except (OSError, EOFError) as error:  # e.g. a truncated .gz
-            yield BadLine(label, number + 1, b"", f"read error: {error}")
+        yield from split_lines(handle, "<stdin>" if name == "-" else name)
     finally:
         if handle is not sys.stdin.buffer:
             handle.close()
+
+
+def split_lines(lines: Iterable[bytes], label: str) -> Iterator[RawLine | BadLine]:
+    """The non-blank lines of one open archive, as `read_raw` gives them: for a caller (replay)
+    that already read the file's first lines itself."""
+    number = 0
+    try:
+        for raw in lines:
+            number += 1
+            stripped = raw.strip()
+            if stripped:
+                yield RawLine(label, number, stripped, not raw.endswith(b"\n"))
+    except (OSError, EOFError) as error:  # e.g. a truncated .gz
+        yield BadLine(label, number + 1, b"", f"read error: {error}")
 
 
 def _read_one(name: str) -> Iterator[Line | BadLine]:

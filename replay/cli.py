@@ -85,8 +85,11 @@ def replay(
         raise CliError(str(error)) from None
     headers = tuple(_header(text) for text in header or [])
     selection = Selection(parse_option(filter), _time("--since", since), _time("--until", until))
-    _check_readable(archives)
+    files = _check_readable(archives)
     base = _base_path(archives)
+    failed = failed or base.with_name(base.name + ".failed.ndjson")
+    checkpoint = checkpoint or base.with_name(base.name + ".replay-checkpoint.json")
+    _check_outputs(files, failed, checkpoint)
     transformation = Transformation(write_key=write_key, sent_at=sent_at.value, sets=sets)
     fingerprint = hashlib.sha256(orjson.dumps([
         [str(Path(a).resolve()) if a != "-" else a for a in archives], target.url, mode.value,
@@ -97,8 +100,7 @@ def replay(
         archives=archives, target=target, selection=selection, transformation=transformation,
         delivery=Delivery(mode=mode.value, fresh_sent_at=sent_at is SentAt.fresh, headers=headers,
                           concurrency=concurrency, max_retries=max_retries, timeout=timeout),
-        failed=failed or base.with_name(base.name + ".failed.ndjson"),
-        checkpoint=checkpoint or base.with_name(base.name + ".replay-checkpoint.json"),
+        failed=failed, checkpoint=checkpoint,
         fingerprint=fingerprint, limit=limit, batch_size=batch_size, rate=rate, speed=speed,
         max_wait=max_wait, new_message_ids=new_message_ids,
         shift_timestamps=timestamps is Timestamps.shift, resume=resume, report=report.value,
@@ -151,8 +153,8 @@ def _time(option: str, text: str | None):  # noqa: ANN202 - datetime | None
     return moment
 
 
-def _check_readable(archives: list[str]) -> None:
-    """Fail before sending anything when an archive is missing or unreadable."""
+def _check_readable(archives: list[str]) -> list[str]:
+    """The input files; fails before sending anything when one is missing or unreadable."""
     try:
         files = expand(archives)
         for name in files:
@@ -162,6 +164,16 @@ def _check_readable(archives: list[str]) -> None:
         raise CliError(f"cannot read archive {error}") from None
     if not files:
         raise CliError(f"no archive files in {' '.join(archives)}")
+    return files
+
+
+def _check_outputs(files: list[str], *outputs: Path) -> None:
+    """Refuse to write the failed file or checkpoint over an input (e.g. a failed file being
+    resent): the failed file is emptied before the first line is read."""
+    inputs = {Path(name).resolve() for name in files if name != "-"}
+    for output in outputs:
+        if output.resolve() in inputs:
+            raise CliError(f"{output} is also an input; choose another path (--failed, --checkpoint)")
 
 
 def _base_path(archives: list[str]) -> Path:

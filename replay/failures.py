@@ -1,4 +1,7 @@
-"""The failed file: every selected message that was not delivered, with why and how often tried."""
+"""The failed file: every selected message that was not delivered, with why and how often tried.
+
+Each record starts with `{"replayFailed":1,` and ends with the message, so replay can take the
+file back as input (replay.refeed) and resend exactly those messages."""
 
 from __future__ import annotations
 
@@ -8,6 +11,7 @@ from typing import IO
 import orjson
 
 from replay.batching import Batch
+from replay.refeed import MESSAGE, RECORD_KEY
 from replay.source import Rejected
 
 
@@ -23,20 +27,21 @@ class FailedFile:
             path.unlink()
 
     def bad_line(self, line: Rejected) -> None:
-        record = {"status": None, "error": line.reason, "attempts": 0, "source": line.source,
-                  "line": line.number, "raw": line.raw.decode(errors="replace")}
+        record = {RECORD_KEY: 1, "status": None, "error": line.reason, "attempts": 0,
+                  "source": line.source, "line": line.number, "raw": line.raw.decode(errors="replace")}
         self._write(orjson.dumps(record))
 
     def bad_item(self, ordinal: int, item: bytes, reason: str) -> None:
         """A line that looked like an object but is not JSON (found when a batch was refused)."""
-        record = {"status": None, "error": reason, "attempts": 0, "input": ordinal,
+        record = {RECORD_KEY: 1, "status": None, "error": reason, "attempts": 0, "input": ordinal,
                   "raw": item.decode(errors="replace")}
         self._write(orjson.dumps(record))
 
     def message(self, ordinal: int, item: bytes, error: str, status: int | None = None,
                 attempts: int = 0) -> None:
-        head = orjson.dumps({"status": status, "error": error, "attempts": attempts, "input": ordinal})
-        self._write(head[:-1] + b',"message":' + item + b"}")
+        head = orjson.dumps({RECORD_KEY: 1, "status": status, "error": error, "attempts": attempts,
+                             "input": ordinal})
+        self._write(head[:-1] + MESSAGE + item + b"}")
 
     def batch(self, batch: Batch, status: int | None, error: str, attempts: int) -> None:
         for ordinal, item in zip(batch.ordinals, batch.items):

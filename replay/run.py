@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from debugger.archive import ArchiveError, expand, parse_line, read_messages
+from debugger.archive import ArchiveError, RawLine, expand, parse_line
 from debugger.errors import CliError
 from debugger.message import event_time, mask_key
 from replay import checkpoint as checkpoints
@@ -22,6 +22,7 @@ from replay.batching import MAX_MESSAGE_BYTES, Batch, Batcher
 from replay.checkpoint import Checkpoint
 from replay.failures import FailedFile
 from replay.pacing import RateSchedule, Schedule, SpeedSchedule, Unpaced
+from replay.refeed import read_input
 from replay.report import Progress, Stats, Summary
 from replay.sender import Delivery, Outcome, Sender, preflight
 from replay.source import Chunk, Rejected, Selection, Source, original_time
@@ -381,8 +382,9 @@ def _shift_seconds(plan: Plan) -> float | None:
     if "-" in plan.archives:
         raise CliError("--timestamps shift reads the archive twice, so it cannot read stdin")
     latest = None
-    for message in read_messages(plan.archives):
-        moment = event_time(message)
+    for line in read_input(plan.archives):  # failed files as the messages they hold
+        message = parse_line(line.raw) if isinstance(line, RawLine) else None
+        moment = event_time(message) if isinstance(message, dict) else None
         if moment is not None and (latest is None or moment > latest):
             latest = moment
     return (datetime.now(timezone.utc) - latest).total_seconds() if latest else 0.0

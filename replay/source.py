@@ -3,6 +3,7 @@
 Every input line has an ordinal (its position across all archives); the checkpoint speaks in
 ordinals. A line is parsed only when something needs its fields (a filter, a time bound, pacing
 by --speed, a transformation) or when the cheap shape check is not sure it is a JSON object.
+An earlier run's failed file is read as the messages it holds (see replay.refeed).
 """
 
 from __future__ import annotations
@@ -10,11 +11,13 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import chain
 from typing import Any, Callable, Iterable, Iterator
 
-from debugger.archive import BadLine, RawLine, expand, open_archive, parse_line, read_raw
+from debugger.archive import BadLine, RawLine, expand, open_archive, parse_line, split_lines
 from debugger.message import event_time, parse_time
 from replay.rawjson import looks_like_object
+from replay.refeed import is_failed_file, read_input, unwrapped
 
 
 @dataclass(slots=True)
@@ -115,7 +118,7 @@ class Source:
         """Chunks only when the caller allowed them (`chunks=True`) and nothing needs fields."""
         if self.chunks and not (self.parse_all or self.done_before or self.limit is not None):
             return self._chunks()
-        return self._select()
+        return self._select(read_input(self.archives))
 
     def _chunks(self) -> Iterator[Chunk | Item | Rejected]:
         """The hot path (no selection, resume or limit): runs of lines that pass the O(1) shape
@@ -136,6 +139,11 @@ class Source:
                         yield Rejected(ordinal - 1, label, number + 1, b"", f"read error: {error}")
                         break
                     if not lines:
+                        break
+                    if number == 0 and is_failed_file(next((r for r in lines if r.strip()), b"")):
+                        # an earlier run's failed file (small): its messages, line by line
+                        yield from self._select(unwrapped(split_lines(chain(lines, handle), label)), ordinal)
+                        ordinal = self.position
                         break
                     self.bytes_read += sum(map(len, lines))
                     good: list[bytes] = []
@@ -175,10 +183,11 @@ class Source:
         self.selected += 1
         return Item(ordinal, line.source, line.number, line.raw, parsed)
 
-    def _select(self) -> Iterator[Item | Rejected]:
+    def _select(self, lines: Iterable[RawLine | BadLine], start: int = 0) -> Iterator[Item | Rejected]:
+        """Line by line, `start` being the first line's ordinal: parsed when something needs it."""
         parse_all, selection, done_before = self.parse_all, self.selection, self.done_before
         active = selection.active
-        for ordinal, line in enumerate(read_raw(self.archives)):
+        for ordinal, line in enumerate(lines, start):
             self.lines += 1
             self.bytes_read += len(line.raw) + 1
             done = done_before is not None and done_before(ordinal)

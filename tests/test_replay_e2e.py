@@ -379,3 +379,38 @@ def test_a_hanging_endpoint_times_out_into_the_failed_file(tmp_path: Path) -> No
                       "--max-retries", "1") == 1
     assert [(r["status"], r["error"], r["attempts"]) for r in failed_records(tmp_path)] == [
         (None, "timeout after 0.3 s", 2)] * 4
+
+
+def test_a_failed_file_resends_exactly_the_failed_messages(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    async def refuse_some(endpoint: Endpoint, number: int) -> web.Response:
+        status = (200, 500, 400)[number % 3]
+        return web.json_response({"success": status == 200}, status=status)
+
+    archive = tmp_path / "a.ndjson"
+    ids = write_archive(archive, 300)
+    with open(archive, "ab") as out:
+        out.write(b"this is not json\n")
+    failed_file, second_failed = tmp_path / "a.failed.ndjson", tmp_path / "a.failed.failed.ndjson"
+    with Endpoint(refuse_some) as refusing:  # default paths: the failed file goes beside the archive
+        assert main(["replay", str(archive), "--to", refusing.url, "--batch-size", "10",
+                     "--max-retries", "0", "--report", "json"]) == 1
+    first = orjson.loads(capsys.readouterr().out)
+    failed_ids = [orjson.loads(line)["message"]["messageId"]
+                  for line in failed_file.read_bytes().splitlines() if b'"message":' in line]
+    assert first["failed"] == len(failed_ids) > 0 and first["bad_lines"] == 1
+    assert sorted(refusing.acknowledged + failed_ids) == sorted(ids)
+
+    before = failed_file.read_bytes()
+    assert main(["replay", str(failed_file), "--to", "http://127.0.0.1:9", "--failed", str(failed_file)]) == 2
+    assert "is also an input" in capsys.readouterr().err and failed_file.read_bytes() == before
+
+    with Endpoint() as healthy:
+        assert main(["replay", str(failed_file), "--to", healthy.url, "--report", "json"]) == 1
+    second = orjson.loads(capsys.readouterr().out)
+    assert sorted(healthy.acknowledged) == sorted(failed_ids)  # each exactly once, nothing else
+    assert (second["lines"], second["delivered"], second["failed"], second["bad_lines"]) == (
+        len(failed_ids) + 1, len(failed_ids), 0, 1)
+    assert second["failed_file"] == str(second_failed)
+    [record] = [orjson.loads(line) for line in second_failed.read_bytes().splitlines()]
+    assert record["raw"] == "this is not json" and "message" not in record
+    assert failed_file.read_bytes() == before

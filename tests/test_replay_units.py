@@ -221,12 +221,11 @@ def test_resume_command_masks_secrets() -> None:
     assert command.endswith("--resume") and "$WRITE_KEY" in command
 
 
-def test_chunked_and_line_by_line_reading_agree_on_ordinals(tmp_path: Path) -> None:
-    """--resume reads line by line; a first run reads in chunks: both must number lines alike."""
+def read_both_ways(paths: list[Path]) -> list[tuple[int, str]]:
+    """(ordinal, text or "bad") per line, checked to be the same whether read in chunks (a first
+    run) or line by line (--resume)."""
     from replay.source import Chunk, Rejected, Selection, Source
 
-    archive = tmp_path / "mixed.ndjson"
-    archive.write_bytes(b'{"a":1}\n\n  \n{"a":2}\r\n garbage\n{"a":3}\n {"a":4} \n[5]\n{"a":6}\n{"a":7')
     def numbered(source: Source) -> list[tuple[int, str]]:
         found = []
         for entry in source:
@@ -238,8 +237,43 @@ def test_chunked_and_line_by_line_reading_agree_on_ordinals(tmp_path: Path) -> N
                 found.append((entry.ordinal, entry.raw.decode()))
         return found
 
-    chunked = numbered(Source([str(archive)], Selection(), parse_all=False, chunks=True))
-    by_line = numbered(Source([str(archive)], Selection(), parse_all=False, done_before=lambda n: False))
+    names = [str(path) for path in paths]
+    chunked = numbered(Source(names, Selection(), parse_all=False, chunks=True))
+    by_line = numbered(Source(names, Selection(), parse_all=False, done_before=lambda n: False))
     assert chunked == by_line
+    return chunked
+
+
+def test_chunked_and_line_by_line_reading_agree_on_ordinals(tmp_path: Path) -> None:
+    archive = tmp_path / "mixed.ndjson"
+    archive.write_bytes(b'{"a":1}\n\n  \n{"a":2}\r\n garbage\n{"a":3}\n {"a":4} \n[5]\n{"a":6}\n{"a":7')
+    chunked = read_both_ways([archive])
     assert [text for _, text in chunked] == ['{"a":1}', '{"a":2}', "bad", '{"a":3}', '{"a":4}', "bad",
                                               '{"a":6}', "bad"]
+
+
+def test_a_failed_file_reads_back_as_the_messages_it_holds(tmp_path: Path) -> None:
+    """Records unwrap to their messages' exact bytes; raw-text records are bad lines again;
+    an archive after it is read as usual, with ordinals continuing."""
+    from replay.failures import FailedFile
+    from replay.refeed import read_input
+    from replay.source import Rejected
+
+    tricky = b'{"messageId":"m-0","note":",\\"message\\":{}"}'
+    path = tmp_path / "a.failed.ndjson"
+    failed = FailedFile(path, append=False)
+    failed.message(0, tricky, 'HTTP 500: ,"message":{}', 500, 3)
+    failed.bad_line(Rejected(1, "a.ndjson", 2, b"not json", "invalid JSON: x"))
+    failed.bad_item(2, b'{"type":"track", oops}', "invalid JSON: y")
+    failed.message(3, b'{"messageId":"m-3"}', "message is 40,000 bytes")
+    failed.close()
+    with open(path, "ab") as out:  # a run that died while writing its last record
+        out.write(b'{"replayFailed":1,"status":500,"error":"e","attempts":1,"input":4,"message":{"a":{}}')
+    archive = tmp_path / "b.ndjson"
+    archive.write_bytes(b'{"messageId":"b-0"}\n')
+    assert read_both_ways([path, archive]) == [
+        (0, tricky.decode()), (1, "bad"), (2, "bad"), (3, '{"messageId":"m-3"}'), (4, "bad"),
+        (5, '{"messageId":"b-0"}')]
+    bad = [(line.raw, line.reason) for line in read_input([str(path)]) if not hasattr(line, "torn")]
+    assert bad[:2] == [(b"not json", "invalid JSON: x"), (b'{"type":"track", oops}', "invalid JSON: y")]
+    assert "torn last line" in bad[2][1]
