@@ -15,6 +15,8 @@ from typing import IO, Any, Iterable, Iterator
 
 import orjson
 
+from debugger.paths import is_side_file
+
 ARCHIVE_SUFFIXES = (".ndjson", ".jsonl", ".json", ".gz", ".log")
 
 
@@ -53,7 +55,8 @@ class RawLine:
 
 
 def expand(paths: Iterable[str | Path]) -> list[str]:
-    """Files to read, in order: directories become their archive files, recursively sorted."""
+    """Files to read, in order: directories become their archive files, recursively sorted
+    (segdebug's own side files, such as rejected.ndjson, left out); files named are read."""
     files: list[str] = []
     for item in paths:
         text = str(item)
@@ -63,7 +66,8 @@ def expand(paths: Iterable[str | Path]) -> list[str]:
         path = Path(text)
         if path.is_dir():
             found = sorted(
-                p for p in path.rglob("*") if p.is_file() and p.name.endswith(ARCHIVE_SUFFIXES)
+                p for p in path.rglob("*")
+                if p.is_file() and p.name.endswith(ARCHIVE_SUFFIXES) and not is_side_file(p.name)
             )
             files.extend(str(p) for p in found)
         elif path.is_file():

@@ -9,6 +9,18 @@ from pathlib import Path
 DEFAULT_PORT = 8088
 DEFAULT_HOST = "127.0.0.1"
 
+# Files segdebug writes beside archives. They are not archives: replaying or validating a
+# directory must not read refusal records, replay failures or checkpoints as messages.
+REJECTED_NAME = "rejected.ndjson"
+COPY_NAME = "copied.json"
+FAILED_SUFFIX = ".failed.ndjson"
+CHECKPOINT_SUFFIX = ".replay-checkpoint.json"
+
+
+def is_side_file(name: str) -> bool:
+    """True for the files above, by name: a directory of archives skips them."""
+    return name in (REJECTED_NAME, COPY_NAME) or name.endswith((FAILED_SUFFIX, CHECKPOINT_SUFFIX))
+
 
 def data_dir() -> Path:
     """Per-user data dir ($XDG_DATA_HOME/segdebug, else ~/.local/share/segdebug)."""
@@ -23,7 +35,7 @@ def default_archive() -> Path:
 
 def rejected_path(archive: Path) -> Path:
     """Refused calls are kept beside the archive they were refused from."""
-    return archive.with_name("rejected.ndjson")
+    return archive.with_name(REJECTED_NAME)
 
 
 def runtime_dir() -> Path:

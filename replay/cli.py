@@ -16,6 +16,7 @@ import typer
 from debugger.archive import ArchiveError, expand, open_archive
 from debugger.errors import CliError
 from debugger.message import parse_time
+from debugger.paths import CHECKPOINT_SUFFIX, FAILED_SUFFIX
 from debugger.query import parse_option
 
 
@@ -87,8 +88,8 @@ def replay(
     selection = Selection(parse_option(filter), _time("--since", since), _time("--until", until))
     files = _check_readable(archives)
     base = _base_path(archives)
-    failed = failed or base.with_name(base.name + ".failed.ndjson")
-    checkpoint = checkpoint or base.with_name(base.name + ".replay-checkpoint.json")
+    failed = failed or base.with_name(base.name + FAILED_SUFFIX)
+    checkpoint = checkpoint or base.with_name(base.name + CHECKPOINT_SUFFIX)
     _check_outputs(files, failed, checkpoint)
     transformation = Transformation(write_key=write_key, sent_at=sent_at.value, sets=sets)
     fingerprint = hashlib.sha256(orjson.dumps([

@@ -78,3 +78,15 @@ def test_required_fields_are_errors(msg: dict, code: str) -> None:
 def test_valid_message_has_no_errors() -> None:
     ok = {"type": "track", "event": "Order Completed", "userId": "u"}
     assert not [p for p in check(ok) if p["level"] == "error"]
+
+
+def test_a_directory_leaves_out_segdebugs_own_side_files(tmp_path: Path) -> None:
+    """Replaying or validating the collector's data dir must not read refusal records,
+    replay failures, checkpoints or the copy file as messages; naming one still reads it."""
+    line = b'{"type":"track","event":"A","userId":"u"}\n'
+    for name in ("archive.ndjson", "rejected.ndjson", "archive.ndjson.failed.ndjson",
+                 "archive.ndjson.replay-checkpoint.json", "copied.json", "old.ndjson.gz"):
+        (tmp_path / name).write_bytes(gzip.compress(line) if name.endswith(".gz") else line)
+    names = [Path(name).name for name in archive.expand([tmp_path])]
+    assert names == ["archive.ndjson", "old.ndjson.gz"]
+    assert archive.expand([tmp_path / "rejected.ndjson"]) == [str(tmp_path / "rejected.ndjson")]
