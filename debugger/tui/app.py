@@ -4,6 +4,7 @@ snapshots and the bench share; what differs is the Source the lines come from.""
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,7 @@ from typing import Any
 from textual import on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
+from textual.timer import Timer
 from textual.widgets import Footer
 
 from debugger.paths import data_dir
@@ -25,6 +27,9 @@ from debugger.tui.tabs import TABS, DetailTabs
 
 FLUSH_INTERVAL = 0.2  # seconds: a burst between two ticks becomes one table update
 DEMO_RATE = 5.0
+# While the list follows a stream, the detail (a full re-render and layout pass, the costliest
+# thing on screen) catches up with the newest event at most this often; user moves are at once.
+FOLLOW_DETAIL_INTERVAL = 0.5
 
 
 class LiveApp(App[None]):
@@ -69,6 +74,8 @@ class LiveApp(App[None]):
         self._demo_stop = asyncio.Event()
         self._demo_started = False
         self._header_shown: tuple[Any, ...] = ()
+        self._detail_at = 0.0  # monotonic time of the last detail update
+        self._detail_timer: Timer | None = None
         # Held, not queried: App.query_one looks at the active screen, which may be Help.
         self.status_bar = StatusBar(id="status", markup=False)
         self.search_bar = SearchBar(id="search")
@@ -150,12 +157,20 @@ class LiveApp(App[None]):
             self.status_bar.show(model)
 
     def _show_selected(self) -> None:
+        if self._detail_timer is not None:
+            self._detail_timer.stop()
+            self._detail_timer = None
+        self._detail_at = time.monotonic()
         item = self.table.selected
         self.detail.show(item.id if item else None, item.envelope if item else None)
 
     @on(EventTable.Highlighted)
-    def _highlighted(self) -> None:
-        self._show_selected()
+    def _highlighted(self, event: EventTable.Highlighted) -> None:
+        wait = self._detail_at + FOLLOW_DETAIL_INTERVAL - time.monotonic()
+        if not event.following or wait <= 0:
+            self._show_selected()
+        elif self._detail_timer is None:  # one catch-up, showing whatever is selected then
+            self._detail_timer = self.set_timer(wait, self._show_selected)
 
     @on(EventTable.Selected)
     def _selected(self) -> None:

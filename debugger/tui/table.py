@@ -77,7 +77,12 @@ class EventTable(ScrollView, can_focus=True):
     ]
 
     class Highlighted(Message):
-        """The cursor is on another event (or on none)."""
+        """The cursor is on another event (or on none); `following`: moved by new arrivals,
+        not by the user."""
+
+        def __init__(self, following: bool = False) -> None:
+            super().__init__()
+            self.following = following
 
     class Selected(Message):
         """Enter (or a double click) on an event: the user wants its detail."""
@@ -121,7 +126,8 @@ class EventTable(ScrollView, can_focus=True):
                 self.scroll_to(y=max(0, self.scroll_y - (before - len(self.rows))), animate=False)
         self.rows.extend(model.matching(flush.added))
         self._resized_rows()
-        self.move_cursor(row=self.row_count - 1 if following else self.cursor_row, force=True)
+        self.move_cursor(row=self.row_count - 1 if following else self.cursor_row, force=True,
+                         following=following)
 
     def rebuild(self, items: Iterable[Item]) -> None:
         """Show exactly `items` (a new filter, or clear), following the newest."""
@@ -130,7 +136,7 @@ class EventTable(ScrollView, can_focus=True):
         self._resized_rows()
         self.move_cursor(row=self.row_count - 1, force=True)
 
-    def move_cursor(self, *, row: int, force: bool = False) -> None:
+    def move_cursor(self, *, row: int, force: bool = False, following: bool = False) -> None:
         """Put the cursor on `row` (clamped), scroll it into view, say so if it moved."""
         before = self.selected
         self.cursor_row = max(0, min(row, self.row_count - 1))
@@ -141,7 +147,7 @@ class EventTable(ScrollView, can_focus=True):
             self.scroll_to(y=self.cursor_row - visible + 1, animate=False)
         self.refresh()
         if force or self.selected is not before:
-            self.post_message(self.Highlighted())
+            self.post_message(self.Highlighted(following))
 
     def _resized_rows(self) -> None:
         self.virtual_size = Size(self.scrollable_content_region.width, self.row_count + HEADER_LINES)

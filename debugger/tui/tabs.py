@@ -25,15 +25,24 @@ def pretty_view(envelope: Mapping[str, Any]) -> RenderableType:
     message = envelope.get("message")
     if not isinstance(message, Mapping):
         return Text("Refused before it was a call: see Raw and Problems.", style="italic")
-    code = pretty_call(message)
-    return Syntax(code, language_of(message), theme=THEME, word_wrap=True, background_color="default")
+    return highlighted(pretty_call(message), language_of(message))
 
 
 def raw_view(envelope: Mapping[str, Any]) -> RenderableType:
     text, is_json = raw_text(envelope)
     if is_json:
-        return Syntax(text, "json", theme=THEME, word_wrap=True, background_color="default")
+        return highlighted(text, "json")
     return Text(text)
+
+
+def highlighted(code: str, language: str) -> Text:
+    """`code` coloured by pygments once, as Text. A Syntax handed to a Static is highlighted
+    again on every measure and every render: twice per selection change, five times a second
+    while following a live stream."""
+    text = Syntax(code, language, theme=THEME, word_wrap=True, background_color="default").highlight(code)
+    if not code.endswith("\n"):
+        text.remove_suffix("\n")  # pygments ends every text with a newline
+    return text
 
 
 def problems_view(envelope: Mapping[str, Any]) -> RenderableType:
