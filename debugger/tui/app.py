@@ -15,7 +15,7 @@ from textual.binding import Binding
 from textual.timer import Timer
 from textual.widgets import Footer
 
-from debugger.paths import data_dir
+from debugger.paths import COPY_NAME, data_dir
 from debugger.tui.detail import ndjson_lines, payload_bytes
 from debugger.tui.header import StatusBar
 from debugger.tui.help import HelpScreen
@@ -69,7 +69,7 @@ class LiveApp(App[None]):
         self.source = source
         self.model = LiveModel(query=query)
         self.demo = demo
-        self.copy_path = copy_path or data_dir() / "copied.json"
+        self.copy_path = copy_path or data_dir() / COPY_NAME
         self.save_dir = save_dir or Path.cwd()
         self._demo_stop = asyncio.Event()
         self._demo_started = False
