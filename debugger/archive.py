@@ -98,13 +98,6 @@ def read_lines(paths: Iterable[str | Path]) -> Iterator[Line | BadLine]:
         yield from _read_one(name)
 
 
-def read_messages(paths: Iterable[str | Path]) -> Iterator[dict[str, Any]]:
-    """Only the good messages, for callers that do not report bad lines."""
-    for item in read_lines(paths):
-        if isinstance(item, Line):
-            yield item.message
-
-
 def parse_line(raw: bytes) -> dict[str, Any] | str:
     """A parsed JSON object, or the reason the line is not one."""
     try:

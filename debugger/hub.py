@@ -143,11 +143,8 @@ class Hub:
         """Count one envelope and queue it for every subscriber that wants it. Never raises."""
         try:
             if envelope.get("kind", "event") == "event":
-                self.received += 1
-                if envelope.get("status") == "rejected":
-                    self.rejected += 1
-                else:
-                    self.accepted += 1
+                rejected = int(envelope.get("status") == "rejected")
+                self.tally(1 - rejected, rejected)
             if self.subscribers:
                 self._fan_out(envelope)
         except Exception as error:  # a viewer problem must never fail ingest

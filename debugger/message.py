@@ -108,15 +108,6 @@ def now_iso() -> str:
     return format_time(datetime.now(timezone.utc))
 
 
-def get_path(value: Any, path: str) -> Any:
-    """Follow a dotted path through dicts; None when any step is missing."""
-    for part in path.split("."):
-        if not isinstance(value, Mapping):
-            return None
-        value = value.get(part)
-    return value
-
-
 def mask_key(key: str | None) -> str:
     """Show enough of a write key to tell keys apart, never the whole secret."""
     if not key:

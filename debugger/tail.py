@@ -20,6 +20,7 @@ from debugger.errors import CliError
 from debugger.message import call_type, mask_key, name_of, parse_time, user_of
 from debugger.paths import default_socket
 from debugger.query import parse_option
+from debugger.text import printable
 from debugger.socket_client import (
     CollectorGone,
     CollectorUnavailable,
@@ -100,17 +101,6 @@ def format_event(envelope: Mapping[str, Any]) -> str:
     line = "  ".join(columns)
     summary = _problems(envelope.get("problems"))
     return f"{line}  {summary}" if summary else line
-
-
-def printable(text: str) -> str:
-    """`text` with every non-printable character (escape sequences, newlines, bidi) escaped."""
-    if text.isprintable():
-        return text
-    return "".join(ch if ch.isprintable() else _escape(ch) for ch in text)
-
-
-def _escape(ch: str) -> str:
-    return ch.encode("unicode_escape").decode("ascii")
 
 
 def _fit(text: str, width: int) -> str:

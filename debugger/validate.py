@@ -20,7 +20,7 @@ from debugger.envelope import Problem, problem
 from debugger.errors import CliError
 from debugger.plan import PLAN_CODE, load_plan
 from debugger.rules import CODES, check
-from debugger.tail import printable
+from debugger.text import printable
 
 BAD_LINE = "bad_line"
 KNOWN: dict[str, tuple[str, str]] = {
