@@ -16,6 +16,7 @@ import orjson
 
 from debugger.archive import parse_line
 from debugger.message import format_time, parse_time
+from replay.layout import Edited, edit_run
 from replay.rawjson import AMBIGUOUS, drop_key, edit_line, edit_lines
 from replay.source import Chunk, Item
 
@@ -59,22 +60,17 @@ class Transformer:
         return self._edit_message(message, item.ordinal)
 
     def chunk(self, chunk: Chunk) -> tuple[list[str | None], list[bytes], dict[int, str]]:
-        """Keys and bytes for a run of unparsed lines (the hot path: a tight loop, no objects),
-        and why, by index, the lines that are not JSON after all were left out (rare)."""
+        """Keys and bytes for a run of unparsed lines (the hot path: whole runs edited at once,
+        see replay.layout), and why, by index, the lines that are not JSON after all were left
+        out (rare)."""
         lines = chunk.lines
+        override = self.spec.write_key
         if self.rewrite:
             keys, items, undecided = [None] * len(lines), list(lines), list(range(len(lines)))
-        elif self.spec.write_key is None:
-            keys, items, undecided = edit_lines(lines, self.drop_sent_at)
         else:
-            keys, items, undecided = [], [], []
-            for index, raw in enumerate(lines):
-                edited = self._edit_bytes(raw)
-                if edited is None:
-                    undecided.append(index)
-                    edited = (None, raw)
-                keys.append(edited[0])
-                items.append(edited[1])
+            keys, items, undecided = edit_run(lines, self.drop_sent_at, override is not None, self._per_line)
+            if override is not None:
+                keys = [override] * len(lines)  # the parser sets the undecided ones' below
         broken: dict[int, str] = {}
         for index in undecided:
             try:
@@ -82,6 +78,22 @@ class Transformer:
             except BrokenLine as error:
                 broken[index] = str(error)
         return keys, items, broken
+
+    def _per_line(self, lines: list[bytes]) -> Edited:
+        """A few lines that do not share a layout: edited one by one, bytes where possible."""
+        if self.spec.write_key is None:
+            return edit_lines(lines, self.drop_sent_at)
+        keys: list[str | None] = []
+        items: list[bytes] = []
+        undecided: list[int] = []
+        for index, raw in enumerate(lines):
+            edited = self._edit_bytes(raw)
+            if edited is None:
+                undecided.append(index)
+                edited = (None, raw)
+            keys.append(edited[0])
+            items.append(edited[1])
+        return keys, items, undecided
 
     @staticmethod
     def _parse(raw: bytes) -> dict[str, Any]:

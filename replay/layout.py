@@ -1,0 +1,138 @@
+"""Editing a whole run of archive lines at once, when their last fields share one layout.
+
+A collector (or an SDK) ends every message with the same fields in the same order:
+`...,"sentAt":"<24 chars>","writeKey":"wk","receivedAt":"<24 chars>"}`. Once one line's tail
+is understood, the other lines' tails are proven to have that very layout with a handful of
+C-level operations over the whole run (their tails joined into one buffer, checked column by
+column), instead of several Python calls per line. Every message then has the same write key,
+and dropping `sentAt` is the same pair of slices for every line: no search, no parse.
+
+The proof, for lines that are JSON objects (the fast path never parses them; a line that is
+not JSON is caught when the endpoint refuses its batch): a tail made only of `,"key":"value"`
+pairs and the closing brace, whose values hold no quote and no backslash, tokenises exactly as
+it reads, and its pairs are fields of the line's outermost object. Every byte of the tail
+except the values' contents is compared; any difference leaves the run to the per-line path.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from itertools import repeat
+from operator import concat, getitem
+from typing import Callable, Sequence
+
+from replay.rawjson import AMBIGUOUS, _locate
+
+_TAIL = re.compile(rb'(?:,"[^"\\]*":"[^"\\]*")+}')
+_PAIR = re.compile(rb',"([^"\\]*)":"([^"\\]*)"')
+MIN_RUN = 16  # shorter runs are edited line by line
+WRITE_KEY, SENT_AT = b"writeKey", b"sentAt"
+
+
+@dataclass(frozen=True)
+class Layout:
+    """The shape of one line's tail: what must match, and what to cut out of every line."""
+
+    length: int  # bytes in the tail
+    constants: tuple[tuple[int, bytes], ...]  # (offset in the tail, the byte it must be)
+    quotes: int  # quotes in the tail: no value may hold another
+    absent: tuple[bytes, ...]  # quoted field names that no line may contain anywhere
+    keep: tuple[slice, ...]  # the parts of a line that stay (all of it when nothing is cut)
+    key: str | None  # every line's write key (None: lines have no writeKey field)
+
+    def edit(self, lines: Sequence[bytes]) -> list[bytes] | None:
+        """The lines, edited, if every one has this layout; None otherwise."""
+        count = len(lines)
+        if self.length and not self._tails_match(lines):
+            return None
+        for name in self.absent:
+            if any(map(bytes.__contains__, lines, repeat(name))):
+                return None
+        if len(self.keep) == 1:
+            return list(lines)
+        first, *rest = self.keep
+        items = map(getitem, lines, repeat(first))
+        for part in rest:
+            items = map(concat, items, map(getitem, lines, repeat(part)))
+        return list(items)
+
+
+    def _tails_match(self, lines: Sequence[bytes]) -> bool:
+        """Every line ends with this tail's constant bytes, at their places, and its values
+        hold no quote or backslash: one joined buffer, checked column by column."""
+        count, step = len(lines), self.length
+        tails = b"".join(map(getitem, lines, repeat(slice(-step, None))))
+        if len(tails) != count * step or tails.count(b'"') != count * self.quotes or b"\\" in tails:
+            return False
+        return all(tails[offset::step] == byte * count for offset, byte in self.constants)
+
+
+def learn(raw: bytes, drop_sent_at: bool, drop_write_key: bool) -> Layout | None:
+    """The layout of `raw`'s tail (its writeKey and, when dropped, sentAt fields and every field
+    after them); None when that tail is not simple enough to prove cheaply."""
+    wanted = (WRITE_KEY, SENT_AT) if drop_sent_at else (WRITE_KEY,)
+    found = {name: _locate(raw, name) for name in wanted}
+    if any(place is AMBIGUOUS for place in found.values()):
+        return None
+    starts = [place[0] for place in found.values() if place is not None]  # type: ignore[index]
+    absent = tuple(b'"' + name + b'"' for name, place in found.items() if place is None)
+    if not starts:
+        return Layout(0, (), 0, absent, (slice(None),), None)
+    begin = min(starts) - 1  # the comma before the first field of the tail
+    tail = raw[begin:]
+    if begin < 1 or not _TAIL.fullmatch(tail):
+        return None
+    dropped = {SENT_AT} if drop_sent_at else set()
+    if drop_write_key:
+        dropped.add(WRITE_KEY)
+    constants: list[tuple[int, int]] = []
+    cuts: list[tuple[int, int]] = []
+    key: str | None = None
+    for pair in _PAIR.finditer(tail):
+        name, value = pair.group(1), pair.group(2)
+        fixed = range(pair.start(), pair.end())
+        if name != WRITE_KEY or drop_write_key:
+            fixed = [*range(pair.start(), pair.start(2)), pair.end() - 1]  # the value varies
+        constants.extend((offset, tail[offset]) for offset in fixed)
+        if name == WRITE_KEY and not drop_write_key:
+            try:
+                key = value.decode()
+            except UnicodeDecodeError:
+                return None
+        if name in dropped:
+            cuts.append((pair.start(), pair.end()))
+    constants.append((len(tail) - 1, tail[-1]))
+    return Layout(len(tail), tuple((offset, bytes([byte])) for offset, byte in constants),
+                  tail.count(b'"'), absent, _kept(cuts, len(tail)), key)
+
+
+def _kept(cuts: list[tuple[int, int]], length: int) -> tuple[slice, ...]:
+    """Slices (from the line's end) of everything outside the cut spans of the tail."""
+    parts, start = [], None
+    for cut_start, cut_end in cuts:
+        parts.append(slice(start, cut_start - length))
+        start = cut_end - length
+    parts.append(slice(start, None))
+    return tuple(parts)
+
+
+Edited = tuple[list[str | None], list[bytes], list[int]]  # keys, bytes, indexes left to the parser
+
+
+def edit_run(lines: list[bytes], drop_sent_at: bool, drop_write_key: bool,
+             per_line: Callable[[list[bytes]], Edited]) -> Edited:
+    """Keys, edited bytes and the indexes the parser must decide, for a run of lines that look
+    like objects. Lines that share a layout are edited at once; a run that does not is halved,
+    and below MIN_RUN lines `per_line` edits them. Dropped write keys come back as None."""
+    count = len(lines)
+    if count < MIN_RUN:
+        return per_line(lines)
+    layout = learn(lines[0], drop_sent_at, drop_write_key)
+    items = layout.edit(lines) if layout is not None else None
+    if items is not None:
+        return [layout.key] * count, items, []  # type: ignore[union-attr]
+    half = count // 2
+    keys, items, undecided = edit_run(lines[:half], drop_sent_at, drop_write_key, per_line)
+    more_keys, more_items, more_undecided = edit_run(lines[half:], drop_sent_at, drop_write_key, per_line)
+    return keys + more_keys, items + more_items, undecided + [half + i for i in more_undecided]
