@@ -21,7 +21,7 @@ class Batch:
     key: str | None
     url: str
     items: list[bytes] = field(default_factory=list)
-    ordinals: list[int] = field(default_factory=list)
+    ordinals: list[int] | range = field(default_factory=list)  # a range when contiguous
     size: int = ENVELOPE_OVERHEAD
 
     def __len__(self) -> int:
@@ -68,8 +68,16 @@ class Batcher:
         done: list[Batch] = []
         slot = (key, url)
         index, count = 0, len(items)
+        whole = self.max_events
         while index < count:
             batch = self._open.get(slot)
+            if batch is None and count - index >= whole:  # a whole batch straight from the run
+                take = items[index : index + whole]
+                size = ENVELOPE_OVERHEAD + sum(map(len, take)) + whole
+                if size <= self.max_bytes:
+                    done.append(Batch(key, url, take, range(first + index, first + index + whole), size))
+                    index += whole
+                    continue
             if batch is None:
                 done += self.add(key, url, items[index], first + index)
                 index += 1

@@ -12,6 +12,7 @@ import os
 import random
 import time
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Awaitable, Callable
 from urllib.parse import urlsplit
 
@@ -72,12 +73,25 @@ def body_of(batch: Batch, mode: str, fresh_sent_at: bool) -> bytes:
     if mode == "single":
         item = batch.items[0]
         return prepend_field(item, "sentAt", orjson.dumps(now_iso())) if fresh_sent_at else item
-    tail = b"]"
-    if batch.key is not None:
-        tail += b',"writeKey":' + orjson.dumps(batch.key)
-    if fresh_sent_at:
-        tail += b',"sentAt":"' + now_iso().encode() + b'"'
-    return b'{"batch":[' + b",".join(batch.items) + tail + b"}"
+    tail = _key_field(batch.key) + (_sent_at_field() if fresh_sent_at else b"") + b"}"
+    return b'{"batch":[' + b",".join(batch.items) + tail
+
+
+@lru_cache(maxsize=256)
+def _key_field(key: str | None) -> bytes:
+    """The batch envelope's writeKey (made once per key, not once per request)."""
+    return b"]" if key is None else b'],"writeKey":' + orjson.dumps(key)
+
+
+_stamp: list = [0, b""]  # [millisecond, its sentAt field]: thousands of requests share one
+
+
+def _sent_at_field() -> bytes:
+    """`,"sentAt":"<now>"` for a batch envelope, formatted at most once a millisecond."""
+    millisecond = time.time_ns() // 1_000_000
+    if _stamp[0] != millisecond:
+        _stamp[:] = [millisecond, b',"sentAt":"' + now_iso().encode() + b'"']
+    return _stamp[1]
 
 
 class Sender:

@@ -11,8 +11,9 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass
 from datetime import datetime
-from itertools import chain
-from typing import Any, Callable, Iterable, Iterator
+from itertools import repeat
+from operator import getitem
+from typing import IO, Any, Callable, Iterable, Iterator
 
 from debugger.archive import BadLine, RawLine, expand, open_archive, parse_line, split_lines
 from debugger.message import event_time, parse_time
@@ -77,6 +78,25 @@ class Selection:
 CHUNK_BYTES = 1 << 20
 
 
+def look_like_objects(lines: list[bytes]) -> bool:
+    """Whether every line starts with `{` and ends with `}` (blank lines do not): the fast
+    path's O(1)-per-line shape check, done by C loops over the whole block."""
+    try:
+        first = bytes(map(getitem, lines, repeat(0)))
+        last = bytes(map(getitem, lines, repeat(-1)))
+    except IndexError:  # a blank line
+        return False
+    return first == b"{" * len(lines) and last == b"}" * len(lines)
+
+
+def _rejoined(lines: list[bytes], carry: bytes, handle: IO[bytes]) -> Iterator[bytes]:
+    """A file's lines again (with their newlines), after a block was split off its start."""
+    yield from (line + b"\n" for line in lines)
+    if carry:
+        yield carry + handle.readline()
+    yield from handle
+
+
 def original_time(message: dict[str, Any]) -> float | None:
     """When the event originally reached a server (receivedAt, else timestamp), epoch seconds."""
     moment = parse_time(message.get("receivedAt")) or parse_time(message.get("timestamp"))
@@ -121,53 +141,73 @@ class Source:
         return self._select(read_input(self.archives))
 
     def _chunks(self) -> Iterator[Chunk | Item | Rejected]:
-        """The hot path (no selection, resume or limit): runs of lines that pass the O(1) shape
-        check, unparsed; any other line is decided exactly, alone. Ordinals count non-blank
-        lines exactly as `read_raw` does, so a --resume (which reads line by line) agrees."""
-        ordinal = 0
+        """The hot path (no selection, resume or limit): runs of lines that look like objects,
+        unparsed; any other line is decided exactly, alone. Reads blocks, not lines: a block
+        whose lines all look like objects costs a few C-level calls, not a few per line.
+        Ordinals count non-blank lines exactly as `read_raw` does, so a --resume (which reads
+        line by line) agrees."""
+        self.ordinal = 0
         for name in expand(self.archives):
             label = "<stdin>" if name == "-" else name
             handle = open_archive(name)
-            number = 0
+            read = getattr(handle, "read1", handle.read)
+            self.number = 0
+            carry = b""
             try:
                 while True:
                     try:
-                        lines = handle.readlines(CHUNK_BYTES)
+                        data = read(CHUNK_BYTES)
                     except (OSError, EOFError) as error:  # e.g. a truncated .gz
                         self.bad += 1
-                        self.position = ordinal = ordinal + 1
-                        yield Rejected(ordinal - 1, label, number + 1, b"", f"read error: {error}")
+                        self.position = self.ordinal = self.ordinal + 1
+                        yield Rejected(self.ordinal - 1, label, self.number + 1, b"", f"read error: {error}")
                         break
-                    if not lines:
+                    if not data:
+                        if carry:  # the last line has no newline: torn, or a last line that is fine
+                            yield from self._lines([carry], label, torn=True)
                         break
-                    if number == 0 and is_failed_file(next((r for r in lines if r.strip()), b"")):
+                    self.bytes_read += len(data)
+                    lines = data.split(b"\n")
+                    lines[0] = carry + lines[0]
+                    carry = lines.pop()
+                    if self.number == 0 and is_failed_file(next((r for r in lines if r.strip()), b"")):
                         # an earlier run's failed file (small): its messages, line by line
-                        yield from self._select(unwrapped(split_lines(chain(lines, handle), label)), ordinal)
-                        ordinal = self.position
+                        rest = _rejoined(lines, carry, handle)
+                        yield from self._select(unwrapped(split_lines(rest, label)), self.ordinal)
+                        self.ordinal = self.position
                         break
-                    self.bytes_read += sum(map(len, lines))
-                    good: list[bytes] = []
-                    for raw in lines:
-                        number += 1
-                        if raw[:1] == b"{" and raw[-2:] == b"}\n":
-                            good.append(raw[:-1])
-                            continue
-                        stripped = raw.strip()
-                        if not stripped:
-                            continue
-                        if good:
-                            yield self._chunk(ordinal, good)
-                            ordinal += len(good)
-                            good = []
-                        self.position = self.lines = ordinal + 1
-                        yield self._exact(RawLine(label, number, stripped, not raw.endswith(b"\n")), ordinal)
-                        ordinal += 1
-                    if good:
-                        yield self._chunk(ordinal, good)
-                        ordinal += len(good)
+                    if look_like_objects(lines):
+                        self.number += len(lines)
+                        yield self._chunk(self.ordinal, lines)
+                        self.ordinal += len(lines)
+                    else:
+                        yield from self._lines(lines, label, torn=False)
             finally:
                 if handle is not sys.stdin.buffer:
                     handle.close()
+
+    def _lines(self, lines: list[bytes], label: str, *, torn: bool) -> Iterator[Chunk | Item | Rejected]:
+        """A block with some line that does not look like an object: runs of those that do
+        become chunks, the others are decided exactly (blank ones skipped, as `read_raw` does)."""
+        good: list[bytes] = []
+        for raw in lines:
+            self.number += 1
+            if raw[:1] == b"{" and raw[-1:] == b"}" and not torn:
+                good.append(raw)
+                continue
+            stripped = raw.strip()
+            if not stripped:
+                continue
+            if good:
+                yield self._chunk(self.ordinal, good)
+                self.ordinal += len(good)
+                good = []
+            self.position = self.lines = self.ordinal + 1
+            yield self._exact(RawLine(label, self.number, stripped, torn), self.ordinal)
+            self.ordinal += 1
+        if good:
+            yield self._chunk(self.ordinal, good)
+            self.ordinal += len(good)
 
     def _chunk(self, first: int, lines: list[bytes]) -> Chunk:
         self.position = self.lines = first + len(lines)
