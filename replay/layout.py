@@ -22,7 +22,7 @@ from itertools import repeat
 from operator import concat, getitem
 from typing import Callable, Sequence
 
-from replay.rawjson import AMBIGUOUS, _locate
+from replay.rawjson import AMBIGUOUS, locate
 
 _TAIL = re.compile(rb'(?:,"[^"\\]*":"[^"\\]*")+}')
 _PAIR = re.compile(rb',"([^"\\]*)":"([^"\\]*)"')
@@ -72,7 +72,7 @@ def learn(raw: bytes, drop_sent_at: bool, drop_write_key: bool) -> Layout | None
     """The layout of `raw`'s tail (its writeKey and, when dropped, sentAt fields and every field
     after them); None when that tail is not simple enough to prove cheaply."""
     wanted = (WRITE_KEY, SENT_AT) if drop_sent_at else (WRITE_KEY,)
-    found = {name: _locate(raw, name) for name in wanted}
+    found = {name: locate(raw, name) for name in wanted}
     if any(place is AMBIGUOUS for place in found.values()):
         return None
     starts = [place[0] for place in found.values() if place is not None]  # type: ignore[index]

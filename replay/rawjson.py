@@ -23,7 +23,7 @@ def looks_like_object(raw: bytes) -> bool:
     return raw[:1] == b"{" and raw[-1:] == b"}"
 
 
-def _locate(raw: bytes, key: bytes) -> tuple[int, int] | None | _Ambiguous:
+def locate(raw: bytes, key: bytes) -> tuple[int, int] | None | _Ambiguous:
     """(start of `"key":`, end of its value) for a top-level key with a string or scalar value."""
     needle = b'"' + key + b'":'
     start = raw.rfind(needle)
@@ -46,7 +46,7 @@ def _locate(raw: bytes, key: bytes) -> tuple[int, int] | None | _Ambiguous:
 
 def drop_key(raw: bytes, key: bytes) -> bytes | _Ambiguous:
     """`raw` without its top-level `key` (unchanged when absent)."""
-    found = _locate(raw, key)
+    found = locate(raw, key)
     if found is None:
         return raw
     if found is AMBIGUOUS:
@@ -61,7 +61,7 @@ def drop_key(raw: bytes, key: bytes) -> bytes | _Ambiguous:
 
 def string_value(raw: bytes, key: bytes) -> str | None | _Ambiguous:
     """The top-level string value of `key` (None when absent or not a string)."""
-    found = _locate(raw, key)
+    found = locate(raw, key)
     if found is None or found is AMBIGUOUS:
         return found  # type: ignore[return-value]
     start, end = found  # type: ignore[misc]
