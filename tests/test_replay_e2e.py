@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import gzip
 import os
 import random
 import signal
@@ -121,6 +122,24 @@ def test_healthy_endpoint_gets_every_event_exactly_once(tmp_path: Path, capsys: 
         assert "sentAt" in body and all("sentAt" not in m for m in body["batch"])
     assert "delivered   1234" in out and "wk_alpha_1" not in out and "wk_a…_1" in out
     assert not (tmp_path / "cp.json").exists()
+
+
+def test_gzip_and_stdin_on_the_hot_path_send_each_message_once_without_its_sent_at(tmp_path: Path) -> None:
+    """One write key, one tail layout: the whole-run edit; every message arrives as archived,
+    minus its stale sentAt, whether read from a .gz file or from a pipe."""
+    archive = tmp_path / "a.ndjson"
+    ids = write_archive(archive, 2500)
+    originals = {m["messageId"]: m for m in map(orjson.loads, archive.read_bytes().splitlines())}
+    (tmp_path / "a.ndjson.gz").write_bytes(gzip.compress(archive.read_bytes()))
+    for source, stdin in (("a.ndjson.gz", None), ("-", archive.read_bytes())):
+        with Endpoint() as endpoint:
+            done = subprocess.run([sys.executable, "-m", "debugger.cli", "replay", source, "--to", endpoint.url,
+                                   "--failed", "f.ndjson", "--checkpoint", "c.json"],
+                                  input=stdin, capture_output=True, timeout=120, cwd=tmp_path)
+        assert done.returncode == 0, done.stderr
+        assert sorted(endpoint.acknowledged) == sorted(ids)
+        received = [m for body, _ in endpoint.bodies for m in body["batch"]]
+        assert all(m == {k: v for k, v in originals[m["messageId"]].items() if k != "sentAt"} for m in received)
 
 
 def test_flaky_endpoint_ends_with_everything_delivered_or_failed(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
