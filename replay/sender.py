@@ -74,7 +74,11 @@ def body_of(batch: Batch, mode: str, fresh_sent_at: bool) -> bytes:
         item = batch.items[0]
         return prepend_field(item, "sentAt", orjson.dumps(now_iso())) if fresh_sent_at else item
     tail = _key_field(batch.key) + (_sent_at_field() if fresh_sent_at else b"") + b"}"
-    return b'{"batch":[' + b",".join(batch.items) + tail
+    items = batch.items
+    if len(items) == 1:
+        return b'{"batch":[' + items[0] + tail
+    # the envelope rides on the first and last messages, so the body is copied once, not thrice
+    return b",".join((b'{"batch":[' + items[0], *items[1:-1], items[-1] + tail))
 
 
 @lru_cache(maxsize=256)
