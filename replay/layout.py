@@ -43,7 +43,6 @@ class Layout:
 
     def edit(self, lines: Sequence[bytes]) -> list[bytes] | None:
         """The lines, edited, if every one has this layout; None otherwise."""
-        count = len(lines)
         if self.length and not self._tails_match(lines):
             return None
         for name in self.absent:
@@ -56,7 +55,6 @@ class Layout:
         for part in rest:
             items = map(concat, items, map(getitem, lines, repeat(part)))
         return list(items)
-
 
     def _tails_match(self, lines: Sequence[bytes]) -> bool:
         """Every line ends with this tail's constant bytes, at their places, and its values

@@ -12,6 +12,7 @@ import os
 import random
 import time
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from functools import lru_cache
 from typing import Awaitable, Callable
 from urllib.parse import urlsplit
@@ -20,7 +21,7 @@ import aiohttp
 import orjson
 
 from debugger import __version__
-from debugger.message import now_iso
+from debugger.message import format_time, now_iso
 from replay.backoff import backoff_delay, is_retryable, server_wait
 from replay.batching import Batch
 from replay.rawjson import prepend_field
@@ -87,15 +88,15 @@ def _key_field(key: str | None) -> bytes:
     return b"]" if key is None else b'],"writeKey":' + orjson.dumps(key)
 
 
-_stamp: list = [0, b""]  # [millisecond, its sentAt field]: thousands of requests share one
-
-
 def _sent_at_field() -> bytes:
-    """`,"sentAt":"<now>"` for a batch envelope, formatted at most once a millisecond."""
-    millisecond = time.time_ns() // 1_000_000
-    if _stamp[0] != millisecond:
-        _stamp[:] = [millisecond, b',"sentAt":"' + now_iso().encode() + b'"']
-    return _stamp[1]
+    """`,"sentAt":"<now>"` for a batch envelope (thousands of requests share a millisecond)."""
+    return _sent_at_field_at(time.time_ns() // 1_000_000)
+
+
+@lru_cache(maxsize=1)
+def _sent_at_field_at(millisecond: int) -> bytes:
+    moment = datetime.fromtimestamp(millisecond / 1000, timezone.utc)
+    return b',"sentAt":"' + format_time(moment).encode() + b'"'
 
 
 class Sender:

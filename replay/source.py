@@ -126,6 +126,7 @@ class Source:
         self.limit = limit
         self.done_before = done_before
         self.position = 0
+        self.number = 0  # the hot path: line number in the file being read
         self.lines = 0
         self.bad = 0
         self.unselected = 0
@@ -145,8 +146,7 @@ class Source:
         unparsed; any other line is decided exactly, alone. Reads blocks, not lines: a block
         whose lines all look like objects costs a few C-level calls, not a few per line.
         Ordinals count non-blank lines exactly as `read_raw` does, so a --resume (which reads
-        line by line) agrees."""
-        self.ordinal = 0
+        line by line) agrees; `position` is the next line's ordinal throughout."""
         for name in expand(self.archives):
             label = "<stdin>" if name == "-" else name
             handle = open_archive(name)
@@ -159,8 +159,8 @@ class Source:
                         data = read(CHUNK_BYTES)
                     except (OSError, EOFError) as error:  # e.g. a truncated .gz
                         self.bad += 1
-                        self.position = self.ordinal = self.ordinal + 1
-                        yield Rejected(self.ordinal - 1, label, self.number + 1, b"", f"read error: {error}")
+                        self.position += 1
+                        yield Rejected(self.position - 1, label, self.number + 1, b"", f"read error: {error}")
                         break
                     if not data:
                         if carry:  # the last line has no newline: torn, or a last line that is fine
@@ -173,13 +173,11 @@ class Source:
                     if self.number == 0 and is_failed_file(next((r for r in lines if r.strip()), b"")):
                         # an earlier run's failed file (small): its messages, line by line
                         rest = _rejoined(lines, carry, handle)
-                        yield from self._select(unwrapped(split_lines(rest, label)), self.ordinal)
-                        self.ordinal = self.position
+                        yield from self._select(unwrapped(split_lines(rest, label)), self.position)
                         break
                     if look_like_objects(lines):
                         self.number += len(lines)
-                        yield self._chunk(self.ordinal, lines)
-                        self.ordinal += len(lines)
+                        yield self._chunk(self.position, lines)
                     else:
                         yield from self._lines(lines, label, torn=False)
             finally:
@@ -192,22 +190,20 @@ class Source:
         good: list[bytes] = []
         for raw in lines:
             self.number += 1
-            if raw[:1] == b"{" and raw[-1:] == b"}" and not torn:
+            if looks_like_object(raw) and not torn:
                 good.append(raw)
                 continue
             stripped = raw.strip()
             if not stripped:
                 continue
             if good:
-                yield self._chunk(self.ordinal, good)
-                self.ordinal += len(good)
+                yield self._chunk(self.position, good)
                 good = []
-            self.position = self.lines = self.ordinal + 1
-            yield self._exact(RawLine(label, self.number, stripped, torn), self.ordinal)
-            self.ordinal += 1
+            ordinal = self.position
+            self.position = self.lines = ordinal + 1
+            yield self._exact(RawLine(label, self.number, stripped, torn), ordinal)
         if good:
-            yield self._chunk(self.ordinal, good)
-            self.ordinal += len(good)
+            yield self._chunk(self.position, good)
 
     def _chunk(self, first: int, lines: list[bytes]) -> Chunk:
         self.position = self.lines = first + len(lines)
