@@ -11,8 +11,6 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass
 from datetime import datetime
-from itertools import repeat
-from operator import getitem
 from typing import IO, Any, Callable, Iterable, Iterator
 
 from debugger.archive import BadLine, RawLine, expand, open_archive, parse_line, split_lines
@@ -78,15 +76,17 @@ class Selection:
 CHUNK_BYTES = 1 << 20
 
 
-def look_like_objects(lines: list[bytes]) -> bool:
-    """Whether every line starts with `{` and ends with `}` (blank lines do not): the fast
-    path's O(1)-per-line shape check, done by C loops over the whole block."""
-    try:
-        first = bytes(map(getitem, lines, repeat(0)))
-        last = bytes(map(getitem, lines, repeat(-1)))
-    except IndexError:  # a blank line
+def look_like_objects(lines: list[bytes], data: bytes, carry: bytes) -> bool:
+    """Whether every line starts with `{` and ends with `}` (blank lines do not), where `lines`
+    are `data` split at its newlines (the first one prefixed with an earlier carry) and `carry`
+    the part after the last newline. The fast path's shape check without a call per line: the
+    first and last lines are checked, and each newline between lines must sit in `}\n{`."""
+    if not lines:
+        return True
+    if not (looks_like_object(lines[0]) and looks_like_object(lines[-1])):
         return False
-    return first == b"{" * len(lines) and last == b"}" * len(lines)
+    last_newline = len(data) - len(carry) - 1
+    return data.count(b"}\n{", 0, last_newline) == len(lines) - 1
 
 
 def _rejoined(lines: list[bytes], carry: bytes, handle: IO[bytes]) -> Iterator[bytes]:
@@ -175,7 +175,7 @@ class Source:
                         rest = _rejoined(lines, carry, handle)
                         yield from self._select(unwrapped(split_lines(rest, label)), self.position)
                         break
-                    if look_like_objects(lines):
+                    if look_like_objects(lines, data, carry):
                         self.number += len(lines)
                         yield self._chunk(self.position, lines)
                     else:

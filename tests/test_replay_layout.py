@@ -157,6 +157,23 @@ def test_block_reader_agrees_with_the_line_reader(tmp_path_factory: pytest.TempP
     assert got == want and (fast.position, fast.lines) == (slow.position, slow.lines)
 
 
+@settings(max_examples=300, deadline=None)
+@given(lines=st.lists(st.sampled_from([b"{}", b'{"a":"}"}', b"{x}", b"", b"}", b"{", b"x", b"{}\r", b"{\n}"]),
+                      max_size=12),
+       carry=st.sampled_from([b"", b"{", b"}", b'{"a"']), earlier=st.sampled_from([b"", b"{", b"{}"]))
+def test_the_block_shape_check_agrees_with_checking_each_line(lines: list[bytes], carry: bytes,
+                                                                earlier: bytes) -> None:
+    """A block (with a carry before and after) passes exactly when each of its lines is `{...}`."""
+    data = b"".join(line + b"\n" for line in lines) + carry
+    split = data.split(b"\n")
+    split[0] = earlier + split[0]
+    left = split.pop()
+    each = all(raw[:1] == b"{" and raw[-1:] == b"}" for raw in split)
+    if len(split) > 1 and data.startswith(b"\n"):  # the first line's `}` is not in the block: declined
+        each = False
+    assert sources.look_like_objects(split, data, left) == each
+
+
 def test_a_failed_file_read_in_blocks_keeps_lines_that_span_two_reads(tmp_path: Path) -> None:
     path = tmp_path / "a.failed.ndjson"
     records = [b'{"replayFailed":1,"status":500,"message":' + orjson.dumps({"n": i}) + b"}" for i in range(20)]
