@@ -15,6 +15,7 @@ import re
 import signal
 import sys
 import uuid
+from importlib import resources
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -24,7 +25,7 @@ import orjson
 from debugger.errors import CliError
 from debugger.message import CALL_TYPES, now_iso
 
-SAMPLES = Path(__file__).resolve().parent.parent / "samples"
+SAMPLES = Path(str(resources.files("debugger.samples")))  # the repository's samples/, installed
 WRITE_KEY = "segdebug-demo"
 ACTIVE_JOURNEYS = 6
 MISTAKE_EVERY = 12  # one call in this many carries a deliberate mistake

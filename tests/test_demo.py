@@ -10,10 +10,12 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from importlib import resources
 from pathlib import Path
 
 import pytest
 
+from debugger import demo
 from debugger.demo import MISTAKE_EVERY, NoCollector, Traffic, load_journeys, send_demo
 from debugger.rules import check
 from tests.support import Collector
@@ -83,6 +85,15 @@ def test_bad_url_is_a_usage_error() -> None:
     done = subprocess.run(segdebug("demo", "--to", "localhost:8088"), capture_output=True, cwd=ROOT, timeout=60)
     assert done.returncode == 2
     assert done.stderr.decode().strip() == "segdebug: error: --to must be a URL like http://127.0.0.1:8088, not 'localhost:8088'"
+
+
+def test_the_samples_are_package_data_so_an_installed_demo_finds_them() -> None:
+    """The demo reads its archives as `debugger.samples` (the repository's samples/, mapped in
+    pyproject.toml), never by a path relative to the source tree that a wheel would not have."""
+    shipped = resources.files("debugger.samples")
+    names = sorted(entry.name for entry in shipped.iterdir() if entry.name.endswith(".ndjson"))
+    assert names == sorted(path.name for path in (ROOT / "samples").glob("*.ndjson")) and names
+    assert demo.SAMPLES == Path(str(shipped))
 
 
 def test_traffic_mixes_users_fresh_ids_and_mistakes() -> None:
