@@ -111,7 +111,8 @@ _DYNAMIC_TEXT = re.compile(
     r"|(?=[0-9a-fA-F]*\d)[0-9a-fA-F]{8,}"  # a hex id
     r"|@"  # an email address
 )
-_DYNAMIC_KEY = re.compile(_DYNAMIC_TEXT.pattern + r"|_\d+$|^\d")
+# a numbered key (`item_42`); one digit is a fixed name (`address_line_2`, `step_1`)
+_DYNAMIC_KEY = re.compile(_DYNAMIC_TEXT.pattern + r"|_\d{2,}$|^\d")
 _SNAKE_CASE = re.compile(r"[a-z][a-z0-9]*(?:_[a-z0-9]+)*")
 
 _name_memo: dict[str, tuple[Problem, ...]] = {}

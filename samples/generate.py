@@ -421,7 +421,7 @@ BAD: dict[str, list[Message]] = {
     "event_name_case": [_with(event="order_completed", properties={}), _with(event="Purchase", properties={})],
     "dynamic_event_name": [_with(event="Order 50012 Completed", properties={}), _with(event="Viewed 2026-03-02", properties={})],
     "key_case": [_with(properties={"order_id": "o1", "products": [], "orderTotal": 12.0})],
-    "dynamic_key": [_with(properties={"order_id": "o1", "products": [], "feature_1": True})],
+    "dynamic_key": [_with(properties={"order_id": "o1", "products": [], "experiment_17": "variant_b"})],
     "reserved_type": [
         _with(properties={"order_id": "o1", "products": [], "revenue": "42.00"}),
         _with(type="identify", event=..., properties=..., traits={"email": 12345, "createdAt": "last tuesday"}),

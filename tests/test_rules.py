@@ -118,6 +118,14 @@ def test_camel_case_reserved_traits_are_fine_but_not_in_properties() -> None:
     assert codes(good(properties={"order_id": "o", "products": [], "firstName": "Ada"})) == ["key_case"]
 
 
+def test_a_numbered_key_is_dynamic_but_a_one_digit_suffix_is_a_name() -> None:
+    fixed = {"address_line_1": "Main St 1", "address_line_2": "Flat 2", "step_3": True}
+    assert check({**IDENTIFY, "traits": {"email": "a@b.example", **fixed}}) == []
+    numbered = check({**IDENTIFY, "traits": {"email": "a@b.example", "item_42": 1, "7day_active": True}})
+    assert [(p["code"], p["path"]) for p in numbered] == [("dynamic_key", "traits.item_42"),
+                                                          ("dynamic_key", "traits.7day_active")]
+
+
 def test_context_traits_are_checked_too() -> None:
     message = good(context={"traits": {"email": "a@b.example", "Plan Name": "pro"}})
     assert [p["path"] for p in check(message)] == ["context.traits.Plan Name"]
