@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from rich.console import Group
+from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -25,14 +27,15 @@ KEYS: tuple[tuple[str, str], ...] = (
 )
 
 
-def help_text() -> Text:
-    text = Text("Keys\n\n", style="bold")
-    width = max(len(key) for key, _ in KEYS)
+def help_text() -> Group:
+    """The keys as a two-column grid: a long meaning wraps inside its own column."""
+    keys = Table.grid(padding=(0, 2))
+    keys.add_column(justify="right", style="bold cyan", no_wrap=True)
+    keys.add_column(ratio=1)
     for key, meaning in KEYS:
-        text.append(f"  {key:>{width}}  ", style="bold cyan")
-        text.append(meaning + "\n")
-    text.append("\nMouse: click a row to select it, a tab to switch. Press esc, q or ? to close.")
-    return text
+        keys.add_row(key, meaning)
+    mouse = Text("\nMouse: click a row to select it, a tab to switch. Press esc, q or ? to close.")
+    return Group(Text("Keys\n", style="bold"), keys, mouse)
 
 
 class HelpScreen(ModalScreen[None]):
