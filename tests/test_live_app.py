@@ -17,7 +17,7 @@ import segment.analytics as segment_analytics
 from textual.widgets import Static
 
 from debugger.rules import check
-from debugger.tui.app import LiveApp, create_app
+from debugger.tui.app import LiveApp, create_app, write_new_file
 from debugger.tui.sources import SocketSource
 from tests.support import Collector, start_collector
 
@@ -245,11 +245,19 @@ async def test_copy_and_write_produce_the_exact_payloads(collector: Collector, t
         osc = f"\x1b]52;c;{base64.b64encode(expected).decode()}\a"
         assert osc in written
         await pilot.press("w")
-        files = list(tmp_path.glob("segdebug-*.ndjson"))
-        assert len(files) == 1
-        assert files[0].read_bytes() == b"".join(orjson.dumps(m) + b"\n" for m in archived)
+        await pilot.press("w")  # within the same second: a second file, the first one intact
+        files = sorted(tmp_path.glob("segdebug-*.ndjson"), key=lambda path: path.stat().st_mtime_ns)
+        assert len(files) == 2
+        for written_file in files:
+            assert written_file.read_bytes() == b"".join(orjson.dumps(m) + b"\n" for m in archived)
         await pilot.press("c")
         assert app.table.row_count == 0 and not app.model.shown
+
+
+def test_written_files_never_replace_each_other(tmp_path: Path) -> None:
+    paths = [write_new_file(tmp_path, "segdebug-x", ".ndjson", bytes([n])) for n in range(3)]
+    assert [path.name for path in paths] == ["segdebug-x.ndjson", "segdebug-x-2.ndjson", "segdebug-x-3.ndjson"]
+    assert [path.read_bytes() for path in paths] == [b"\x00", b"\x01", b"\x02"]
 
 
 async def test_markup_and_escape_sequences_stay_literal(collector: Collector, tmp_path: Path) -> None:

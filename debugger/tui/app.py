@@ -250,15 +250,28 @@ class LiveApp(App[None]):
     def action_write(self) -> None:
         """The listed accepted messages as an archive `segdebug replay` can read."""
         data, written, refused = ndjson_lines(item.envelope for item in self.model.listed())
-        name = datetime.now().strftime("segdebug-%Y%m%d-%H%M%S.ndjson")
-        path = self.save_dir / name
+        stem = datetime.now().strftime("segdebug-%Y%m%d-%H%M%S")
         try:
-            path.write_bytes(data)
+            path = write_new_file(self.save_dir, stem, ".ndjson", data)
         except OSError as error:
-            self.notify(f"Could not write {path}: {error.strerror}", severity="error", markup=False)
+            self.notify(f"Could not write to {self.save_dir}: {error.strerror}", severity="error", markup=False)
             return
         left_out = f" ({refused:,} refused left out)" if refused else ""
         self.notify(f"Wrote {written:,} events to {path}{left_out}", markup=False)
+
+
+def write_new_file(directory: Path, stem: str, suffix: str, data: bytes) -> Path:
+    """Write `data` to `stem + suffix` in `directory`, or `stem-2 + suffix`, ... if that exists:
+    two writes within a second must not overwrite the first."""
+    path, attempt = directory / (stem + suffix), 1
+    while True:
+        try:
+            with open(path, "xb") as out:
+                out.write(data)
+            return path
+        except FileExistsError:
+            attempt += 1
+            path = directory / f"{stem}-{attempt}{suffix}"
 
 
 def create_app(source: Source, **options: Any) -> LiveApp:
