@@ -97,10 +97,10 @@ async def test_events_appear_with_their_row_text(collector: Collector, tmp_path:
         await post(collector.url, "/v1/batch", batch(*sent))
         await wait_rows(pilot, app, 4)
         assert [row[1:] for row in rows(app)] == [
-            [mark(sent[0]), "TRACK", "Button Clicked", "user-1", "wk_l…st"],
-            [mark(sent[1]), "IDENTIFY", "u-9 ada@example.com", "u-9", "wk_l…st"],
-            [mark(sent[2]), "PAGE", "Pricing", "anon-1", "wk_l…st"],
-            ["!", "ALIAS", "anon-1 -> u-9", "u-9", "wk_l…st"],  # no messageId: a warning
+            [mark(sent[0]), "TRACK", "Button Clicked", "user-1", "wk_l…st", ""],
+            [mark(sent[1]), "IDENTIFY", "u-9 ada@example.com", "u-9", "wk_l…st", ""],
+            [mark(sent[2]), "PAGE", "Pricing", "anon-1", "wk_l…st", ""],
+            ["!", "ALIAS", "anon-1 -> u-9", "u-9", "wk_l…st", "messageId is missing"],  # a warning
         ]
         assert mark(sent[0]) == "✓"
         await wait_for(pilot, lambda: "received 4" in header(app))

@@ -9,10 +9,11 @@ import pytest
 
 from debugger.tui.detail import ndjson_lines, payload_bytes, problem_lines, raw_text, request_fields
 from debugger.tui.model import (
-    LiveModel, Stats, compose_query, counters_text, follows, mode_text, row_of, visible,
+    COLUMNS, LiveModel, Stats, compose_query, counters_text, follows, mode_text, row_of, visible,
 )
 from debugger.tui.pretty import pretty_call
 from debugger.tui.sources import file_envelope, last_lines
+from debugger.tui.table import column_widths
 
 
 def envelope(message: dict | None, status: str = "accepted", problems: list | None = None,
@@ -110,7 +111,16 @@ def test_row_marks_warnings_and_refused_calls() -> None:
     refused = envelope(None, "rejected", [{"level": "error", "code": "message_too_large",
                                            "message": "the message is over 32768 bytes", "path": ""}])
     row = row_of(refused)
-    assert (row.mark, row.type, row.name) == ("✗", "—", "the message is over 32768 bytes")
+    assert (row.mark, row.type, row.name, row.problem) == ("✗", "—", "the message is over 32768 bytes", "")
+
+
+def test_the_problem_cell_shows_the_first_problem_not_already_the_name() -> None:
+    def said(text: str) -> dict:
+        return {"level": "warning", "code": "c", "message": text, "path": ""}
+    assert row_of(envelope(track())).problem == ""
+    assert row_of(envelope(track(), problems=[said("a"), said("b"), said("c")])).problem == "a (+2 more)"
+    refused = row_of(envelope(None, "rejected", [said("not JSON"), said("[red]x\x1b")]))
+    assert (refused.name, refused.problem) == ("not JSON", "[red]x␛")
 
 
 def test_control_characters_become_visible_and_markup_stays_text() -> None:
@@ -236,3 +246,12 @@ def test_file_envelope_checks_with_the_spec_rules() -> None:
     assert bad is not None and any(p["code"] == "no_user_anon_id" for p in bad["problems"])
     garbage = file_envelope(b"not json")
     assert garbage is not None and garbage["status"] == "rejected"
+
+
+@pytest.mark.parametrize("total", [60, 80, 120, 139, 140, 200, 300])
+def test_columns_fill_the_line_and_wide_lines_show_problems(total: int) -> None:
+    widths = dict(zip(COLUMNS, column_widths(total)))
+    shown = [width for width in widths.values() if width]
+    assert sum(shown) + len(shown) + 1 == total  # one space before each column and at the end
+    assert (widths["Problem"] > 0) == (total >= 140)
+    assert widths["Name"] == 48 if widths["Problem"] else widths["Name"] > 12

@@ -61,9 +61,10 @@ class Row:
     name: str
     user: str
     source: str
+    problem: str  # the first problem not already shown as the name ("" when none)
 
 
-COLUMNS: tuple[str, ...] = ("Time", "", "Type", "Name", "User", "Source")
+COLUMNS: tuple[str, ...] = ("Time", "", "Type", "Name", "User", "Source", "Problem")
 
 MARK_ACCEPTED = "✓"
 MARK_WARNING = "!"
@@ -82,11 +83,13 @@ def row_of(envelope: Mapping[str, Any]) -> Row:
     message = envelope.get("message")
     received = parse_time(envelope.get("receivedAt"))
     time = received.astimezone().strftime("%H:%M:%S") if received else ""
+    problems = [str(p.get("message", "")) for p in envelope.get("problems") or () if isinstance(p, Mapping)]
     if isinstance(message, Mapping):
         kind, name, user = call_type(message).upper() or "?", name_of(message), user_of(message)
     else:
-        problems = envelope.get("problems") or [{}]
-        kind, name, user = "—", str(problems[0].get("message", "")), ""
+        kind, name, user = "—", problems[0] if problems else "", ""
+        problems = problems[1:]
+    more = f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""
     return Row(
         time=time,
         mark=mark_of(envelope),
@@ -94,6 +97,7 @@ def row_of(envelope: Mapping[str, Any]) -> Row:
         name=visible(_clip(name)),
         user=visible(_clip(user)),
         source=visible(mask_key(_as_text(envelope.get("writeKey")))),
+        problem=visible(_clip(problems[0]) + more) if problems else "",
     )
 
 

@@ -21,24 +21,30 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from debugger.tui.model import (
-    COLUMNS, MARK_ACCEPTED, MARK_REFUSED, Flush, Item, LiveModel, follows, row_of,
+    COLUMNS, MARK_ACCEPTED, MARK_REFUSED, Flush, Item, LiveModel, Row, follows, row_of,
 )
 
 _MARK_STYLES = {MARK_ACCEPTED: "bold green", MARK_REFUSED: "bold red"}
-_CELL_STYLES = ("dim", "", "bold", "", "", "dim")
+_PROBLEM_STYLES = {MARK_REFUSED: "red"}
+_CELL_STYLES = ("dim", "", "bold", "", "", "dim", "yellow")
 _FIXED_WIDTHS = {"Time": 8, "": 1, "Type": 8, "Source": 7}
-_MIN_NAME = 12
+_MIN_NAME, _MAX_NAME = 12, 48
 _MIN_USER, _MAX_USER = 14, 40
+_MIN_PROBLEM = 24
 HEADER_LINES = 1
 
 
 def column_widths(total: int) -> list[int]:
-    """Widths of the six columns for a line of `total` cells (one space between columns, one
-    at each edge); Name and User share what is left, User a third of it within limits."""
-    fixed = sum(_FIXED_WIDTHS.values()) + len(COLUMNS) + 1
+    """Widths of the columns for a line of `total` cells (one space between columns, one at
+    each edge); Name and User share what is left, User a third of it within limits. A wide
+    line stops Name at _MAX_NAME and gives the rest to Problem, which is 0 (hidden) otherwise."""
+    fixed = sum(_FIXED_WIDTHS.values()) + len(COLUMNS)  # the spaces of every column but Problem
     flexible = max(_MIN_NAME + _MIN_USER, total - fixed)
     user = min(_MAX_USER, max(_MIN_USER, flexible // 3))
-    widths = {**_FIXED_WIDTHS, "Name": flexible - user, "User": user}
+    name, problem = flexible - user, 0
+    if name - _MAX_NAME - 1 >= _MIN_PROBLEM:
+        name, problem = _MAX_NAME, name - _MAX_NAME - 1
+    widths = {**_FIXED_WIDTHS, "Name": name, "User": user, "Problem": problem}
     return [widths[label] for label in COLUMNS]
 
 
@@ -49,17 +55,27 @@ def fit(text: str, width: int) -> str:
     return set_cell_size(text, width)
 
 
-def row_text(item: Item, widths: list[int]) -> Text:
-    """One row as Text assembled from plain strings: nothing in a payload is read as markup."""
-    row = row_of(item.envelope)
-    values = (row.time, row.mark, row.type, row.name, row.user, row.source)
-    styles = list(_CELL_STYLES)
-    styles[1] = _MARK_STYLES.get(row.mark, "bold yellow")
+def line_text(values: tuple[str, ...], widths: list[int], styles: tuple[str, ...] | list[str]) -> Text:
+    """Cells as one line of Text assembled from plain strings (nothing in a payload is read
+    as markup); a column of width 0 is left out."""
     text = Text(" ", no_wrap=True)
     for value, width, style in zip(values, widths, styles):
-        text.append(fit(value, width), style=style)
-        text.append(" ")
+        if width:
+            text.append(fit(value, width), style=style)
+            text.append(" ")
     return text
+
+
+def row_text(item: Item, widths: list[int]) -> Text:
+    row = row_of(item.envelope)
+    styles = list(_CELL_STYLES)
+    styles[1] = _MARK_STYLES.get(row.mark, "bold yellow")
+    styles[6] = _PROBLEM_STYLES.get(row.mark, "yellow")
+    return line_text(cells_of(row), widths, styles)
+
+
+def cells_of(row: Row) -> tuple[str, ...]:
+    return (row.time, row.mark, row.type, row.name, row.user, row.source, row.problem)
 
 
 class EventTable(ScrollView, can_focus=True):
@@ -106,8 +122,7 @@ class EventTable(ScrollView, can_focus=True):
 
     def cells_at(self, index: int) -> tuple[str, ...]:
         """The text of row `index` as shown, cell by cell (for tests and captures)."""
-        row = row_of(self.rows[index].envelope)
-        return (row.time, row.mark, row.type, row.name, row.user, row.source)
+        return cells_of(row_of(self.rows[index].envelope))
 
     # --- updates ------------------------------------------------------------------------
 
@@ -190,9 +205,7 @@ class EventTable(ScrollView, can_focus=True):
             self._cache_width = width
         base = self.rich_style
         if y < HEADER_LINES:
-            header = Text(" ", no_wrap=True)
-            for label, size in zip(COLUMNS, column_widths(width)):
-                header.append(fit(label, size) + " ")
+            header = line_text(COLUMNS, column_widths(width), ("",) * len(COLUMNS))
             style = self.get_component_rich_style("event-table--header")
             return self._bare(header, width).apply_style(base + style)
         index = int(self.scroll_y) + y - HEADER_LINES
