@@ -23,6 +23,15 @@ FSYNC_POLICIES = ("always", "interval", "never")
 FSYNC_INTERVAL = 1.0
 
 
+def _ends_with_newline(path: Path, size: int) -> bool:
+    """Whether a file of `size` bytes is empty or ends with a newline."""
+    if size == 0:
+        return True
+    with open(path, "rb") as existing:
+        existing.seek(size - 1)
+        return existing.read(1) == b"\n"
+
+
 class _AppendFile:
     """An append-only file written with whole-line writes."""
 
@@ -33,7 +42,16 @@ class _AppendFile:
         self.fd = self._open()
 
     def _open(self) -> int:
-        return os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        """Open for appending. A torn last line (a crash mid-write) is sealed with a newline
+        first, or the next acknowledged message would be glued to it and unreadable."""
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        try:
+            if not _ends_with_newline(self.path, os.fstat(fd).st_size):
+                os.write(fd, b"\n")
+        except OSError:
+            os.close(fd)
+            raise
+        return fd
 
     def reopen_if_replaced(self) -> bool:
         """Start a new file when ours was deleted or moved away (a user clearing the archive)."""

@@ -34,6 +34,19 @@ async def test_appends_lines_and_refusals(tmp_path: Path, policy: str) -> None:
     ]
 
 
+async def test_a_torn_last_line_is_sealed_before_anything_is_appended(tmp_path: Path) -> None:
+    """An archive left with a half-written line (a crash mid-write) gets its newline first, so
+    the next acknowledged message is a line of its own, not glued to the torn one."""
+    archive = tmp_path / "archive.ndjson"
+    archive.write_bytes(b'{"old":1}\n{"torn":')
+    (tmp_path / "rejected.ndjson").write_bytes(b"")
+    writer = ArchiveWriter(archive, "never")
+    writer.append_lines([b'{"a":1}'])
+    await writer.close()
+    assert archive.read_bytes() == b'{"old":1}\n{"torn":\n{"a":1}\n'
+    assert (tmp_path / "rejected.ndjson").read_bytes() == b""  # an empty file stays empty
+
+
 async def test_creates_missing_directories_and_rejects_bad_policy(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="fsync must be one of"):
         ArchiveWriter(tmp_path / "a.ndjson", "sometimes")
