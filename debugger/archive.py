@@ -8,6 +8,7 @@ report and keep it.
 from __future__ import annotations
 
 import gzip
+import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -90,6 +91,21 @@ def open_archive(name: str) -> IO[bytes]:
     if handle.peek(2)[:2] == b"\x1f\x8b":
         return gzip.GzipFile(fileobj=handle, mode="rb")  # type: ignore[return-value]
     return handle
+
+
+def content_size(name: str) -> int | None:
+    """Bytes an archive file holds once decompressed (for a progress estimate): its size, or
+    for gzip the size its trailer records; None when unknown (over 4 GiB wraps that field)."""
+    try:
+        with open(name, "rb") as handle:
+            if handle.read(2) != b"\x1f\x8b":
+                return os.fstat(handle.fileno()).st_size
+            size = handle.seek(0, os.SEEK_END)
+            handle.seek(max(0, size - 4))
+            recorded = int.from_bytes(handle.read(4), "little")
+    except OSError:
+        return None
+    return recorded if recorded >= size else None  # NDJSON never compresses to more than it was
 
 
 def read_lines(paths: Iterable[str | Path]) -> Iterator[Line | BadLine]:

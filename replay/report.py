@@ -156,7 +156,7 @@ class Progress:
             if fraction is not None and fraction > 0:
                 filled = int(min(fraction, 1.0) * 24)
                 bar = "[" + "#" * filled + "." * (24 - filled) + "] "
-                remaining = stats.elapsed * (1 - fraction) / fraction
+                remaining = stats.elapsed * max(0.0, 1 - fraction) / fraction  # a gzip estimate may be short
                 eta = f"  ETA {remaining:,.0f} s"
             self.stream.write(f"\r{bar}{done:,} events  {rate:,.0f} events/s{eta}   ")
             self.stream.flush()

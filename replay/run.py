@@ -4,7 +4,6 @@ checkpoint, the failed file, progress and the final report around it."""
 from __future__ import annotations
 
 import asyncio
-import os
 import secrets
 import signal
 import sys
@@ -14,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from debugger.archive import ArchiveError, RawLine, expand, parse_line
+from debugger.archive import ArchiveError, RawLine, content_size, expand, parse_line
 from debugger.errors import CliError
 from debugger.message import event_time, mask_key
 from replay import checkpoint as checkpoints
@@ -391,10 +390,10 @@ def _shift_seconds(plan: Plan) -> float | None:
 
 
 def _total_bytes(archives: list[str]) -> int | None:
+    """What the archives hold decompressed, for the progress bar; None when unknown (stdin)."""
     try:
         files = expand(archives)
     except ArchiveError:
         return None
-    if any(f == "-" or f.endswith(".gz") for f in files):
-        return None
-    return sum(os.path.getsize(f) for f in files)
+    sizes = [None if name == "-" else content_size(name) for name in files]
+    return None if None in sizes else sum(sizes)  # type: ignore[arg-type]

@@ -3,6 +3,8 @@ checkpoint, transformations and the report."""
 
 from __future__ import annotations
 
+import gzip
+import io
 import random
 from datetime import timedelta
 from pathlib import Path
@@ -18,7 +20,8 @@ from replay.batching import Batcher
 from replay.cli import resume_command
 from replay.pacing import RateSchedule, SpeedSchedule
 from replay.rawjson import AMBIGUOUS, drop_key, edit_line, edit_lines, prepend_field, string_value
-from replay.report import LatencyHistogram
+from replay.report import LatencyHistogram, Progress, Stats
+from replay.run import _total_bytes
 from replay.source import Item
 from replay.target import resolve
 from replay.transform import Transformation, Transformer, new_message_id, parse_assignment, set_path
@@ -277,3 +280,19 @@ def test_a_failed_file_reads_back_as_the_messages_it_holds(tmp_path: Path) -> No
     bad = [(line.raw, line.reason) for line in read_input([str(path)]) if not hasattr(line, "torn")]
     assert bad[:2] == [(b"not json", "invalid JSON: x"), (b'{"type":"track", oops}', "invalid JSON: y")]
     assert "torn last line" in bad[2][1]
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_knows_the_size_of_gzip_archives_but_not_of_stdin(tmp_path: Path) -> None:
+    content = b'{"type":"track","event":"A"}\n' * 500
+    (tmp_path / "a.ndjson").write_bytes(content)
+    (tmp_path / "b.ndjson.gz").write_bytes(gzip.compress(content))
+    assert _total_bytes([str(tmp_path)]) == 2 * len(content)
+    assert _total_bytes([str(tmp_path / "a.ndjson"), "-"]) is None
+    terminal = _Terminal()
+    Progress(terminal).update(Stats(), 1.2)  # an estimate that fell short: no negative ETA
+    assert "[########################]" in terminal.getvalue() and "ETA -" not in terminal.getvalue()

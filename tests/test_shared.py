@@ -90,3 +90,16 @@ def test_a_directory_leaves_out_segdebugs_own_side_files(tmp_path: Path) -> None
     names = [Path(name).name for name in archive.expand([tmp_path])]
     assert names == ["archive.ndjson", "old.ndjson.gz"]
     assert archive.expand([tmp_path / "rejected.ndjson"]) == [str(tmp_path / "rejected.ndjson")]
+
+
+def test_content_size_of_plain_and_gzip_archives(tmp_path: Path) -> None:
+    """What the progress bar divides by: a plain file's size, a gzip file's recorded size."""
+    content = b'{"type":"track"}\n' * 1000
+    plain, packed, lying = tmp_path / "a.ndjson", tmp_path / "b.ndjson.gz", tmp_path / "c.gz"
+    plain.write_bytes(content)
+    packed.write_bytes(gzip.compress(content))
+    lying.write_bytes(gzip.compress(content)[:-4] + (1).to_bytes(4, "little"))  # e.g. over 4 GiB
+    assert archive.content_size(str(plain)) == len(content)
+    assert archive.content_size(str(packed)) == len(content)
+    assert archive.content_size(str(lying)) is None
+    assert archive.content_size(str(tmp_path / "missing")) is None
