@@ -63,7 +63,7 @@ def root(
 @app.command()
 def collect(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = DEFAULT_HOST,
-    port: Annotated[int, typer.Option(help="HTTP port (0 picks a free one).")] = DEFAULT_PORT,
+    port: Annotated[int, typer.Option(min=0, max=65535, help="HTTP port (0 picks a free one).")] = DEFAULT_PORT,
     archive: Annotated[
         Optional[Path], typer.Option(help="NDJSON archive of accepted messages.")
     ] = None,
@@ -91,7 +91,7 @@ def collect(
 @app.command()
 def tail(
     socket: SocketOption = None,
-    port: Annotated[int, typer.Option(help="Port of the collector to tail.")] = DEFAULT_PORT,
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port of the collector to tail.")] = DEFAULT_PORT,
     filter: Annotated[
         Optional[str],
         typer.Option("--filter", "-f", help="Only events matching this query (see: segdebug help query)."),
@@ -110,7 +110,9 @@ def tail(
 @app.command()
 def live(
     socket: SocketOption = None,
-    port: Annotated[int, typer.Option(help="Port of the collector (started if none runs).")] = DEFAULT_PORT,
+    port: Annotated[
+        int, typer.Option(min=0, max=65535, help="Port of the collector (started if none runs).")
+    ] = DEFAULT_PORT,
     file: Annotated[
         Optional[Path], typer.Option("--file", help="Tail an NDJSON archive instead of a collector.")
     ] = None,
@@ -191,10 +193,10 @@ def main(argv: list[str] | None = None) -> int:
         command = f" {error.ctx.info_name}" if error.ctx and error.ctx.parent else ""
         echo(f"segdebug{command}: error: {error.format_message()}", err=True)
         return 2
-    except (click_exceptions.Abort, KeyboardInterrupt):
+    except (typer.Abort, KeyboardInterrupt):  # typer's own names: its vendored click has none
         echo("", err=True)
         return 130
-    except (click_exceptions.Exit, typer.Exit) as done:
+    except typer.Exit as done:
         return done.exit_code
     return result if isinstance(result, int) else 0
 
