@@ -135,6 +135,7 @@ def test_counters_show_sampling_and_drops() -> None:
     text = counters_text(Stats(received=5000, accepted=4990, rejected=10, rate=812.5, sampled=12, dropped=3))
     assert text == "received 5,000  accepted 4,990  refused 10 · sampled: 1 in 12 · 812/s · dropped 3"
     assert counters_text(Stats(rate=2.5)) == "received 0  accepted 0  refused 0 · 2.5/s"
+    assert counters_text(Stats(received=3, accepted=2, rejected=1)) == "received 3  accepted 2  refused 1"
 
 
 def test_compose_query_from_toggles() -> None:

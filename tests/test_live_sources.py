@@ -100,6 +100,8 @@ async def test_file_source_shows_the_last_500_then_follows_appends(tmp_path: Pat
             handle.write(line(801)[20:])
         await wait_for(pilot, lambda: users()[-1] == "user-801")
         assert app.table.row_count == 500 and users()[0] == "user-302"
+        await wait_for(pilot, lambda: "received 502  accepted 502  refused 0" in str(app.status_bar.render()))
+        assert "/s" not in str(app.status_bar.render())  # a file has no arrival rate to show
         # A search filters what was read; the file is not read again (no duplicates).
         await pilot.press("slash", *"user:user-8*", "enter")
         await wait_for(pilot, lambda: app.table.row_count == 2)

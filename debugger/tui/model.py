@@ -132,7 +132,7 @@ class Stats:
     received: int = 0
     accepted: int = 0
     rejected: int = 0
-    rate: float = 0.0
+    rate: float | None = None  # None: not known (an archive file has no arrival rate)
     dropped: int = 0
     sampled: int = 1
 
@@ -197,7 +197,7 @@ class LiveModel:
             received=int(line.get("received", 0)),
             accepted=int(line.get("accepted", 0)),
             rejected=int(line.get("rejected", 0)),
-            rate=float(line.get("rate", 0.0)),
+            rate=float(line["rate"]) if line.get("rate") is not None else None,
             dropped=int(line.get("dropped", 0)),
             sampled=max(1, int(line.get("sampled", 1) or 1)),
         )
@@ -214,7 +214,8 @@ def counters_text(stats: Stats) -> str:
     parts = [f"received {stats.received:,}  accepted {stats.accepted:,}  refused {stats.rejected:,}"]
     if stats.sampled > 1:
         parts.append(f"sampled: 1 in {stats.sampled:,}")
-    parts.append(f"{stats.rate:,.0f}/s" if stats.rate >= 10 else f"{stats.rate:.1f}/s")
+    if stats.rate is not None:
+        parts.append(f"{stats.rate:,.0f}/s" if stats.rate >= 10 else f"{stats.rate:.1f}/s")
     if stats.dropped:
         parts.append(f"dropped {stats.dropped:,}")
     return " · ".join(parts)

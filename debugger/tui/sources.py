@@ -9,8 +9,9 @@ from __future__ import annotations
 import asyncio
 import os
 from collections import deque
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, AsyncIterator, Protocol
+from typing import Any, AsyncIterator, Iterable, Iterator, Protocol
 
 import orjson
 
@@ -74,15 +75,16 @@ class FileSource:
         from watchfiles import awatch
 
         yield {"kind": "hello", "version": "", "http": "", "archive": str(self.path.resolve())}
+        tally = Tally()
         if _is_gzip(self.path):  # a finished, compressed archive: its last 500, nothing to tail
-            for raw in _last_gzip_lines(self.path, TAIL_EVENTS):
-                if (envelope := file_envelope(raw)) is not None:
-                    yield envelope
+            for envelope in tally.envelopes(_last_gzip_lines(self.path, TAIL_EVENTS)):
+                yield envelope
+            yield tally.stats()
             await asyncio.Event().wait()
         tail, offset = last_lines(self.path, TAIL_EVENTS)
-        for raw in tail:
-            if (envelope := file_envelope(raw)) is not None:
-                yield envelope
+        for envelope in tally.envelopes(tail):
+            yield envelope
+        yield tally.stats()
         rest = b""
         async for _changes in awatch(self.path, debounce=50, step=20, rust_timeout=1000):
             size = os.path.getsize(self.path) if self.path.exists() else 0
@@ -93,9 +95,29 @@ class FileSource:
                 data = handle.read()
             offset += len(data)
             *complete, rest = (rest + data).split(b"\n")
-            for raw in complete:
-                if (envelope := file_envelope(raw)) is not None:
-                    yield envelope
+            for envelope in tally.envelopes(complete):
+                yield envelope
+            yield tally.stats()
+
+
+@dataclass
+class Tally:
+    """A file source's own counters: an archive has no collector to send stats lines."""
+
+    received: int = 0
+    rejected: int = 0
+
+    def envelopes(self, lines: Iterable[bytes]) -> Iterator[dict[str, Any]]:
+        """The lines as event envelopes (blank ones skipped), counted."""
+        for raw in lines:
+            if (envelope := file_envelope(raw)) is not None:
+                self.received += 1
+                self.rejected += envelope["status"] == "rejected"
+                yield envelope
+
+    def stats(self) -> dict[str, Any]:
+        return {"kind": "stats", "received": self.received, "accepted": self.received - self.rejected,
+                "rejected": self.rejected}
 
 
 def _is_gzip(path: Path) -> bool:
