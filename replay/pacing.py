@@ -58,6 +58,31 @@ class SpeedSchedule:
         return self.offset
 
 
+class HoldWindow:
+    """Paced events due within `hold` seconds of the first one held share a request, which
+    goes when the newest is due: never early, at most `hold` late, few requests a second."""
+
+    def __init__(self, hold: float) -> None:
+        self.hold = hold
+        self.first: float | None = None  # when the first event held is due
+        self.last = 0.0  # when the newest event is due
+
+    def admit(self, due: float) -> float | None:
+        """Hold an event due at `due`; when it closes the window, the moment the events held
+        before it must go (they are sent first), else None."""
+        closing = None
+        if self.first is not None and due - self.first > self.hold:
+            closing, self.first = self.last, None
+        if self.first is None:
+            self.first = due
+        self.last = due
+        return closing
+
+    def emptied(self) -> None:
+        """Every held event was sent (a full batch took them)."""
+        self.first = None
+
+
 def describe(events: int, span_seconds: float, rate: float | None, speed: float | None,
              max_wait: float | None) -> str:
     """How long a run would take at the chosen pace, for --dry-run."""

@@ -21,7 +21,7 @@ from replay import checkpoint as checkpoints
 from replay.batching import MAX_MESSAGE_BYTES, Batch, Batcher
 from replay.checkpoint import Checkpoint
 from replay.failures import FailedFile
-from replay.pacing import RateSchedule, Schedule, SpeedSchedule, Unpaced
+from replay.pacing import HoldWindow, RateSchedule, Schedule, SpeedSchedule, Unpaced
 from replay.refeed import read_input
 from replay.report import Progress, Stats, Summary
 from replay.sender import Delivery, Outcome, Sender, preflight
@@ -156,11 +156,9 @@ class Run:
         return self.close(interrupted=self.stopping.is_set())
 
     async def produce(self) -> None:
-        """Read, select, transform and batch, paced when asked; blocks when the queue is full.
-
-        Paced, events due within HOLD_SECONDS of each other share a batch, sent when its newest
-        event is due: never early, at most that late, and a few requests a second instead of
-        one per event (Segment allows about 1,000 requests/s per workspace)."""
+        """Read, select, transform and batch, paced when asked (see HoldWindow: a few
+        requests a second, not one per event; Segment allows about 1,000 requests/s per
+        workspace); blocks when the queue is full."""
         schedule = self._schedule()
         paced = not isinstance(schedule, Unpaced)
         loop = asyncio.get_running_loop()
@@ -169,8 +167,7 @@ class Run:
         url = self.plan.target.url
         batcher, transform, stopping = self.batcher, self.transform, self.stopping
         count = 0
-        held_since: float | None = None  # when the first event still held by the batcher is due
-        last_due = start
+        window = HoldWindow(HOLD_SECONDS)
         for entry in self.source:  # handle each entry fully: the source already counted it
             if type(entry) is Chunk:
                 full = self.add_chunk(entry, url)  # type: ignore[arg-type]
@@ -194,29 +191,27 @@ class Run:
             self.keys.add(key)
             if paced:
                 message = entry.message  # type: ignore[union-attr]
-                due = start + schedule.due(original_time(message) if message else None)
-                if held_since is not None and due - held_since > HOLD_SECONDS:
-                    await self.until(last_due)  # the held events go when the newest is due
+                closing = window.admit(start + schedule.due(original_time(message) if message else None))
+                if closing is not None:
+                    await self.until(closing)
                     await self.enqueue(batcher.flush())
-                    held_since = None
-                if held_since is None:
-                    held_since = due
-                last_due = due
             if per_type:
                 kind = entry.message.get("type") if entry.message else None  # type: ignore[union-attr]
                 url = self.plan.target.url_for(kind if isinstance(kind, str) else "")
             full = batcher.add(key, url, item, entry.ordinal)
             if full:
                 if paced:
-                    await self.until(last_due)
-                    held_since = held_since if batcher else None
+                    await self.until(window.last)
+                    if not batcher:
+                        window.emptied()
                 await self.enqueue(full)
             count += 1
             if count & 4095 == 0:
                 await asyncio.sleep(0)
             if stopping.is_set():
                 return
-        await self.until(last_due)
+        if paced:
+            await self.until(window.last)
         await self.enqueue(batcher.flush())
         self.finished_input = True
 

@@ -18,7 +18,7 @@ from replay import checkpoint as checkpoints
 from replay.backoff import backoff_delay, is_retryable, server_wait
 from replay.batching import Batcher
 from replay.cli import resume_command
-from replay.pacing import RateSchedule, SpeedSchedule
+from replay.pacing import HoldWindow, RateSchedule, SpeedSchedule
 from replay.rawjson import AMBIGUOUS, drop_key, edit_line, edit_lines, prepend_field, string_value
 from replay.report import LatencyHistogram, Progress, Stats
 from replay.run import _total_bytes
@@ -169,6 +169,15 @@ def test_batcher_bounds_open_batches() -> None:
 def test_rate_schedule_is_anchored() -> None:
     schedule = RateSchedule(200)
     assert [schedule.due(None) for _ in range(3)] == [0.0, 0.005, 0.01]
+
+
+def test_hold_window_groups_events_due_close_together_and_sends_them_late_not_early() -> None:
+    window = HoldWindow(0.05)
+    closing = [window.admit(due) for due in (0.0, 0.02, 0.05, 0.06, 0.2, 0.21)]
+    assert closing == [None, None, None, 0.05, 0.06, None]  # groups: 0-0.05, 0.06, 0.2-0.21
+    assert window.last == 0.21
+    window.emptied()  # a full batch took what was held: the next event opens a new window
+    assert window.admit(0.3) is None and window.admit(0.36) == 0.3
 
 
 def test_speed_schedule_divides_and_caps_gaps() -> None:
