@@ -9,7 +9,7 @@ on the newest one.
 
 from __future__ import annotations
 
-from typing import Iterable
+from typing import Iterable, Sequence
 
 from rich.cells import cell_len, set_cell_size
 from rich.text import Text
@@ -55,7 +55,7 @@ def fit(text: str, width: int) -> str:
     return set_cell_size(text, width)
 
 
-def line_text(values: tuple[str, ...], widths: list[int], styles: tuple[str, ...] | list[str]) -> Text:
+def line_text(values: Sequence[str], widths: list[int], styles: Sequence[str]) -> Text:
     """Cells as one line of Text assembled from plain strings (nothing in a payload is read
     as markup); a column of width 0 is left out."""
     text = Text(" ", no_wrap=True)
@@ -67,6 +67,7 @@ def line_text(values: tuple[str, ...], widths: list[int], styles: tuple[str, ...
 
 
 def row_text(item: Item, widths: list[int]) -> Text:
+    """One event's row: its mark and problem coloured by acceptance."""
     row = row_of(item.envelope)
     styles = list(_CELL_STYLES)
     styles[1] = _MARK_STYLES.get(row.mark, "bold yellow")
@@ -75,6 +76,7 @@ def row_text(item: Item, widths: list[int]) -> Text:
 
 
 def cells_of(row: Row) -> tuple[str, ...]:
+    """A row's cells in COLUMNS order."""
     return (row.time, row.mark, row.type, row.name, row.user, row.source, row.problem)
 
 
