@@ -9,6 +9,7 @@ process on an archived NDJSON file (default options: stale sentAt dropped, fresh
     .venv/bin/python bench/replay.py                   # 1,000,000 events (~520 bytes each)
     .venv/bin/python bench/replay.py --events 100000   # quick run
     .venv/bin/python bench/replay.py --rounds 5        # the README's figure: median of 5 rounds
+    .venv/bin/python bench/replay.py --two-at-once     # and the ceiling of splitting the work
 """
 
 from __future__ import annotations
@@ -127,14 +128,17 @@ def prebuilt_bodies(archive: Path, per_body: int) -> list[bytes]:
     return [b'{"batch":[' + b",".join(lines[i : i + per_body]) + tail for i in range(0, len(lines), per_body)]
 
 
+def replay_command(archive: Path, url: str, directory: Path, name: str = "") -> list[str]:
+    return [sys.executable, "-m", "debugger.cli", "replay", str(archive), "--to", url,
+            "--report", "json", "--failed", str(directory / f"failed{name}.ndjson"),
+            "--checkpoint", str(directory / f"checkpoint{name}.json")]
+
+
 def run_replay(archive: Path, url: str, directory: Path) -> tuple[dict, float, float, float]:
     """(json report, wall seconds, peak RSS in MB, CPU seconds) of a real `segdebug replay`
     process (CPU of all its processes, from the kernel)."""
-    command = [sys.executable, "-m", "debugger.cli", "replay", str(archive), "--to", url,
-               "--report", "json", "--failed", str(directory / "failed.ndjson"),
-               "--checkpoint", str(directory / "checkpoint.json")]
     started = time.perf_counter()
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, cwd=ROOT)
+    process = subprocess.Popen(replay_command(archive, url, directory), stdout=subprocess.PIPE, cwd=ROOT)
     output = process.stdout.read()  # type: ignore[union-attr]
     _, status, usage = os.wait4(process.pid, 0)
     wall = time.perf_counter() - started
@@ -145,11 +149,30 @@ def run_replay(archive: Path, url: str, directory: Path) -> tuple[dict, float, f
     return orjson.loads(output.strip().splitlines()[-1]), wall, usage.ru_maxrss / 1024, cpu
 
 
+def two_at_once(archive: Path, url: str, directory: Path) -> float:
+    """Events/s of two replay processes sending the two halves of the archive at the same
+    time: what splitting the work across processes could at best give on this machine."""
+    halves = [directory / "first.ndjson", directory / "second.ndjson"]
+    with open(archive, "rb") as source:
+        lines = source.readlines()
+    for half, part in zip(halves, (lines[: len(lines) // 2], lines[len(lines) // 2 :])):
+        half.write_bytes(b"".join(part))
+    del lines
+    processes = [subprocess.Popen(replay_command(half, url, directory, half.stem), stdout=subprocess.PIPE, cwd=ROOT)
+                 for half in halves]
+    reports = [orjson.loads(process.communicate()[0].strip().splitlines()[-1]) for process in processes]
+    for half in halves:
+        half.unlink()
+    return sum(report["delivered"] for report in reports) / max(report["seconds"] for report in reports)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--rounds", type=int, default=1,
                         help="alternate baseline and replay this many times; the median ratio is the figure")
+    parser.add_argument("--two-at-once", action="store_true",
+                        help="also run two replay processes on the two halves at once (the ceiling of splitting)")
     parser.add_argument("--serve", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
@@ -168,6 +191,9 @@ def main() -> None:
             startup_cpu = run_replay(startup, url, directory)[3]
             rounds = [measure_round(endpoint.pid, url, archive, directory, bodies, args.events, startup_cpu)
                       for _ in range(args.rounds)]
+            if args.two_at_once:
+                print(f"two replay processes at once, each on half the archive: "
+                      f"{two_at_once(archive, url, directory):,.0f} events/s together")
         finally:
             endpoint.terminate()
             endpoint.wait()
