@@ -80,6 +80,9 @@ def expand(paths: Iterable[str | Path]) -> list[str]:
     return files
 
 
+GZIP_MAGIC = b"\x1f\x8b"  # how a gzip file starts, whatever its name
+
+
 def open_archive(name: str) -> IO[bytes]:
     """Open one archive file for binary reading, decompressing `.gz` (by magic bytes, too)."""
     if name == "-":
@@ -88,7 +91,7 @@ def open_archive(name: str) -> IO[bytes]:
         handle = open(name, "rb")  # noqa: SIM115 - the caller closes it
     except OSError as error:
         raise ArchiveError(f"{name}: {error.strerror or error}") from None
-    if handle.peek(2)[:2] == b"\x1f\x8b":
+    if handle.peek(2)[:2] == GZIP_MAGIC:
         return gzip.GzipFile(fileobj=handle, mode="rb")  # type: ignore[return-value]
     return handle
 
@@ -98,7 +101,7 @@ def content_size(name: str) -> int | None:
     for gzip the size its trailer records; None when unknown (over 4 GiB wraps that field)."""
     try:
         with open(name, "rb") as handle:
-            if handle.read(2) != b"\x1f\x8b":
+            if handle.read(2) != GZIP_MAGIC:
                 return os.fstat(handle.fileno()).st_size
             size = handle.seek(0, os.SEEK_END)
             handle.seek(max(0, size - 4))

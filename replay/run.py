@@ -410,5 +410,10 @@ def _total_bytes(archives: list[str]) -> int | None:
         files = expand(archives)
     except ArchiveError:
         return None
-    sizes = [None if name == "-" else content_size(name) for name in files]
-    return None if None in sizes else sum(sizes)  # type: ignore[arg-type]
+    total = 0
+    for name in files:
+        size = None if name == "-" else content_size(name)
+        if size is None:
+            return None
+        total += size
+    return total

@@ -15,6 +15,7 @@ from typing import Any, AsyncIterator, Iterable, Iterator, Protocol
 
 import orjson
 
+from debugger.archive import GZIP_MAGIC, open_archive
 from debugger.message import now_iso
 
 TAIL_EVENTS = 500
@@ -122,12 +123,10 @@ class Tally:
 
 def _is_gzip(path: Path) -> bool:
     with open(path, "rb") as handle:
-        return handle.read(2) == b"\x1f\x8b"
+        return handle.read(2) == GZIP_MAGIC
 
 
 def _last_gzip_lines(path: Path, count: int) -> list[bytes]:
-    from debugger.archive import open_archive
-
     with open_archive(str(path)) as handle:
         return list(deque((line.rstrip(b"\r\n") for line in handle if line.strip()), maxlen=count))
 
