@@ -1,5 +1,5 @@
-"""`segdebug replay`: the Typer command. It checks and resolves options into a Plan; the work
-lives in replay.run (and replay.dryrun)."""
+"""`segdebug replay`: the Typer command. It checks the options and resolves them into
+ReplayOptions; the work lives in replay.run (and replay.dryrun)."""
 
 from __future__ import annotations
 
@@ -69,9 +69,9 @@ def replay(
     report: Annotated[ReportFormat, typer.Option(help="Final report: text or json.")] = ReportFormat.text,
 ) -> None:
     """Resend archived events to a collector, Segment, or any webhook; nothing is lost."""
-    from replay.run import Plan, describe_plan, run_replay
-    from replay.sender import Delivery
-    from replay.source import Selection
+    from replay.reader import Selection
+    from replay.run import ReplayOptions, describe_run, run_replay
+    from replay.sender import DeliveryOptions
     from replay.target import resolve
     from replay.transform import Transformation, parse_assignment
 
@@ -97,9 +97,9 @@ def replay(
         filter, since, until, limit, write_key, sent_at.value, timestamps.value,
         new_message_ids, [list(s) for s in sets],
     ], default=str)).hexdigest()[:16]
-    plan = Plan(
+    options = ReplayOptions(
         archives=archives, target=target, selection=selection, transformation=transformation,
-        delivery=Delivery(mode=mode.value, fresh_sent_at=sent_at is SentAt.fresh, headers=headers,
+        delivery=DeliveryOptions(mode=mode.value, fresh_sent_at=sent_at is SentAt.fresh, headers=headers,
                           concurrency=concurrency, max_retries=max_retries, timeout=timeout),
         failed=failed, checkpoint=checkpoint,
         fingerprint=fingerprint, limit=limit, batch_size=batch_size, rate=rate, speed=speed,
@@ -108,9 +108,9 @@ def replay(
         resume_command=resume_command(sys.argv),
     )
     if dry_run:
-        typer.echo(describe_plan(plan))
+        typer.echo(describe_run(options))
         return
-    code = run_replay(plan)
+    code = run_replay(options)
     if code:
         raise typer.Exit(code)
 

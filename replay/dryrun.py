@@ -10,24 +10,24 @@ import orjson
 from debugger.message import call_type, event_time, format_time, mask_key, name_of
 from replay.batching import MAX_MESSAGE_BYTES
 from replay.pacing import describe
-from replay.source import Item, Rejected, Source
+from replay.reader import ArchiveReader, BadInputLine, SelectedLine
 from replay.transform import BrokenLine, Transformer
 
 SHOWN_NAMES = 20
 
 
-def dry_run(source: Source, transform: Transformer, *, rate: float | None, speed: float | None,
+def dry_run(reader: ArchiveReader, transform: Transformer, *, rate: float | None, speed: float | None,
             max_wait: float | None) -> str:
     """Counts per type and event, the time span, the pace, and the first transformed message."""
     types: Counter[str] = Counter()
     names: Counter[str] = Counter()
     first, last, sample = None, None, None
     too_big = bad = 0
-    for entry in source:
-        if isinstance(entry, Rejected):
+    for entry in reader:
+        if isinstance(entry, BadInputLine):
             bad += 1
             continue
-        item: Item = entry
+        item: SelectedLine = entry
         message = item.message or {}
         try:
             key, body = transform(item)
@@ -45,13 +45,13 @@ def dry_run(source: Source, transform: Transformer, *, rate: float | None, speed
         if sample is None:
             sample = _masked(body)
     span = (last - first).total_seconds() if first and last else 0.0
-    lines = [f"would send {source.selected} messages (lines read {source.lines}: {bad} bad, "
-             f"{source.unselected} not selected, {too_big} over 32 KB)"]
+    lines = [f"would send {reader.selected} messages (lines read {reader.lines}: {bad} bad, "
+             f"{reader.unselected} not selected, {too_big} over 32 KB)"]
     lines.append("types       " + ("  ".join(f"{k}:{v}" for k, v in types.most_common()) or "-"))
     if names:
         lines.append("events      " + "  ".join(f"{k!r}:{v}" for k, v in names.most_common(SHOWN_NAMES)))
     lines.append(f"time span   {_when(first)} .. {_when(last)} ({span:,.1f} s)")
-    lines.append(f"pace        {describe(source.selected, span, rate, speed, max_wait)}")
+    lines.append(f"pace        {describe(reader.selected, span, rate, speed, max_wait)}")
     lines.append("first       " + (sample or "-"))
     return "\n".join(lines)
 

@@ -11,8 +11,8 @@ from typing import IO
 import orjson
 
 from replay.batching import Batch
-from replay.refeed import MESSAGE, RECORD_KEY
-from replay.source import Rejected
+from replay.reader import BadInputLine
+from replay.refeed import MESSAGE_KEY, RECORD_KEY
 
 
 class FailedFile:
@@ -26,7 +26,7 @@ class FailedFile:
         if not append and path.exists():
             path.unlink()
 
-    def bad_line(self, line: Rejected) -> None:
+    def bad_line(self, line: BadInputLine) -> None:
         record = {RECORD_KEY: 1, "status": None, "error": line.reason, "attempts": 0,
                   "source": line.source, "line": line.number, "raw": line.raw.decode(errors="replace")}
         self._write(orjson.dumps(record))
@@ -41,7 +41,7 @@ class FailedFile:
                 attempts: int = 0) -> None:
         head = orjson.dumps({RECORD_KEY: 1, "status": status, "error": error, "attempts": attempts,
                              "input": ordinal})
-        self._write(head[:-1] + MESSAGE + item + b"}")
+        self._write(head[:-1] + MESSAGE_KEY + item + b"}")
 
     def batch(self, batch: Batch, status: int | None, error: str, attempts: int) -> None:
         for ordinal, item in zip(batch.ordinals, batch.items):

@@ -15,7 +15,7 @@ from debugger.archive import BadLine, RawLine, expand, parse_line, read_raw
 
 RECORD_KEY = "replayFailed"
 MARKER = b'{"' + RECORD_KEY.encode() + b'":1,'
-MESSAGE = b',"message":'
+MESSAGE_KEY = b',"message":'
 
 
 def is_failed_file(first_line: bytes) -> bool:
@@ -31,9 +31,9 @@ def unwrap(line: RawLine | BadLine) -> RawLine | BadLine:
     if line.torn or not raw.startswith(MARKER) or not raw.endswith(b"}"):
         reason = "torn last line" if line.torn else "not a failed-file record"
         return BadLine(line.source, line.number, raw, f"{reason} (in a failed file)")
-    start = raw.find(MESSAGE)  # the first match is the key: quotes inside strings are escaped
+    start = raw.find(MESSAGE_KEY)  # the first match is the key: quotes inside strings are escaped
     if start >= 0:
-        return RawLine(line.source, line.number, raw[start + len(MESSAGE):-1], torn=False)
+        return RawLine(line.source, line.number, raw[start + len(MESSAGE_KEY):-1], torn=False)
     record = parse_line(raw)
     if isinstance(record, str) or not isinstance(record.get("raw"), str):
         return BadLine(line.source, line.number, raw, "failed-file record without a message")

@@ -40,7 +40,7 @@ class LatencyHistogram:
 
 
 @dataclass
-class Stats:
+class ReplayStats:
     """Counts for this run (events unless named otherwise)."""
 
     delivered: int = 0
@@ -79,7 +79,7 @@ class Stats:
 class Summary:
     """Everything the final report shows; `as_dict` is the --report json document."""
 
-    stats: Stats
+    stats: ReplayStats
     selected: int
     lines: int
     unselected: int
@@ -147,7 +147,7 @@ class Progress:
         self.plain_every = plain_every
         self._last_plain = time.monotonic()
 
-    def update(self, stats: Stats, fraction: float | None) -> None:
+    def update(self, stats: ReplayStats, fraction: float | None) -> None:
         rate = stats.events_per_second
         done = stats.delivered + stats.failed
         if self.tty:

@@ -1,4 +1,4 @@
-"""One replay run: wires source -> transform -> batcher -> bounded queue -> senders, with the
+"""One replay run: wires reader -> transform -> batcher -> bounded queue -> senders, with the
 checkpoint, the failed file, progress and the final report around it."""
 
 from __future__ import annotations
@@ -22,10 +22,10 @@ from replay.batching import MAX_MESSAGE_BYTES, Batch, Batcher
 from replay.checkpoint import Checkpoint
 from replay.failures import FailedFile
 from replay.pacing import HoldWindow, RateSchedule, Schedule, SpeedSchedule, Unpaced
+from replay.reader import ArchiveReader, BadInputLine, Chunk, Selection, original_time
 from replay.refeed import read_input
-from replay.report import Progress, Stats, Summary
-from replay.sender import Delivery, Outcome, Sender, preflight
-from replay.source import Chunk, Rejected, Selection, Source, original_time
+from replay.report import Progress, ReplayStats, Summary
+from replay.sender import BatchResult, DeliveryOptions, Sender, preflight
 from replay.target import Target
 from replay.transform import BrokenLine, Transformation, Transformer
 
@@ -34,14 +34,14 @@ HOLD_SECONDS = 0.05  # paced: how long a batch may wait for more events
 
 
 @dataclass(frozen=True)
-class Plan:
+class ReplayOptions:
     """Everything the command line decided for one run."""
 
     archives: list[str]
     target: Target
     selection: Selection
     transformation: Transformation
-    delivery: Delivery
+    delivery: DeliveryOptions
     failed: Path
     checkpoint: Path
     fingerprint: str
@@ -57,61 +57,61 @@ class Plan:
     resume_command: str = ""
 
 
-def run_replay(plan: Plan) -> int:
+def run_replay(options: ReplayOptions) -> int:
     """Run the replay; the exit code is 0 (all delivered), 1 (some failed) or 130 (interrupted)."""
-    problem = asyncio.run(preflight(plan.target.url, min(plan.delivery.timeout, 10.0)))
+    problem = asyncio.run(preflight(options.target.url, min(options.delivery.timeout, 10.0)))
     if problem is not None:
-        raise CliError(f"cannot reach {plan.target.url}: {problem}; nothing was sent", code=1)
-    previous = _load_checkpoint(plan)
+        raise CliError(f"cannot reach {options.target.url}: {problem}; nothing was sent", code=1)
+    previous = _load_checkpoint(options)
     seed = previous.seed if previous else secrets.token_hex(8)
-    shift = previous.shift_seconds if previous else _shift_seconds(plan)
-    spec = _transformation(plan, seed, shift)
-    state = Checkpoint(plan.fingerprint, seed, shift_seconds=shift,
+    shift = previous.shift_seconds if previous else _shift_seconds(options)
+    spec = _transformation(options, seed, shift)
+    state = Checkpoint(options.fingerprint, seed, shift_seconds=shift,
                        totals=dict(previous.totals) if previous else {})
-    needs_fields = plan.speed is not None or plan.target.per_type  # gaps, or /v1/<type>
-    source = Source(plan.archives, plan.selection, parse_all=needs_fields,
-                    limit=plan.limit, done_before=previous.done_before() if previous else None,
-                    chunks=not (plan.rate or plan.speed or plan.target.per_type))
-    run = Run(plan, source, Transformer(spec), state, append_failed=previous is not None)
+    needs_fields = options.speed is not None or options.target.per_type  # gaps, or /v1/<type>
+    reader = ArchiveReader(options.archives, options.selection, parse_all=needs_fields,
+                           limit=options.limit, done_before=previous.done_before() if previous else None,
+                           chunks=not (options.rate or options.speed or options.target.per_type))
+    run = Run(options, reader, Transformer(spec), state, append_failed=previous is not None)
     return asyncio.run(run.main())
 
 
-def describe_plan(plan: Plan) -> str:
+def describe_run(options: ReplayOptions) -> str:
     """--dry-run: read and select everything, send nothing (see replay.dryrun)."""
     from replay.dryrun import dry_run
 
-    source = Source(plan.archives, plan.selection, parse_all=True, limit=plan.limit)
-    transform = Transformer(_transformation(plan, "dry-run", _shift_seconds(plan)))
-    return dry_run(source, transform, rate=plan.rate, speed=plan.speed, max_wait=plan.max_wait)
+    reader = ArchiveReader(options.archives, options.selection, parse_all=True, limit=options.limit)
+    transform = Transformer(_transformation(options, "dry-run", _shift_seconds(options)))
+    return dry_run(reader, transform, rate=options.rate, speed=options.speed, max_wait=options.max_wait)
 
 
-def _transformation(plan: Plan, seed: str, shift: float | None) -> Transformation:
+def _transformation(options: ReplayOptions, seed: str, shift: float | None) -> Transformation:
     """The full transformation: the CLI's options plus this run's id seed and time shift."""
     return Transformation(
-        write_key=plan.transformation.write_key, sent_at=plan.transformation.sent_at,
+        write_key=options.transformation.write_key, sent_at=options.transformation.sent_at,
         shift=None if shift is None else timedelta(seconds=shift),
-        new_ids_seed=seed if plan.new_message_ids else None, sets=plan.transformation.sets,
+        new_ids_seed=seed if options.new_message_ids else None, sets=options.transformation.sets,
     )
 
 
 class Run:
     """The moving parts of one run and the bookkeeping that keeps the checkpoint truthful."""
 
-    def __init__(self, plan: Plan, source: Source, transform: Transformer, state: Checkpoint,
-                 *, append_failed: bool) -> None:
-        self.plan = plan
-        self.source = source
+    def __init__(self, options: ReplayOptions, reader: ArchiveReader, transform: Transformer,
+                 state: Checkpoint, *, append_failed: bool) -> None:
+        self.options = options
+        self.reader = reader
         self.transform = transform
         self.state = state
-        self.stats = Stats()
-        self.failed = FailedFile(plan.failed, append=append_failed)
-        self.batcher = Batcher(1 if plan.delivery.mode == "single" else plan.batch_size)
+        self.stats = ReplayStats()
+        self.failed = FailedFile(options.failed, append=append_failed)
+        self.batcher = Batcher(1 if options.delivery.mode == "single" else options.batch_size)
         self.outstanding: set[Batch] = set()
         self.stopping = asyncio.Event()
         self.finished_input = False
         self.keys: set[str | None] = set()
-        self.queue: asyncio.Queue[Batch | None] = asyncio.Queue(plan.delivery.concurrency * 2)
-        self.total_bytes = _total_bytes(plan.archives)
+        self.queue: asyncio.Queue[Batch | None] = asyncio.Queue(options.delivery.concurrency * 2)
+        self.total_bytes = _total_bytes(options.archives)
         self.sender: Sender | None = None
 
     async def main(self) -> int:
@@ -136,10 +136,10 @@ class Run:
             loop.add_signal_handler(sig, interrupt)
         progress = Progress()
         try:
-            async with Sender(self.plan.delivery, self.stats, self.stopping) as sender:
+            async with Sender(self.options.delivery, self.stats, self.stopping) as sender:
                 self.sender = sender
                 workers.extend(asyncio.create_task(sender.worker(self.queue, self.done))
-                               for _ in range(self.plan.delivery.concurrency))
+                               for _ in range(self.options.delivery.concurrency))
                 ticker = asyncio.create_task(self.tick(progress))
                 try:
                     await self.produce()
@@ -163,12 +163,12 @@ class Run:
         paced = not isinstance(schedule, Unpaced)
         loop = asyncio.get_running_loop()
         start = loop.time()
-        per_type = self.plan.target.per_type
-        url = self.plan.target.url
+        per_type = self.options.target.per_type
+        url = self.options.target.url
         batcher, transform, stopping = self.batcher, self.transform, self.stopping
         count = 0
         window = HoldWindow(HOLD_SECONDS)
-        for entry in self.source:  # handle each entry fully: the source already counted it
+        for entry in self.reader:  # handle each entry fully: the reader already counted it
             if type(entry) is Chunk:
                 full = self.add_chunk(entry, url)  # type: ignore[arg-type]
                 if full:
@@ -176,7 +176,7 @@ class Run:
                 if stopping.is_set():
                     return
                 continue
-            if type(entry) is Rejected:
+            if type(entry) is BadInputLine:
                 self.stats.bad_lines += 1
                 self.failed.bad_line(entry)
                 continue
@@ -197,7 +197,7 @@ class Run:
                     await self.enqueue(batcher.flush())
             if per_type:
                 kind = entry.message.get("type") if entry.message else None  # type: ignore[union-attr]
-                url = self.plan.target.url_for(kind if isinstance(kind, str) else "")
+                url = self.options.target.url_for(kind if isinstance(kind, str) else "")
             full = batcher.add(key, url, item, entry.ordinal)
             if full:
                 if paced:
@@ -255,17 +255,17 @@ class Run:
                 return
             await self.queue.put(batch)
 
-    async def done(self, batch: Batch, outcome: Outcome) -> None:
+    async def done(self, batch: Batch, result: BatchResult) -> None:
         """A batch ended: delivered or recorded as failed; interrupted ones stay outstanding.
 
         The hot path sends lines after an O(1) shape check only; when the endpoint refuses a
         batch (4xx), its lines are parsed now: broken ones go to the failed file as bad lines
         and the rest is sent again, once."""
-        if outcome.interrupted:
+        if result.interrupted:
             return
-        if outcome.delivered:
+        if result.delivered:
             self.stats.delivered += len(batch)
-        elif outcome.status is not None and 400 <= outcome.status < 500 and (rest := self.without_invalid(batch)) is not None:
+        elif result.status is not None and 400 <= result.status < 500 and (rest := self.without_invalid(batch)) is not None:
             self.outstanding.discard(batch)
             if rest.items:
                 self.outstanding.add(rest)
@@ -274,7 +274,7 @@ class Run:
             return
         else:
             self.stats.failed += len(batch)
-            self.failed.batch(batch, outcome.status, outcome.error, outcome.attempts)
+            self.failed.batch(batch, result.status, result.error, result.attempts)
         self.outstanding.discard(batch)
 
     def without_invalid(self, batch: Batch) -> Batch | None:
@@ -310,34 +310,34 @@ class Run:
         self.failed.flush()
         pending = [n for batch in self.outstanding for n in batch.ordinals]
         pending += [n for batch in self.batcher.open_batches() for n in batch.ordinals]
-        self.state.position = self.source.position
+        self.state.position = self.reader.position
         self.state.pending = checkpoints.to_runs(pending)
         state = Checkpoint(**{**self.state.__dict__, "totals": self._totals(self.state.totals)})
         try:
-            checkpoints.save(self.plan.checkpoint, state)
+            checkpoints.save(self.options.checkpoint, state)
         except OSError as error:
-            self.stats.error(f"cannot write checkpoint {self.plan.checkpoint}: {error.strerror}")
+            self.stats.error(f"cannot write checkpoint {self.options.checkpoint}: {error.strerror}")
 
     def close(self, *, interrupted: bool) -> int:
         self.failed.close()
         complete = self.finished_input and not self.outstanding and not interrupted
         if complete:
-            self.plan.checkpoint.unlink(missing_ok=True)
+            self.options.checkpoint.unlink(missing_ok=True)
         else:
             self.save_checkpoint()
         stats = self.stats
-        secrets_shown = {key for key in self.keys if key} | {self.plan.transformation.write_key or ""}
+        secrets_shown = {key for key in self.keys if key} | {self.options.transformation.write_key or ""}
         stats.errors = mask_keys(stats.errors, secrets_shown)
         summary = Summary(
-            stats=stats, selected=self.source.selected, lines=self.source.lines,
-            unselected=self.source.unselected, already_done=self.source.already_done,
-            failed_file=str(self.plan.failed) if self.failed.count else None,
+            stats=stats, selected=self.reader.selected, lines=self.reader.lines,
+            unselected=self.reader.unselected, already_done=self.reader.already_done,
+            failed_file=str(self.options.failed) if self.failed.count else None,
             interrupted=not complete,
             write_keys=sorted(mask_key(k) for k in self.keys if k),
-            resume_command=None if complete else self.plan.resume_command,
+            resume_command=None if complete else self.options.resume_command,
             earlier=self.state.totals,
         )
-        print(summary.json() if self.plan.report == "json" else summary.text(), flush=True)
+        print(summary.json() if self.options.report == "json" else summary.text(), flush=True)
         if not complete:
             return 130 if interrupted else 1
         return 1 if stats.failed or stats.too_big or stats.bad_lines else 0
@@ -348,16 +348,16 @@ class Run:
         return {k: earlier.get(k, 0) + v for k, v in now.items()}
 
     def _schedule(self) -> Schedule:
-        if self.plan.rate:
-            return RateSchedule(self.plan.rate)
-        if self.plan.speed:
-            return SpeedSchedule(self.plan.speed, self.plan.max_wait)
+        if self.options.rate:
+            return RateSchedule(self.options.rate)
+        if self.options.speed:
+            return SpeedSchedule(self.options.speed, self.options.max_wait)
         return Unpaced()
 
     def _fraction(self) -> float | None:
         if not self.total_bytes:
             return None
-        return self.source.bytes_read / self.total_bytes
+        return self.reader.bytes_read / self.total_bytes
 
 
 def mask_keys(errors: Counter[str], keys: set[str]) -> Counter[str]:
@@ -371,32 +371,32 @@ def mask_keys(errors: Counter[str], keys: set[str]) -> Counter[str]:
     return masked
 
 
-def _load_checkpoint(plan: Plan) -> Checkpoint | None:
-    if not plan.resume:
-        if plan.checkpoint.exists():
-            print(f"segdebug replay: note: starting over; {plan.checkpoint} (an unfinished run) "
+def _load_checkpoint(options: ReplayOptions) -> Checkpoint | None:
+    if not options.resume:
+        if options.checkpoint.exists():
+            print(f"segdebug replay: note: starting over; {options.checkpoint} (an unfinished run) "
                   "will be replaced (add --resume to continue it instead)", file=sys.stderr)
         return None
     try:
-        found = checkpoints.load(plan.checkpoint)
+        found = checkpoints.load(options.checkpoint)
     except ValueError as error:
         raise CliError(str(error)) from None
     if found is None:
-        raise CliError(f"no checkpoint at {plan.checkpoint} to resume; run without --resume")
-    if found.fingerprint != plan.fingerprint:
-        raise CliError(f"checkpoint {plan.checkpoint} belongs to a different replay (archives, "
+        raise CliError(f"no checkpoint at {options.checkpoint} to resume; run without --resume")
+    if found.fingerprint != options.fingerprint:
+        raise CliError(f"checkpoint {options.checkpoint} belongs to a different replay (archives, "
                        "target, selection or transformation changed); run without --resume")
     return found
 
 
-def _shift_seconds(plan: Plan) -> float | None:
+def _shift_seconds(options: ReplayOptions) -> float | None:
     """--timestamps shift: seconds that move the archive's last event to now (one pre-pass)."""
-    if not plan.shift_timestamps:
+    if not options.shift_timestamps:
         return None
-    if "-" in plan.archives:
+    if "-" in options.archives:
         raise CliError("--timestamps shift reads the archive twice, so it cannot read stdin")
     latest = None
-    for line in read_input(plan.archives):  # failed files as the messages they hold
+    for line in read_input(options.archives):  # failed files as the messages they hold
         message = parse_line(line.raw) if isinstance(line, RawLine) else None
         moment = event_time(message) if isinstance(message, dict) else None
         if moment is not None and (latest is None or moment > latest):

@@ -1,4 +1,4 @@
-"""Delivery: one aiohttp session, a few workers, retries with backoff, a shared 429 pause.
+"""DeliveryOptions: one aiohttp session, a few workers, retries with backoff, a shared 429 pause.
 
 Workers take whole batches from a bounded queue (no coroutine per event). A request body is
 spliced from the batch's item bytes. A 429 pauses every worker until the server's hint passes.
@@ -25,13 +25,13 @@ from debugger.message import format_time, now_iso
 from replay.backoff import backoff_delay, is_retryable, server_wait
 from replay.batching import Batch
 from replay.rawjson import prepend_field
-from replay.report import Stats
+from replay.report import ReplayStats
 
 USER_AGENT = f"segdebug-replay/{__version__}"
 
 
 @dataclass(frozen=True, slots=True)
-class Outcome:
+class BatchResult:
     """How a batch ended: delivered, failed (final), or interrupted (left for --resume)."""
 
     delivered: bool
@@ -42,7 +42,7 @@ class Outcome:
 
 
 @dataclass(frozen=True)
-class Delivery:
+class DeliveryOptions:
     """The delivery options of one run."""
 
     mode: str = "batch"  # batch | single
@@ -102,7 +102,7 @@ def _sent_at_field_at(millisecond: int) -> bytes:
 class Sender:
     """Posts batches until they are acknowledged, finally refused, out of retries, or stopped."""
 
-    def __init__(self, delivery: Delivery, stats: Stats, stopping: asyncio.Event,
+    def __init__(self, delivery: DeliveryOptions, stats: ReplayStats, stopping: asyncio.Event,
                  rng: random.Random | None = None) -> None:
         self.delivery = delivery
         self.stats = stats
@@ -140,19 +140,19 @@ class Sender:
         return headers
 
     async def worker(self, queue: asyncio.Queue[Batch | None],
-                     done: Callable[[Batch, Outcome], Awaitable[None]]) -> None:
+                     done: Callable[[Batch, BatchResult], Awaitable[None]]) -> None:
         """Deliver batches from `queue` until a None arrives or the run is stopping."""
         while not self.stopping.is_set():
             batch = await queue.get()
             if batch is None:
                 return
             try:
-                outcome = await self.deliver(batch)
+                result = await self.deliver(batch)
             except Exception as error:  # noqa: BLE001 - a worker must never die with a batch
-                outcome = Outcome(False, None, f"unexpected error: {error!r}", 1)
-            await done(batch, outcome)
+                result = BatchResult(False, None, f"unexpected error: {error!r}", 1)
+            await done(batch, result)
 
-    async def deliver(self, batch: Batch) -> Outcome:
+    async def deliver(self, batch: Batch) -> BatchResult:
         assert self.session is not None
         delivery = self.delivery
         headers = self.headers_for(batch.key)
@@ -160,14 +160,14 @@ class Sender:
         while True:
             await self.gate.wait()
             if self.stopping.is_set():
-                return Outcome(False, attempts=attempts, interrupted=True)
+                return BatchResult(False, attempts=attempts, interrupted=True)
             attempts += 1
             body = body_of(batch, delivery.mode, delivery.fresh_sent_at)
             status, error, wait = await self._post(batch.url, body, headers)
             if status is not None and 200 <= status < 300:
-                return Outcome(True, status, attempts=attempts)
+                return BatchResult(True, status, attempts=attempts)
             if not is_retryable(status) or attempts > delivery.max_retries:
-                return Outcome(False, status, error, attempts)
+                return BatchResult(False, status, error, attempts)
             self.stats.retried += 1
             delay = backoff_delay(attempts, self.rng, delivery.backoff_base, delivery.backoff_cap)
             if wait is not None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-BATCH_PATHS = ("/v1/batch", "/v1/import", "/v1/b")
+BATCH_ENDPOINTS = ("/v1/batch", "/v1/import", "/v1/b")
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,7 +34,7 @@ def resolve(url: str, mode: str) -> Target:
     path = parts.path.rstrip("/")
     if mode == "single":
         return Target(base, per_type=path in ("", "/v1"))
-    if path.endswith(BATCH_PATHS):
+    if path.endswith(BATCH_ENDPOINTS):
         return Target(base)
     if path.endswith("/v1"):
         return Target(base + "/batch")

@@ -18,7 +18,7 @@ from debugger.archive import parse_line
 from debugger.message import format_time, parse_time
 from replay.layout import Edited, edit_run
 from replay.rawjson import AMBIGUOUS, drop_key, edit_line, edit_lines
-from replay.source import Chunk, Item
+from replay.reader import Chunk, SelectedLine
 
 TIME_FIELDS = ("timestamp", "originalTimestamp", "receivedAt", "sentAt")
 
@@ -51,7 +51,7 @@ class Transformer:
         self.drop_sent_at = spec.sent_at != "keep"
         self.rewrite = spec.rewrites_fields
 
-    def __call__(self, item: Item) -> tuple[str | None, bytes]:
+    def __call__(self, item: SelectedLine) -> tuple[str | None, bytes]:
         if item.message is None and not self.rewrite:
             fast = self._edit_bytes(item.raw)
             if fast is not None:

@@ -12,9 +12,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from debugger.archive import parse_line
-from replay import source as sources
+from replay import reader as readers
 from replay.layout import MIN_RUN, Edited, edit_run, learn
-from replay.source import Chunk, Item, Rejected, Selection, Source
+from replay.reader import ArchiveReader, BadInputLine, Chunk, SelectedLine, Selection
 
 
 def declined(lines: list[bytes]) -> Edited:
@@ -112,16 +112,16 @@ def test_edit_run_agrees_with_the_parser_or_defers(run: list[dict], drop_sent_at
     check(run, drop_sent_at, drop_write_key)
 
 
-def flattened(source: Source) -> list[tuple[int, bytes, str]]:
+def flattened(source: ArchiveReader) -> list[tuple[int, bytes, str]]:
     """(ordinal, bytes, what) for everything a source hands out, chunks line by line."""
     out = []
     for entry in source:
         if isinstance(entry, Chunk):
             out += [(entry.first + i, raw, "line") for i, raw in enumerate(entry.lines)]
-        elif isinstance(entry, Item):
+        elif isinstance(entry, SelectedLine):
             out.append((entry.ordinal, entry.raw, "line"))
         else:
-            assert isinstance(entry, Rejected)
+            assert isinstance(entry, BadInputLine)
             out.append((entry.ordinal, entry.raw, "bad"))
     return out
 
@@ -139,14 +139,14 @@ def test_block_reader_agrees_with_the_line_reader(tmp_path_factory: pytest.TempP
     lines, ordinals and bad lines as reading line by line does."""
     path = tmp_path_factory.mktemp("blocks") / "a.ndjson"
     path.write_bytes(b"\n".join(lines) + (b"\n" if newline_at_end else b""))
-    fast = Source([str(path)], Selection(), parse_all=False, chunks=True)
-    slow = Source([str(path)], Selection(), parse_all=False)
-    original = sources.CHUNK_BYTES
-    sources.CHUNK_BYTES = block
+    fast = ArchiveReader([str(path)], Selection(), parse_all=False, chunks=True)
+    slow = ArchiveReader([str(path)], Selection(), parse_all=False)
+    original = readers.CHUNK_BYTES
+    readers.CHUNK_BYTES = block
     try:
         got = flattened(fast)
     finally:
-        sources.CHUNK_BYTES = original
+        readers.CHUNK_BYTES = original
     want = flattened(slow)
     if not newline_at_end and lines and lines[-1].strip():  # a last line without its newline:
         ordinal, raw, what = got.pop()  # the hot path parses it (torn?) where the line reader
@@ -171,17 +171,17 @@ def test_the_block_shape_check_agrees_with_checking_each_line(lines: list[bytes]
     each = all(raw[:1] == b"{" and raw[-1:] == b"}" for raw in split)
     if len(split) > 1 and data.startswith(b"\n"):  # the first line's `}` is not in the block: declined
         each = False
-    assert sources.look_like_objects(split, data, left) == each
+    assert readers.look_like_objects(split, data, left) == each
 
 
 def test_a_failed_file_read_in_blocks_keeps_lines_that_span_two_reads(tmp_path: Path) -> None:
     path = tmp_path / "a.failed.ndjson"
     records = [b'{"replayFailed":1,"status":500,"message":' + orjson.dumps({"n": i}) + b"}" for i in range(20)]
     path.write_bytes(b"\n".join(records) + b"\n")
-    original = sources.CHUNK_BYTES
-    sources.CHUNK_BYTES = 50
+    original = readers.CHUNK_BYTES
+    readers.CHUNK_BYTES = 50
     try:
-        got = flattened(Source([str(path)], Selection(), parse_all=False, chunks=True))
+        got = flattened(ArchiveReader([str(path)], Selection(), parse_all=False, chunks=True))
     finally:
-        sources.CHUNK_BYTES = original
+        readers.CHUNK_BYTES = original
     assert [raw for _, raw, _ in got] == [orjson.dumps({"n": i}) for i in range(20)]

@@ -20,9 +20,9 @@ from replay.batching import Batcher
 from replay.cli import resume_command
 from replay.pacing import HoldWindow, RateSchedule, SpeedSchedule
 from replay.rawjson import AMBIGUOUS, drop_key, edit_line, edit_lines, prepend_field, string_value
-from replay.report import LatencyHistogram, Progress, Stats
+from replay.reader import SelectedLine
+from replay.report import LatencyHistogram, Progress, ReplayStats
 from replay.run import _total_bytes
-from replay.source import Item
 from replay.target import resolve
 from replay.transform import Transformation, Transformer, new_message_id, parse_assignment, set_path
 
@@ -122,12 +122,12 @@ def test_edit_lines_over_a_run_agrees_with_the_parser_or_defers(run: list[dict])
 
 def test_transformer_falls_back_to_parsing_and_rewrites() -> None:
     raw = b'{"sentAt":"x","context":{"a":1},"writeKey":"old","messageId":"m"}'
-    item = Item(3, "f", 1, raw, None)
+    item = SelectedLine(3, "f", 1, raw, None)
     key, out = Transformer(Transformation(write_key="new"))(item)
     assert key == "new" and orjson.loads(out) == {"context": {"a": 1}, "messageId": "m"}
     spec = Transformation(sent_at="keep", new_ids_seed="s", shift=timedelta(hours=1),
                           sets=(("integrations.All", False),))
-    key, out = Transformer(spec)(Item(3, "f", 1, raw.replace(b'"x"', b'"2024-01-01T00:00:00Z"'), None))
+    key, out = Transformer(spec)(SelectedLine(3, "f", 1, raw.replace(b'"x"', b'"2024-01-01T00:00:00Z"'), None))
     message = orjson.loads(out)
     assert key == "old" and message["sentAt"] == "2024-01-01T01:00:00.000Z"
     assert message["messageId"] == new_message_id("s", 3) != new_message_id("s", 4)
@@ -236,22 +236,22 @@ def test_resume_command_masks_secrets() -> None:
 def read_both_ways(paths: list[Path]) -> list[tuple[int, str]]:
     """(ordinal, text or "bad") per line, checked to be the same whether read in chunks (a first
     run) or line by line (--resume)."""
-    from replay.source import Chunk, Rejected, Selection, Source
+    from replay.reader import ArchiveReader, BadInputLine, Chunk, Selection
 
-    def numbered(source: Source) -> list[tuple[int, str]]:
+    def numbered(source: ArchiveReader) -> list[tuple[int, str]]:
         found = []
         for entry in source:
             if isinstance(entry, Chunk):
                 found += [(entry.first + i, raw.decode()) for i, raw in enumerate(entry.lines)]
-            elif isinstance(entry, Rejected):
+            elif isinstance(entry, BadInputLine):
                 found.append((entry.ordinal, "bad"))
             else:
                 found.append((entry.ordinal, entry.raw.decode()))
         return found
 
     names = [str(path) for path in paths]
-    chunked = numbered(Source(names, Selection(), parse_all=False, chunks=True))
-    by_line = numbered(Source(names, Selection(), parse_all=False, done_before=lambda n: False))
+    chunked = numbered(ArchiveReader(names, Selection(), parse_all=False, chunks=True))
+    by_line = numbered(ArchiveReader(names, Selection(), parse_all=False, done_before=lambda n: False))
     assert chunked == by_line
     return chunked
 
@@ -268,14 +268,14 @@ def test_a_failed_file_reads_back_as_the_messages_it_holds(tmp_path: Path) -> No
     """Records unwrap to their messages' exact bytes; raw-text records are bad lines again;
     an archive after it is read as usual, with ordinals continuing."""
     from replay.failures import FailedFile
+    from replay.reader import BadInputLine
     from replay.refeed import read_input
-    from replay.source import Rejected
 
     tricky = b'{"messageId":"m-0","note":",\\"message\\":{}"}'
     path = tmp_path / "a.failed.ndjson"
     failed = FailedFile(path, append=False)
     failed.message(0, tricky, 'HTTP 500: ,"message":{}', 500, 3)
-    failed.bad_line(Rejected(1, "a.ndjson", 2, b"not json", "invalid JSON: x"))
+    failed.bad_line(BadInputLine(1, "a.ndjson", 2, b"not json", "invalid JSON: x"))
     failed.bad_item(2, b'{"type":"track", oops}', "invalid JSON: y")
     failed.message(3, b'{"messageId":"m-3"}', "message is 40,000 bytes")
     failed.close()
@@ -303,5 +303,5 @@ def test_progress_knows_the_size_of_gzip_archives_but_not_of_stdin(tmp_path: Pat
     assert _total_bytes([str(tmp_path)]) == 2 * len(content)
     assert _total_bytes([str(tmp_path / "a.ndjson"), "-"]) is None
     terminal = _Terminal()
-    Progress(terminal).update(Stats(), 1.2)  # an estimate that fell short: no negative ETA
+    Progress(terminal).update(ReplayStats(), 1.2)  # an estimate that fell short: no negative ETA
     assert "[########################]" in terminal.getvalue() and "ETA -" not in terminal.getvalue()

@@ -20,7 +20,7 @@ from replay.refeed import is_failed_file, read_input, unwrapped
 
 
 @dataclass(slots=True)
-class Item:
+class SelectedLine:
     """One selected message: where it came from, its exact bytes, its fields when parsed."""
 
     ordinal: int
@@ -39,7 +39,7 @@ class Chunk:
 
 
 @dataclass(slots=True)
-class Rejected:
+class BadInputLine:
     """A line that is not a JSON object: it goes to the failed file with its reason."""
 
     ordinal: int
@@ -103,7 +103,7 @@ def original_time(message: dict[str, Any]) -> float | None:
     return moment.timestamp() if moment is not None else None
 
 
-class Source:
+class ArchiveReader:
     """Selected items and bad lines from the archives, counting what it read and skipped.
 
     `position` is one past the last line fully handed out, so everything before it is either
@@ -135,13 +135,13 @@ class Source:
         self.bytes_read = 0
         self.chunks = chunks
 
-    def __iter__(self) -> Iterator[Chunk | Item | Rejected]:
+    def __iter__(self) -> Iterator[Chunk | SelectedLine | BadInputLine]:
         """Chunks only when the caller allowed them (`chunks=True`) and nothing needs fields."""
         if self.chunks and not (self.parse_all or self.done_before or self.limit is not None):
             return self._chunks()
         return self._select(read_input(self.archives))
 
-    def _chunks(self) -> Iterator[Chunk | Item | Rejected]:
+    def _chunks(self) -> Iterator[Chunk | SelectedLine | BadInputLine]:
         """The hot path (no selection, resume or limit): runs of lines that look like objects,
         unparsed; any other line is decided exactly, alone. Reads blocks, not lines: a block
         whose lines all look like objects costs a few C-level calls, not a few per line.
@@ -160,7 +160,7 @@ class Source:
                     except (OSError, EOFError) as error:  # e.g. a truncated .gz
                         self.bad += 1
                         self.position += 1
-                        yield Rejected(self.position - 1, label, self.number + 1, b"", f"read error: {error}")
+                        yield BadInputLine(self.position - 1, label, self.number + 1, b"", f"read error: {error}")
                         break
                     if not data:
                         if carry:  # the last line has no newline: torn, or a last line that is fine
@@ -184,7 +184,7 @@ class Source:
                 if handle is not sys.stdin.buffer:
                     handle.close()
 
-    def _lines(self, lines: list[bytes], label: str, *, torn: bool) -> Iterator[Chunk | Item | Rejected]:
+    def _lines(self, lines: list[bytes], label: str, *, torn: bool) -> Iterator[Chunk | SelectedLine | BadInputLine]:
         """A block with some line that does not look like an object: runs of those that do
         become chunks, the others are decided exactly (blank ones skipped, as `read_raw` does)."""
         good: list[bytes] = []
@@ -210,16 +210,16 @@ class Source:
         self.selected += len(lines)
         return Chunk(first, lines)
 
-    def _exact(self, line: RawLine, ordinal: int) -> Item | Rejected:
+    def _exact(self, line: RawLine, ordinal: int) -> SelectedLine | BadInputLine:
         parsed = parse_line(line.raw)
         if isinstance(parsed, str):
             self.bad += 1
             reason = f"torn last line ({parsed})" if line.torn else parsed
-            return Rejected(ordinal, line.source, line.number, line.raw, reason)
+            return BadInputLine(ordinal, line.source, line.number, line.raw, reason)
         self.selected += 1
-        return Item(ordinal, line.source, line.number, line.raw, parsed)
+        return SelectedLine(ordinal, line.source, line.number, line.raw, parsed)
 
-    def _select(self, lines: Iterable[RawLine | BadLine], start: int = 0) -> Iterator[Item | Rejected]:
+    def _select(self, lines: Iterable[RawLine | BadLine], start: int = 0) -> Iterator[SelectedLine | BadInputLine]:
         """Line by line, `start` being the first line's ordinal: parsed when something needs it."""
         parse_all, selection, done_before = self.parse_all, self.selection, self.done_before
         active = selection.active
@@ -245,7 +245,7 @@ class Source:
                 if done:
                     continue
                 self.bad += 1
-                yield Rejected(ordinal, line.source, line.number, raw, reason)
+                yield BadInputLine(ordinal, line.source, line.number, raw, reason)
                 continue
             if active and not selection.accepts(message, raw):  # type: ignore[arg-type]
                 self.unselected += 1
@@ -258,4 +258,4 @@ class Source:
                 self.already_done += 1
                 continue
             self.selected += 1
-            yield Item(ordinal, line.source, line.number, raw, message)
+            yield SelectedLine(ordinal, line.source, line.number, raw, message)
