@@ -2,7 +2,8 @@
 
 One reader for replay, validate and `live --file`. It streams (memory does not grow with the
 archive) and never stops on a bad line: it yields it as a `BadLine` so callers can count,
-report and keep it.
+report and keep it. `event_of_line` turns one line into the event a viewer shows, checked the
+way the collector checks what it receives.
 """
 
 from __future__ import annotations
@@ -12,27 +13,22 @@ import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, Iterable, Iterator
+from typing import IO, TYPE_CHECKING, Any, Iterable, Iterator
 
 import orjson
 
+from debugger import protocol
+from debugger.message import now_iso
 from debugger.paths import is_side_file
+
+if TYPE_CHECKING:
+    from debugger.checks import Checker
 
 ARCHIVE_SUFFIXES = (".ndjson", ".jsonl", ".json", ".gz", ".log")
 
 
 class ArchiveError(Exception):
     """An archive that cannot be read at all (missing, unreadable, not a file)."""
-
-
-@dataclass(slots=True)
-class Line:
-    """One good archive line: the message and the exact bytes it came from."""
-
-    source: str
-    number: int
-    raw: bytes
-    message: dict[str, Any]
 
 
 @dataclass(slots=True)
@@ -111,13 +107,7 @@ def content_size(name: str) -> int | None:
     return recorded if recorded >= size else None  # NDJSON never compresses to more than it was
 
 
-def read_lines(paths: Iterable[str | Path]) -> Iterator[Line | BadLine]:
-    """Every line of every archive, parsed; bad lines are yielded as `BadLine`, never raised."""
-    for name in expand(paths):
-        yield from _read_one(name)
-
-
-def parse_line(raw: bytes) -> dict[str, Any] | str:
+def parse_line(raw: bytes | str) -> dict[str, Any] | str:
     """A parsed JSON object, or the reason the line is not one."""
     try:
         value = orjson.loads(raw)
@@ -158,14 +148,38 @@ def split_lines(lines: Iterable[bytes], label: str) -> Iterator[RawLine | BadLin
         yield BadLine(label, number + 1, b"", f"read error: {error}")
 
 
-def _read_one(name: str) -> Iterator[Line | BadLine]:
-    for item in _raw_one(name):
-        if isinstance(item, BadLine):
-            yield item
-            continue
-        parsed = parse_line(item.raw)
-        if isinstance(parsed, str):
-            reason = f"torn last line ({parsed})" if item.torn else parsed
-            yield BadLine(item.source, item.number, item.raw, reason)
-        else:
-            yield Line(item.source, item.number, item.raw, parsed)
+def event_of_line(line: bytes | str, seq: int, check: Checker, *, torn: bool = False) -> protocol.EventEnvelope:
+    """One archive line as the `event` a viewer shows, checked by `check` as the collector does.
+
+    A line that is not a JSON object becomes a refused event (code `bad_line`) that keeps the
+    line's text; a message the checker finds errors in is "rejected" too, with its text. The
+    event's time is the message's `receivedAt`, else now. `torn` says the line lacks its
+    final newline (the writer was cut off), which the bad-line reason then mentions.
+    """
+    parsed = parse_line(line)
+    if isinstance(parsed, str):
+        from debugger.checks import bad_line  # not at the top: replay reads archives without rules
+
+        reason = f"torn last line ({parsed})" if torn else parsed
+        return protocol.event(
+            seq=seq, received_at=now_iso(), endpoint="", write_key=None, status=protocol.REFUSED,
+            problems=[bad_line(reason)], message=None, raw=_text(line),
+        )
+    problems = check(parsed)
+    refused = bool(problems) and protocol.has_errors(problems)  # most lines have none
+    received_at, write_key = parsed.get("receivedAt"), parsed.get("writeKey")
+    return protocol.event(
+        seq=seq,
+        received_at=received_at if isinstance(received_at, str) else now_iso(),
+        endpoint="",
+        write_key=write_key if isinstance(write_key, str) else None,
+        status=protocol.REFUSED if refused else protocol.ACCEPTED,
+        problems=problems,
+        message=parsed,
+        raw=_text(line) if refused else None,  # an accepted message is its own text
+    )
+
+
+def _text(line: bytes | str) -> str:
+    """A line's text as a refused call's `raw` keeps it: invalid UTF-8 escaped, not lost."""
+    return line if isinstance(line, str) else line.decode("utf-8", "backslashreplace")

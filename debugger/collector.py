@@ -17,9 +17,10 @@ import orjson
 from aiohttp import web
 
 from debugger.archive_writer import ArchiveWriter
+from debugger.checks import Checker
 from debugger.envelope import event_envelope
 from debugger.ingest import (
-    MAX_REQUEST, Accepted, Call, Checker, IngestError, Outcome, decode_pixel, error_body, ingest,
+    MAX_REQUEST, Accepted, Call, IngestError, Outcome, decode_pixel, error_body, ingest,
     refused_call, write_key_from_auth,
 )
 from debugger.message import CALL_TYPES, SHORT_PATHS

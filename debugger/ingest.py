@@ -14,11 +14,12 @@ import time
 import zlib
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Any, Callable, Mapping
+from typing import Any, Mapping
 
 import orjson
 
-from debugger.envelope import Problem, has_errors, problem
+from debugger.checks import Checker
+from debugger.protocol import Problem, has_errors, problem
 from debugger.message import format_time, parse_time
 
 MAX_MESSAGE = 32 * 1024  # bytes per message (the SDKs use 32768)
@@ -26,8 +27,6 @@ MAX_REQUEST = 500 * 1024  # bytes per request, after inflating
 MAX_BATCH = 2500  # events per batch
 MAX_ERRORS_SHOWN = 20  # per-item errors listed in a batch's answer
 RAW_KEPT = 64 * 1024  # how much of a refused body's text is kept for the record
-
-Checker = Callable[[Mapping[str, Any]], list[Problem]]
 
 OK_BODY: dict[str, Any] = {"success": True}
 

@@ -24,15 +24,14 @@ from typing import Any, Callable, Mapping
 import fastjsonschema
 import orjson
 
-from debugger.envelope import Problem, problem
+from debugger.protocol import Problem, problem
 from debugger.errors import CliError
 
 PLAN_CODE = "plan_violation"
-Checker = Callable[[Mapping[str, Any]], list[Problem]]
 Validator = Callable[[Any], Any]
 
 
-def load_plan(path: str | Path) -> Checker:
+def load_plan(path: str | Path) -> PlanChecker:
     """Read and compile a plan; raises CliError (one clear line) for a bad file or schema."""
     try:
         plan = orjson.loads(Path(path).read_bytes())

@@ -13,7 +13,7 @@ import re
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Mapping, NamedTuple, Sequence
 
-from debugger.envelope import Problem, problem
+from debugger.protocol import Problem, problem
 from debugger.message import CALL_TYPES, COMMON_FIELDS, TYPE_FIELDS
 
 Rule = Callable[[Mapping[str, Any]], Sequence[Problem]]

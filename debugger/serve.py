@@ -12,17 +12,15 @@ import gc
 import signal
 import sys
 from pathlib import Path
-from typing import Any, Mapping
 
 from aiohttp import web
 
-from debugger import __version__, rules
+from debugger import __version__
 from debugger.archive_writer import ArchiveWriter
 from debugger.collector import RUNNER_OPTIONS, Collector, make_app
-from debugger.envelope import Problem
+from debugger.checks import Checker, make_checker
 from debugger.errors import CliError
 from debugger.hub import Hub
-from debugger.ingest import Checker
 from debugger.paths import default_archive, default_socket
 
 
@@ -39,35 +37,12 @@ def run_collect(
     plan: Path | None,
 ) -> None:
     """Run the collector in the foreground until SIGINT/SIGTERM."""
-    checks = make_checkers(plan)
+    checks = make_checker(plan), make_checker(plan, refusing_only=True)
     archive_path = (archive or default_archive()).expanduser().absolute()
     try:
         asyncio.run(_serve(host, port, archive_path, socket, frozenset(write_keys), fsync, checks))
     except KeyboardInterrupt:
         pass
-
-
-def make_checkers(plan: Path | None) -> tuple[Checker, Checker]:
-    """(full, refusing): every rule for envelopes someone will read, and the rules that can
-    refuse a message (required fields, the tracking plan) for when nobody is watching."""
-    if plan is None:
-        return rules.check, rules.check_required
-    from debugger.plan import load_plan
-
-    plan_check = load_plan(plan)
-
-    def full(message: Mapping[str, Any]) -> list[Problem]:
-        return _errors_first(rules.check(message) + plan_check(message))
-
-    def refusing(message: Mapping[str, Any]) -> list[Problem]:
-        return _errors_first(rules.check_required(message) + plan_check(message))
-
-    return full, refusing
-
-
-def _errors_first(found: list[Problem]) -> list[Problem]:
-    found.sort(key=lambda p: p["level"] != "error")
-    return found
 
 
 def open_writer(archive: Path, fsync: str) -> ArchiveWriter:

@@ -9,26 +9,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any, Iterable
 
 import orjson
 import typer
-from orjson import JSONDecodeError, loads
 
-from debugger.archive import ArchiveError, BadLine, RawLine, expand, parse_line, read_raw
-from debugger.envelope import Problem, problem
+from debugger.archive import ArchiveError, BadLine, event_of_line, expand, read_raw
+from debugger.checks import CODES, Checker, bad_line, make_checker
 from debugger.errors import CliError
-from debugger.plan import PLAN_CODE, load_plan
-from debugger.rules import CODES, check
+from debugger.protocol import Problem
+from debugger.rules import check
 from debugger.text import printable
 
-BAD_LINE = "bad_line"
-KNOWN: dict[str, tuple[str, str]] = {
-    **CODES,
-    BAD_LINE: ("error", "a line that is not a JSON object (torn, garbage, bad UTF-8)"),
-    PLAN_CODE: ("warning", "an event that breaks its tracking-plan schema"),
-}
-Checker = Callable[[Mapping[str, Any]], list[Problem]]
+KNOWN = CODES  # the rule codes `--rule` accepts
 
 
 @dataclass(slots=True)
@@ -84,44 +77,17 @@ def lint(paths: Iterable[str | Path], checker: Checker = check, only: frozenset[
     report = Report(files=["<stdin>" if name == "-" else name for name in files])
     add = report.add
     lines = 0
-    for item in read_raw(files):  # parsed here, not by read_lines: one layer less per line
+    for item in read_raw(files):
         lines += 1
-        parsed: Any = None
-        if type(item) is RawLine:
-            try:
-                parsed = loads(item.raw)
-            except JSONDecodeError:
-                pass
-        if type(parsed) is dict:
-            problems = checker(parsed)
-            if problems:
-                for found in problems:
-                    if not only or found["code"] in only:
-                        add(item.source, item.number, found)
-        elif not only or BAD_LINE in only:
-            add(item.source, item.number, _bad_line(item))
+        if isinstance(item, BadLine):  # the archive broke off (e.g. a truncated .gz)
+            problems = [bad_line(item.reason)]
+        else:
+            problems = event_of_line(item.raw, lines, checker, torn=item.torn)["problems"]
+        for found in problems:
+            if not only or found["code"] in only:
+                add(item.source, item.number, found)
     report.lines = lines
     return report
-
-
-def _bad_line(item: RawLine | BadLine) -> Problem:
-    """The problem for a line that is not a JSON object, or an archive that could not be read."""
-    if isinstance(item, BadLine):
-        reason = item.reason
-    else:
-        reason = str(parse_line(item.raw))
-        if item.torn:
-            reason = f"torn last line ({reason})"
-    return problem("error", BAD_LINE, reason, "", "fix or remove the line; a torn last line means the writer was cut off")
-
-
-def with_plan(plan: Checker) -> Checker:
-    """The spec rules followed by the plan's checks."""
-
-    def checker(message: Mapping[str, Any]) -> list[Problem]:
-        return check(message) + plan(message)
-
-    return checker
 
 
 def format_text(report: Report) -> str:
@@ -165,7 +131,7 @@ def run_validate(archives: list[str], fmt: str, rules: list[str], plan: Path | N
     unknown = sorted(set(rules) - KNOWN.keys())
     if unknown:
         raise CliError(f"unknown rule {', '.join(unknown)}; known rules: {', '.join(KNOWN)}")
-    checker = with_plan(load_plan(plan)) if plan is not None else check
+    checker = make_checker(plan)
     try:
         report = lint(archives, checker, frozenset(rules))
     except ArchiveError as error:

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from debugger import archive, message
-from debugger.archive import ArchiveError, BadLine, Line
+from debugger import archive, message, rules
+from debugger.archive import ArchiveError, RawLine, event_of_line
+from debugger.checks import BAD_LINE, make_checker
 from debugger.rules import check
 
 
@@ -47,17 +48,21 @@ def test_reader_handles_gz_dirs_and_bad_lines(tmp_path: Path) -> None:
     (tmp_path / "d" / "1.ndjson").write_bytes(good + b"garbage\n[1]\n")
     with gzip.open(tmp_path / "d" / "2.ndjson.gz", "wb") as handle:
         handle.write(good + b'{"torn": ')
-    items = list(archive.read_lines([tmp_path / "d"]))
-    kinds = [type(item).__name__ for item in items]
-    assert kinds == ["Line", "BadLine", "BadLine", "Line", "BadLine"]
-    assert isinstance(items[0], Line) and items[0].message["event"] == "A"
-    assert isinstance(items[4], BadLine) and items[4].reason.startswith("torn last line")
-    assert items[1].number == 2
+    lines = list(archive.read_raw([tmp_path / "d"]))
+    raws = [line for line in lines if isinstance(line, RawLine)]  # no read error
+    assert len(raws) == len(lines) == 5
+    items = [event_of_line(line.raw, line.number, check, torn=line.torn) for line in raws]
+    kinds = [item["status"] for item in items]
+    assert kinds == ["accepted", "rejected", "rejected", "accepted", "rejected"]
+    assert items[0]["message"] is not None and items[0]["message"]["event"] == "A"
+    assert items[4]["problems"][0]["code"] == "bad_line"
+    assert items[4]["problems"][0]["message"].startswith("torn last line")
+    assert items[1]["seq"] == 2
 
 
 def test_reader_missing_file_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(ArchiveError, match="no such file"):
-        list(archive.read_lines([tmp_path / "nope.ndjson"]))
+        list(archive.read_raw([tmp_path / "nope.ndjson"]))
 
 
 @pytest.mark.parametrize(
@@ -103,3 +108,32 @@ def test_content_size_of_plain_and_gzip_archives(tmp_path: Path) -> None:
     assert archive.content_size(str(packed)) == len(content)
     assert archive.content_size(str(lying)) is None
     assert archive.content_size(str(tmp_path / "missing")) is None
+
+
+def test_an_archive_line_becomes_the_event_a_viewer_shows() -> None:
+    good = event_of_line(b'{"type":"track","event":"Order Completed","userId":"u","writeKey":"k",'
+                         b'"messageId":"m","receivedAt":"2024-05-01T12:00:00.000Z"}', 7, check)
+    assert (good["seq"], good["status"], good["writeKey"], good["raw"]) == (7, "accepted", "k", None)
+    assert good["receivedAt"] == "2024-05-01T12:00:00.000Z"
+    # the checker's errors refuse it, and the text is kept as a refused call's is
+    text = '{"type":"track","event":"X"}'
+    refused = event_of_line(text, 8, check)
+    assert refused["status"] == "rejected" and refused["raw"] == text
+    assert any(p["code"] == "no_user_anon_id" for p in refused["problems"])
+    assert message.parse_time(refused["receivedAt"]) is not None  # none in the message: now
+    garbage = event_of_line(b"not json \xff", 9, check)
+    assert garbage["status"] == "rejected" and garbage["message"] is None
+    assert [p["code"] for p in garbage["problems"]] == [BAD_LINE]
+    assert garbage["raw"] == "not json \\xff"
+
+
+def test_one_checker_factory_for_every_strength(tmp_path: Path) -> None:
+    plan = tmp_path / "plan.json"
+    plan.write_text('{"Order Completed": {"required": ["properties"]}}')
+    no_name = {"type": "track", "event": "Order Completed", "userId": "u", "properties": {"Bad Key": 1}}
+    assert make_checker() is check and make_checker(refusing_only=True) is rules.check_required
+    full = [p["code"] for p in make_checker(plan)({**no_name, "userId": None})]
+    assert full[0] == "no_user_anon_id" and "key_case" in full
+    without = {k: v for k, v in no_name.items() if k != "properties"}
+    assert [p["code"] for p in make_checker(plan, refusing_only=True)(without)] == ["plan_violation"]
+    assert make_checker(plan, refusing_only=True)(no_name) == []
