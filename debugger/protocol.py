@@ -1,0 +1,253 @@
+"""The socket protocol: every line kind the collector and its viewers exchange.
+
+This module is the one place that knows a line's shape (docs/architecture.md, "Socket
+protocol"): its TypedDict, its builder, and how a received line is decoded. Nothing else writes
+a `"kind"` literal; viewers react to lines through `dispatch` with a kind -> handler map, so a
+new kind is one TypedDict, one builder and one handler where it is wanted.
+
+Collector -> viewer, one JSON object per line:
+  hello  first, once: collector version, tracking API URL, archive path;
+  event  one message (or refused call) with its problems;
+  stats  about once a second: exact counts, rate, and this viewer's drops and sampling;
+  error  a subscription the collector cannot honour (then the connection closes).
+Viewer -> collector, optional, any time: one `subscribe` line; a later one replaces it.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Callable, Literal, Mapping, NotRequired, TypedDict, Union
+
+import orjson
+
+Level = Literal["error", "warning"]
+# The wire value for a call the collector turned down is "rejected" (kept for compatibility
+# with archives and viewers written before the UI settled on the word "refused").
+Status = Literal["accepted", "rejected"]
+ACCEPTED: Status = "accepted"
+REFUSED: Status = "rejected"
+
+HELLO = "hello"
+EVENT = "event"
+STATS = "stats"
+ERROR = "error"
+
+
+class Problem(TypedDict):
+    """One thing wrong with a call: errors refuse it, warnings are shown but accepted."""
+
+    level: Level
+    code: str
+    message: str
+    path: str
+    hint: NotRequired[str]
+
+
+class Hello(TypedDict):
+    kind: Literal["hello"]
+    version: str
+    http: str
+    archive: str
+
+
+class EventEnvelope(TypedDict):
+    kind: Literal["event"]
+    seq: int
+    receivedAt: str
+    endpoint: str
+    writeKey: str | None
+    status: Status
+    problems: list[Problem]
+    message: dict[str, Any] | None
+    raw: str | None
+    request: NotRequired[dict[str, Any]]
+
+
+class Stats(TypedDict):
+    kind: Literal["stats"]
+    received: int
+    accepted: int
+    rejected: int
+    rate: float
+    dropped: int
+    matched: NotRequired[int]
+    sampled: NotRequired[int]
+
+
+class ErrorLine(TypedDict):
+    kind: Literal["error"]
+    message: str
+    query: NotRequired[str]
+    position: NotRequired[int]
+
+
+Line = Union[Hello, EventEnvelope, Stats, ErrorLine]
+
+
+class ProtocolError(ValueError):
+    """A received line that is not a JSON object with a string `kind`."""
+
+
+# -- builders ---------------------------------------------------------------------------------
+
+
+def problem(level: Level, code: str, message: str, path: str = "", hint: str = "") -> Problem:
+    """A Problem dict; `hint` is a one-line fix, left out when empty."""
+    item: Problem = {"level": level, "code": code, "message": message, "path": path}
+    if hint:
+        item["hint"] = hint
+    return item
+
+
+def has_errors(problems: list[Problem]) -> bool:
+    return any(p["level"] == "error" for p in problems)
+
+
+def hello(version: str, http: str, archive: str) -> Hello:
+    return {"kind": "hello", "version": version, "http": http, "archive": archive}
+
+
+def event(
+    *,
+    seq: int,
+    received_at: str,
+    endpoint: str,
+    write_key: str | None,
+    status: Status,
+    problems: list[Problem],
+    message: dict[str, Any] | None,
+    raw: str | None,
+    request: dict[str, Any] | None = None,
+) -> EventEnvelope:
+    """An `event` envelope. `request` carries HTTP facts (content type, encoding, user agent,
+    remote address) for the debugger's Request tab; it is an extension of the protocol."""
+    envelope: EventEnvelope = {
+        "kind": "event",
+        "seq": seq,
+        "receivedAt": received_at,
+        "endpoint": endpoint,
+        "writeKey": write_key,
+        "status": status,
+        "problems": problems,
+        "message": message,
+        "raw": raw,
+    }
+    if request is not None:
+        envelope["request"] = request
+    return envelope
+
+
+def stats(received: int, accepted: int, rejected: int, rate: float, dropped: int) -> Stats:
+    return {
+        "kind": "stats",
+        "received": received,
+        "accepted": accepted,
+        "rejected": rejected,
+        "rate": rate,
+        "dropped": dropped,
+    }
+
+
+def error(message: str, query: str | None = None, position: int | None = None) -> ErrorLine:
+    """The one line a refused subscription gets; a bad query also says where it went wrong."""
+    line: ErrorLine = {"kind": "error", "message": message}
+    if query is not None:
+        line["query"] = query
+    if position is not None:
+        line["position"] = position
+    return line
+
+
+# -- encoding and decoding --------------------------------------------------------------------
+
+
+def encode(line: Mapping[str, Any]) -> bytes:
+    """One NDJSON line of the protocol, newline included."""
+    return orjson.dumps(line, option=orjson.OPT_APPEND_NEWLINE)
+
+
+def decode(data: bytes | str) -> Line:
+    """A received line as its TypedDict. Unknown kinds pass through (a newer collector may send
+    kinds this viewer does not know: `dispatch` ignores them); anything that is not an object
+    with a string `kind` raises ProtocolError."""
+    try:
+        item = orjson.loads(data)
+    except orjson.JSONDecodeError as bad:
+        raise ProtocolError(f"not a JSON line: {bad}") from None
+    if not isinstance(item, dict) or not isinstance(item.get("kind"), str):
+        raise ProtocolError("not a protocol line (a JSON object with a string 'kind')")
+    return item  # type: ignore[return-value]  # shape by kind is the sender's contract
+
+
+Handler = Callable[[Any], object]
+
+
+def dispatch(line: Mapping[str, Any], handlers: Mapping[str, Handler]) -> bool:
+    """Call the handler for the line's kind; False when this viewer has none for it."""
+    handler = handlers.get(line.get("kind", ""))
+    if handler is None:
+        return False
+    handler(line)
+    return True
+
+
+# -- the viewer's subscription ----------------------------------------------------------------
+
+SUBSCRIBE_SHAPE = '{"subscribe": {"filter": "<query>", "max_rate": N}}'
+
+
+class Subscription(TypedDict, total=False):
+    filter: str
+    max_rate: float
+
+
+class SubscribeError(ValueError):
+    """A subscribe line the collector cannot honour; `details` go into the error line."""
+
+    def __init__(self, message: str, query: str | None = None, position: int | None = None) -> None:
+        super().__init__(message)
+        self.query = query
+        self.position = position
+
+    def line(self) -> ErrorLine:
+        return error(str(self), self.query, self.position)
+
+
+def subscribe(query: str | None, max_rate: float | None) -> bytes:
+    """The line a viewer sends to say what it wants (no filter, no sampling when left out)."""
+    body: Subscription = {}
+    if query:
+        body["filter"] = query
+    if max_rate is not None:
+        body["max_rate"] = max_rate
+    return orjson.dumps({"subscribe": body}, option=orjson.OPT_APPEND_NEWLINE)
+
+
+def decode_subscription(data: bytes) -> Subscription:
+    """The subscription a viewer's line asks for, checked; raises SubscribeError otherwise.
+    The filter text is returned as is: parsing it is the query language's job."""
+    try:
+        request = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        request = None
+    body = request.get("subscribe") if isinstance(request, dict) else None
+    if not isinstance(body, dict):
+        raise SubscribeError(f"expected one line {SUBSCRIBE_SHAPE}")
+    text, max_rate = body.get("filter"), body.get("max_rate")
+    if text is not None and not isinstance(text, str):
+        raise SubscribeError("subscribe: filter must be a string")
+    if max_rate is not None and not _positive_number(max_rate):
+        raise SubscribeError("subscribe: max_rate must be a positive number")
+    subscription: Subscription = {}
+    if text is not None and text.strip():
+        subscription["filter"] = text
+    if max_rate is not None:
+        subscription["max_rate"] = float(max_rate)
+    return subscription
+
+
+def _positive_number(value: object) -> bool:
+    return (
+        isinstance(value, (int, float)) and not isinstance(value, bool)
+        and math.isfinite(value) and value > 0
+    )
