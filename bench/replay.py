@@ -123,7 +123,7 @@ async def baseline(url: str, bodies: list[bytes], per_body: int, events: int) ->
 
 def prebuilt_bodies(archive: Path, per_body: int) -> list[bytes]:
     with open(archive, "rb") as handle:
-        lines = [line.rstrip(b"\n") for _, line in zip(range(BODY_POOL), handle)]
+        lines = [line.rstrip(b"\n") for _, line in zip(range(BODY_POOL), handle, strict=False)]
     tail = b'],"writeKey":"bench_write_key_0001","sentAt":"2024-05-01T10:00:00.000Z"}'
     return [b'{"batch":[' + b",".join(lines[i : i + per_body]) + tail for i in range(0, len(lines), per_body)]
 
@@ -155,7 +155,7 @@ def two_at_once(archive: Path, url: str, directory: Path) -> float:
     halves = [directory / "first.ndjson", directory / "second.ndjson"]
     with open(archive, "rb") as source:
         lines = source.readlines()
-    for half, part in zip(halves, (lines[: len(lines) // 2], lines[len(lines) // 2 :])):
+    for half, part in zip(halves, (lines[: len(lines) // 2], lines[len(lines) // 2 :]), strict=True):
         half.write_bytes(b"".join(part))
     del lines
     processes = [subprocess.Popen(replay_command(half, url, directory, half.stem), stdout=subprocess.PIPE, cwd=ROOT)

@@ -7,6 +7,7 @@ spliced from them, never re-serialised.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import cast
 
 MAX_MESSAGE_BYTES = 32 * 1024
 MAX_BATCH_EVENTS = 2500
@@ -29,6 +30,9 @@ class Batch:
 
 
 _NONE: list[Batch] = []  # shared empty answer of `add` (never mutated)
+# An open batch (one in Batcher._open, made by `_start`) collects its ordinals in a list; only
+# whole batches cut from a run, which are never open, hold a range.
+_Collecting = list[int]
 
 
 class Batcher:
@@ -47,7 +51,7 @@ class Batcher:
         if batch is None or batch.size + size > self.max_bytes:
             return self._start(slot, item, ordinal, size)
         batch.items.append(item)
-        batch.ordinals.append(ordinal)
+        cast(_Collecting, batch.ordinals).append(ordinal)
         batch.size += size
         if len(batch.items) >= self.max_events:
             return [self._open.pop(slot)]
@@ -59,7 +63,7 @@ class Batcher:
             return _NONE
         if keys.count(keys[0]) != len(keys):
             done: list[Batch] = []
-            for index, (key, item) in enumerate(zip(keys, items)):
+            for index, (key, item) in enumerate(zip(keys, items, strict=True)):
                 done += self.add(key, url, item, first + index)
             return done
         return self._add_run(keys[0], url, items, first)
@@ -89,7 +93,7 @@ class Batcher:
                 index += 1
                 continue
             batch.items += take
-            batch.ordinals += range(first + index, first + index + len(take))
+            cast(_Collecting, batch.ordinals).extend(range(first + index, first + index + len(take)))
             batch.size += size
             index += len(take)
             if len(batch.items) >= self.max_events:

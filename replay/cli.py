@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import shlex
 import sys
+from datetime import datetime
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
@@ -121,15 +122,15 @@ def resume_command(argv: list[str]) -> str:
     args = argv[1:]
     if args[:1] == ["replay"]:
         args = args[1:]
-    hide_next = False
+    hide_next = ""  # what the next word is: "key", "header", or "" (shown as it is)
     for word in args:
         if hide_next:
             word = "$WRITE_KEY" if hide_next == "key" else "'Authorization:…'"
-            hide_next = False
+            hide_next = ""
         elif word == "--write-key":
-            hide_next = "key"  # type: ignore[assignment]
+            hide_next = "key"
         elif word == "--header":
-            hide_next = "header"  # type: ignore[assignment]
+            hide_next = "header"
         elif word.startswith("--write-key="):
             word = "--write-key=$WRITE_KEY"
         words.append(word if word.startswith("$") or word.startswith("'Auth") else shlex.quote(word))
@@ -145,7 +146,7 @@ def _header(text: str) -> tuple[str, str]:
     return name.strip(), value.strip()
 
 
-def _time(option: str, text: str | None):  # noqa: ANN202 - datetime | None
+def _time(option: str, text: str | None) -> datetime | None:
     if text is None:
         return None
     moment = parse_time(text)

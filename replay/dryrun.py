@@ -10,7 +10,7 @@ import orjson
 from debugger.message import call_type, event_time, format_time, mask_key, name_of
 from replay.batching import MAX_MESSAGE_BYTES
 from replay.pacing import describe
-from replay.reader import ArchiveReader, BadInputLine, SelectedLine
+from replay.reader import ArchiveReader, BadInputLine
 from replay.transform import BrokenLine, Transformer
 
 SHOWN_NAMES = 20
@@ -23,11 +23,10 @@ def dry_run(reader: ArchiveReader, transform: Transformer, *, rate: float | None
     names: Counter[str] = Counter()
     first, last, sample = None, None, None
     too_big = bad = 0
-    for entry in reader:
-        if isinstance(entry, BadInputLine):
+    for item in reader.by_line():
+        if isinstance(item, BadInputLine):
             bad += 1
             continue
-        item: SelectedLine = entry
         message = item.message or {}
         try:
             key, body = transform(item)

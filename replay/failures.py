@@ -44,7 +44,7 @@ class FailedFile:
         self._write(head[:-1] + MESSAGE_KEY + item + b"}")
 
     def batch(self, batch: Batch, status: int | None, error: str, attempts: int) -> None:
-        for ordinal, item in zip(batch.ordinals, batch.items):
+        for ordinal, item in zip(batch.ordinals, batch.items, strict=True):
             self.message(ordinal, item, error, status, attempts)
 
     def flush(self) -> None:

@@ -20,7 +20,7 @@ import re
 from dataclasses import dataclass
 from itertools import repeat
 from operator import concat, getitem
-from typing import Callable, Sequence
+from typing import Callable, Sequence, cast
 
 from replay.rawjson import AMBIGUOUS, locate
 
@@ -28,6 +28,11 @@ _TAIL = re.compile(rb'(?:,"[^"\\]*":"[^"\\]*")+}')
 _PAIR = re.compile(rb',"([^"\\]*)":"([^"\\]*)"')
 MIN_RUN = 16  # shorter runs are edited line by line
 WRITE_KEY, SENT_AT = b"writeKey", b"sentAt"
+
+# operator's functions as they are used here (on bytes), which typeshed's generic signatures do
+# not express; as `map` arguments they run at C speed
+_cut = cast(Callable[[bytes, slice], bytes], getitem)
+_join = cast(Callable[[bytes, bytes], bytes], concat)
 
 
 @dataclass(frozen=True)
@@ -51,16 +56,16 @@ class Layout:
         if len(self.keep) == 1:
             return list(lines)
         first, *rest = self.keep
-        items = map(getitem, lines, repeat(first))
+        items = map(_cut, lines, repeat(first))
         for part in rest:
-            items = map(concat, items, map(getitem, lines, repeat(part)))
+            items = map(_join, items, map(_cut, lines, repeat(part)))
         return list(items)
 
     def _tails_match(self, lines: Sequence[bytes]) -> bool:
         """Every line ends with this tail's constant bytes, at their places, and its values
         hold no quote or backslash: one joined buffer, checked column by column."""
         count, step = len(lines), self.length
-        tails = b"".join(map(getitem, lines, repeat(slice(-step, None))))
+        tails = b"".join(map(_cut, lines, repeat(slice(-step, None))))
         if len(tails) != count * step or tails.count(b'"') != count * self.quotes or b"\\" in tails:
             return False
         return all(tails[offset::step] == byte * count for offset, byte in self.constants)
@@ -73,7 +78,7 @@ def learn(raw: bytes, drop_sent_at: bool, drop_write_key: bool) -> Layout | None
     found = {name: locate(raw, name) for name in wanted}
     if any(place is AMBIGUOUS for place in found.values()):
         return None
-    starts = [place[0] for place in found.values() if place is not None]  # type: ignore[index]
+    starts = [place[0] for place in found.values() if isinstance(place, tuple)]
     absent = tuple(b'"' + name + b'"' for name, place in found.items() if place is None)
     if not starts:
         return Layout(0, (), 0, absent, (slice(None),), None)
@@ -89,7 +94,7 @@ def learn(raw: bytes, drop_sent_at: bool, drop_write_key: bool) -> Layout | None
     key: str | None = None
     for pair in _PAIR.finditer(tail):
         name, value = pair.group(1), pair.group(2)
-        fixed = range(pair.start(), pair.end())
+        fixed: Sequence[int] = range(pair.start(), pair.end())
         if name != WRITE_KEY or drop_write_key:
             fixed = [*range(pair.start(), pair.start(2)), pair.end() - 1]  # the value varies
         constants.extend((offset, tail[offset]) for offset in fixed)
@@ -127,9 +132,10 @@ def edit_run(lines: list[bytes], drop_sent_at: bool, drop_write_key: bool,
     if count < MIN_RUN:
         return per_line(lines)
     layout = learn(lines[0], drop_sent_at, drop_write_key)
-    items = layout.edit(lines) if layout is not None else None
-    if items is not None:
-        return [layout.key] * count, items, []  # type: ignore[union-attr]
+    if layout is not None:
+        items = layout.edit(lines)
+        if items is not None:
+            return [layout.key] * count, items, []
     half = count // 2
     keys, items, undecided = edit_run(lines[:half], drop_sent_at, drop_write_key, per_line)
     more_keys, more_items, more_undecided = edit_run(lines[half:], drop_sent_at, drop_write_key, per_line)

@@ -7,15 +7,20 @@ follows it before the final one (a nested key's object would close there first).
 
 from __future__ import annotations
 
+from enum import Enum
 from typing import Final
 
 
-class _Ambiguous:
+class _Ambiguous(Enum):
+    """A one-member enum, so that `x is AMBIGUOUS` narrows `x`'s type for mypy."""
+
+    AMBIGUOUS = "AMBIGUOUS"
+
     def __repr__(self) -> str:
         return "AMBIGUOUS"
 
 
-AMBIGUOUS: Final = _Ambiguous()
+AMBIGUOUS: Final = _Ambiguous.AMBIGUOUS
 
 
 def looks_like_object(raw: bytes) -> bool:
@@ -51,7 +56,7 @@ def drop_key(raw: bytes, key: bytes) -> bytes | _Ambiguous:
         return raw
     if found is AMBIGUOUS:
         return AMBIGUOUS
-    start, end = found  # type: ignore[misc]
+    start, end = found
     if raw[end : end + 1] == b",":
         return raw[:start] + raw[end + 1 :]
     if raw[start - 1 : start] == b",":
@@ -63,8 +68,8 @@ def string_value(raw: bytes, key: bytes) -> str | None | _Ambiguous:
     """The top-level string value of `key` (None when absent or not a string)."""
     found = locate(raw, key)
     if found is None or found is AMBIGUOUS:
-        return found  # type: ignore[return-value]
-    start, end = found  # type: ignore[misc]
+        return found
+    start, end = found
     value = raw[start + len(key) + 3 : end]
     if value[:1] != b'"':
         return None

@@ -11,14 +11,16 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass
 from datetime import datetime
-from typing import IO, Any, Callable, Iterable, Iterator
+from typing import IO, Any, Callable, Iterable, Iterator, final
 
 from debugger.archive import BadLine, RawLine, expand, open_archive, parse_line, split_lines
 from debugger.message import event_time, parse_time
+from debugger.query import Query
 from replay.rawjson import looks_like_object
 from replay.refeed import is_failed_file, read_input, unwrapped
 
 
+@final
 @dataclass(slots=True)
 class SelectedLine:
     """One selected message: where it came from, its exact bytes, its fields when parsed."""
@@ -30,6 +32,7 @@ class SelectedLine:
     message: dict[str, Any] | None
 
 
+@final
 @dataclass(slots=True)
 class Chunk:
     """Consecutive lines (ordinals first, first+1, ...) that look like JSON objects, unparsed."""
@@ -38,6 +41,7 @@ class Chunk:
     lines: list[bytes]
 
 
+@final
 @dataclass(slots=True)
 class BadInputLine:
     """A line that is not a JSON object: it goes to the failed file with its reason."""
@@ -53,7 +57,7 @@ class BadInputLine:
 class Selection:
     """Which messages to replay: a query and bounds on the event time."""
 
-    query: Any = None  # debugger.query.Query
+    query: Query | None = None
     since: datetime | None = None
     until: datetime | None = None
 
@@ -139,6 +143,10 @@ class ArchiveReader:
         """Chunks only when the caller allowed them (`chunks=True`) and nothing needs fields."""
         if self.chunks and not (self.parse_all or self.done_before or self.limit is not None):
             return self._chunks()
+        return self.by_line()
+
+    def by_line(self) -> Iterator[SelectedLine | BadInputLine]:
+        """Line by line, never chunks: what iterating gives when `chunks` is False."""
         return self._select(read_input(self.archives))
 
     def _chunks(self) -> Iterator[Chunk | SelectedLine | BadInputLine]:
@@ -233,11 +241,13 @@ class ArchiveReader:
                 continue
             raw = line.raw
             message = None
-            reason = line.reason if isinstance(line, BadLine) else None
-            if reason is None and (parse_all or not looks_like_object(raw)):
+            reason = None
+            if isinstance(line, BadLine):
+                reason = line.reason
+            elif parse_all or not looks_like_object(raw):
                 parsed = parse_line(raw)
                 if isinstance(parsed, str):
-                    reason = f"torn last line ({parsed})" if line.torn else parsed  # type: ignore[union-attr]
+                    reason = f"torn last line ({parsed})" if line.torn else parsed
                 else:
                     message = parsed
             if reason is not None:
@@ -247,7 +257,8 @@ class ArchiveReader:
                 self.bad += 1
                 yield BadInputLine(ordinal, line.source, line.number, raw, reason)
                 continue
-            if active and not selection.accepts(message, raw):  # type: ignore[arg-type]
+            if active and (message is None or not selection.accepts(message, raw)):
+                # (never None here: an active selection makes parse_all true)
                 self.unselected += 1
                 self.position = ordinal + 1
                 continue

@@ -170,7 +170,7 @@ class Run:
         window = HoldWindow(HOLD_SECONDS)
         for entry in self.reader:  # handle each entry fully: the reader already counted it
             if type(entry) is Chunk:
-                full = self.add_chunk(entry, url)  # type: ignore[arg-type]
+                full = self.add_chunk(entry, url)
                 if full:
                     await self.enqueue(full)
                 if stopping.is_set():
@@ -181,22 +181,22 @@ class Run:
                 self.failed.bad_line(entry)
                 continue
             try:
-                key, item = transform(entry)  # type: ignore[arg-type]
+                key, item = transform(entry)
             except BrokenLine as error:
-                self.bad_item(entry.ordinal, entry.raw, str(error))  # type: ignore[union-attr]
+                self.bad_item(entry.ordinal, entry.raw, str(error))
                 continue
             if len(item) > MAX_MESSAGE_BYTES:
                 self.too_big(entry.ordinal, item)
                 continue
             self.keys.add(key)
             if paced:
-                message = entry.message  # type: ignore[union-attr]
+                message = entry.message
                 closing = window.admit(start + schedule.due(original_time(message) if message else None))
                 if closing is not None:
                     await self.until(closing)
                     await self.enqueue(batcher.flush())
             if per_type:
-                kind = entry.message.get("type") if entry.message else None  # type: ignore[union-attr]
+                kind = entry.message.get("type") if entry.message else None
                 url = self.options.target.url_for(kind if isinstance(kind, str) else "")
             full = batcher.add(key, url, item, entry.ordinal)
             if full:
@@ -229,7 +229,7 @@ class Run:
         if not broken and max(map(len, items)) <= MAX_MESSAGE_BYTES:
             return self.batcher.add_many(keys, url, items, chunk.first)
         full: list[Batch] = []
-        for index, (key, item) in enumerate(zip(keys, items)):
+        for index, (key, item) in enumerate(zip(keys, items, strict=True)):
             if index in broken:
                 self.bad_item(chunk.first + index, item, broken[index])
             elif len(item) > MAX_MESSAGE_BYTES:
@@ -279,18 +279,14 @@ class Run:
 
     def without_invalid(self, batch: Batch) -> Batch | None:
         """The batch minus items that are not JSON (recorded as bad); None if none was broken."""
-        checked = [(n, item, parse_line(item)) for n, item in zip(batch.ordinals, batch.items)]
+        checked = [(n, item, parse_line(item)) for n, item in zip(batch.ordinals, batch.items, strict=True)]
         broken = [(n, item, why) for n, item, why in checked if isinstance(why, str)]
         if not broken:
             return None
         for ordinal, item, reason in broken:
             self.bad_item(ordinal, item, reason)
-        rest = Batch(batch.key, batch.url)
-        for ordinal, item, parsed in checked:
-            if not isinstance(parsed, str):
-                rest.items.append(item)
-                rest.ordinals.append(ordinal)
-        return rest
+        kept = [(ordinal, item) for ordinal, item, parsed in checked if not isinstance(parsed, str)]
+        return Batch(batch.key, batch.url, [item for _, item in kept], [ordinal for ordinal, _ in kept])
 
     async def finish(self, workers: list[asyncio.Task[None]]) -> None:
         """Let the senders drain the queue (or, when stopping, just finish what is in flight)."""

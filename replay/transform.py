@@ -65,6 +65,7 @@ class Transformer:
         out (rare)."""
         lines = chunk.lines
         override = self.spec.write_key
+        keys: list[str | None]
         if self.rewrite:
             keys, items, undecided = [None] * len(lines), list(lines), list(range(len(lines)))
         else:
@@ -106,14 +107,14 @@ class Transformer:
         key = self.spec.write_key
         if key is None:
             return edit_line(raw, self.drop_sent_at)
-        raw = drop_key(raw, b"writeKey")  # type: ignore[assignment]
-        if raw is AMBIGUOUS:
+        edited = drop_key(raw, b"writeKey")
+        if edited is AMBIGUOUS:
             return None
         if self.drop_sent_at:
-            raw = drop_key(raw, b"sentAt")  # type: ignore[assignment]
-            if raw is AMBIGUOUS:
+            edited = drop_key(edited, b"sentAt")
+            if edited is AMBIGUOUS:
                 return None
-        return key, raw
+        return key, edited
 
     def _edit_message(self, message: dict[str, Any], ordinal: int) -> tuple[str | None, bytes]:
         spec = self.spec

@@ -366,7 +366,7 @@ def test_write_key_override_and_sent_at_modes(tmp_path: Path, endpoint: Endpoint
     assert replay(tmp_path, str(archive), "--to", endpoint.url, "--write-key", "wk_new",
                   "--sent-at", sent_at) == 0
     assert sorted(endpoint.acknowledged) == sorted(ids) and endpoint.requests == 2  # one key now
-    for body, auth in endpoint.bodies:
+    for body, _auth in endpoint.bodies:
         assert body["writeKey"] == "wk_new" and all("writeKey" not in m for m in body["batch"])
         assert "sentAt" not in body
         assert all(("sentAt" in m) == (sent_at == "keep") for m in body["batch"])
