@@ -105,6 +105,7 @@ class ArchiveWriter:
             self._archive.close()
             raise
         self._syncer: asyncio.Task[None] | None = None
+        self._closed = False
 
     def append_lines(self, lines: Iterable[bytes]) -> None:
         """Append messages already serialised (no newlines), in one write."""
@@ -141,6 +142,10 @@ class ArchiveWriter:
         self._rejected.sync()
 
     async def close(self) -> None:
+        """Stop the upkeep, sync and close both files; a second call does nothing."""
+        if self._closed:
+            return
+        self._closed = True
         if self._syncer is not None:
             self._syncer.cancel()
             with contextlib.suppress(asyncio.CancelledError):

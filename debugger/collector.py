@@ -15,17 +15,18 @@ from typing import Any, Callable
 
 import orjson
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from debugger.archive_writer import ArchiveWriter
 from debugger.checks import Checker
-from debugger.envelope import event_envelope
 from debugger.ingest import (
     MAX_REQUEST, Accepted, Call, IngestError, Outcome, decode_pixel, error_body, ingest,
     refused_call, write_key_from_auth,
 )
 from debugger.message import CALL_TYPES, SHORT_PATHS
+from debugger.protocol import ACCEPTED, REFUSED, EventEnvelope, event
 
-Publish = Callable[[dict[str, Any]], None]
+Publish = Callable[[EventEnvelope], None]  # where each event goes (the hub, in serve.py)
 
 # Bodies up to this size are read whole so an oversize request still gets its JSON answer.
 READ_LIMIT = 4 * MAX_REQUEST
@@ -103,11 +104,13 @@ class Collector:
         publish, received_at, results = self.publish, call.received_at, outcome.results
         first, self.seq = self.seq, self.seq + len(results)
         for seq, item in enumerate(results, first):
-            accepted = isinstance(item, Accepted)  # its message is its archive line: raw adds nothing
-            publish(event_envelope(
+            if isinstance(item, Accepted):  # its message is its archive line: raw adds nothing
+                status, raw = ACCEPTED, None
+            else:
+                status, raw = REFUSED, item.raw
+            publish(event(
                 seq=seq, received_at=received_at, endpoint=endpoint, write_key=item.write_key,
-                status="accepted" if accepted else "rejected", problems=item.problems,
-                message=item.message, raw=None if accepted else item.raw, request=facts,  # type: ignore[union-attr]
+                status=status, problems=item.problems, message=item.message, raw=raw, request=facts,
             ))
 
     def call_for(self, request: web.Request, kind: str | None) -> Call:
@@ -225,7 +228,7 @@ def make_app(collector: Collector) -> web.Application:
 
 
 @web.middleware
-async def _cors(request: web.Request, handler: Callable[[web.Request], Any]) -> web.StreamResponse:
+async def _cors(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Any origin may call: analytics.js runs on whatever page is being debugged."""
     response = await handler(request)
     origin = request.headers.get("Origin")
@@ -243,7 +246,7 @@ async def _cors(request: web.Request, handler: Callable[[web.Request], Any]) -> 
 
 
 @web.middleware
-async def _json_errors(request: web.Request, handler: Callable[[web.Request], Any]) -> web.StreamResponse:
+async def _json_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     """aiohttp's own errors (405, 413, ...) answered as JSON too."""
     try:
         return await handler(request)

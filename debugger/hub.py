@@ -1,5 +1,7 @@
-"""The hub: fans every published envelope out to the socket's subscribers.
+"""The hub: counts what the collector publishes and fans it out to the viewers' queues.
 
+Pure in-memory logic, no I/O: the socket server (debugger.socket_server) owns the connections
+and writes each subscriber's queue to its viewer; serve.py wires collector -> hub -> server.
 Ingest must never wait on a viewer. `publish()` is synchronous and only appends to bounded
 per-subscriber queues; each subscriber's own task writes to its socket. A subscriber that reads
 slowly (or not at all) loses the oldest events in *its* queue, counted as `dropped`; the
@@ -13,26 +15,13 @@ import asyncio
 import sys
 import time
 from collections import deque
-from pathlib import Path
-from typing import Any, Callable, Mapping, Protocol
+from typing import Any, Callable, Mapping
 
-import orjson
-
-from debugger import envelope as envelopes
-from debugger import socket_server
+from debugger import protocol
+from debugger.query import Query
 from debugger.sampling import RateSampler
 
 QUEUE_SIZE = 2048
-STATS_INTERVAL = 1.0
-
-
-class Matcher(Protocol):
-    def matches(self, envelope: Mapping[str, Any]) -> bool: ...
-
-
-def encode(line: Mapping[str, Any]) -> bytes:
-    """One NDJSON line of the socket protocol."""
-    return orjson.dumps(line, option=orjson.OPT_APPEND_NEWLINE)
 
 
 class Subscriber:
@@ -45,7 +34,7 @@ class Subscriber:
     def __init__(self, queue_size: int = QUEUE_SIZE) -> None:
         self.queue: deque[tuple[Mapping[str, Any], bytes]] = deque()
         self.queue_size = queue_size
-        self.query: Matcher | None = None
+        self.query: Query | None = None
         self.sampler: RateSampler | None = None
         self.pending = True
         self.matched = 0
@@ -74,7 +63,7 @@ class Subscriber:
         if not self.pending and not self.wake.is_set():
             self.wake.set()
 
-    def settle(self, query: Matcher | None, max_rate: float | None, now: float) -> None:
+    def settle(self, query: Query | None, max_rate: float | None, now: float) -> None:
         """Apply the viewer's subscription, to held events too."""
         self.query = query
         self.sampler = RateSampler(max_rate) if max_rate is not None else None
@@ -87,20 +76,32 @@ class Subscriber:
                 self.put(envelope, line)
         self.wake.set()
 
-    def refuse(self, error: Mapping[str, Any]) -> None:
+    def refuse(self, error: protocol.ErrorLine) -> None:
         """End this subscription with one `error` line instead of events."""
         self.queue.clear()
-        self.error_line = encode(error)
+        self.error_line = protocol.encode(error)
         self.pending = False
         self.wake.set()
 
-    def post_stats(self, line: Mapping[str, Any]) -> None:
+    def post_stats(self, line: protocol.Stats) -> None:
         """Replace the unsent stats line, if any: only the newest figures matter."""
         if self.pending:
             return
-        extra = {"matched": self.matched, "sampled": self.sampler.every if self.sampler else 1}
-        self.stats_line = encode({**line, "dropped": self.dropped, **extra})
+        mine: protocol.Stats = {**line, "dropped": self.dropped, "matched": self.matched,
+                                "sampled": self.sampler.every if self.sampler else 1}
+        self.stats_line = protocol.encode(mine)
         self.wake.set()
+
+    @property
+    def finished(self) -> bool:
+        """Refused: its one error line is all it will get."""
+        return self.error_line is not None
+
+    async def ready(self) -> bytes:
+        """Wait until something is queued, then take it (b"" for a spurious wake-up)."""
+        await self.wake.wait()
+        self.wake.clear()
+        return self.take()
 
     def take(self) -> bytes:
         """Everything ready to write: queued events, then the latest stats line."""
@@ -117,7 +118,7 @@ class Subscriber:
 
 
 class Hub:
-    """Counts what the collector publishes and serves it on a Unix socket."""
+    """The exact counts, the viewers' subscriptions and the `hello` every viewer gets first."""
 
     def __init__(
         self,
@@ -128,7 +129,7 @@ class Hub:
         queue_size: int = QUEUE_SIZE,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.hello = envelopes.hello(version, http_url, str(archive))
+        self.hello = protocol.hello(version, http_url, str(archive))
         self.received = 0
         self.accepted = 0
         self.rejected = 0
@@ -136,14 +137,13 @@ class Hub:
         self.subscribers: set[Subscriber] = set()
         self._queue_size = queue_size
         self.clock = clock
-        self._server: socket_server.Server | None = None
-        self._ticker: asyncio.Task[None] | None = None
+        self._last_tick: tuple[int, float] | None = None  # (received, when) at the last tick
 
     def publish(self, envelope: Mapping[str, Any]) -> None:
         """Count one envelope and queue it for every subscriber that wants it. Never raises."""
         try:
-            if envelope.get("kind", "event") == "event":
-                rejected = int(envelope.get("status") == "rejected")
+            if envelope.get("kind", protocol.EVENT) == protocol.EVENT:
+                rejected = int(envelope.get("status") == protocol.REFUSED)
                 self.tally(1 - rejected, rejected)
             if self.subscribers:
                 self._fan_out(envelope)
@@ -157,6 +157,10 @@ class Hub:
         self.accepted += accepted
         self.rejected += rejected
 
+    def watched(self) -> bool:
+        """Whether any viewer is connected: warnings and envelopes are only for viewers."""
+        return bool(self.subscribers)
+
     def _fan_out(self, envelope: Mapping[str, Any]) -> None:
         """Encode only if some subscriber takes the envelope (a sampled viewer keeps a few
         dozen a second of thousands), and then once, shared by every subscriber."""
@@ -169,12 +173,12 @@ class Hub:
             except Exception:  # a filter that cannot read this envelope does not match it
                 continue
             if line is None:
-                line = encode(envelope)
+                line = protocol.encode(envelope)
             subscriber.put(envelope, line)
 
-    def stats(self) -> dict[str, Any]:
+    def stats(self) -> protocol.Stats:
         """The hub-wide figures of a `stats` line (`dropped` is filled in per subscriber)."""
-        return envelopes.stats(self.received, self.accepted, self.rejected, self.rate, 0)
+        return protocol.stats(self.received, self.accepted, self.rejected, self.rate, 0)
 
     def subscribe(self) -> Subscriber:
         subscriber = Subscriber(self._queue_size)
@@ -184,31 +188,14 @@ class Hub:
     def unsubscribe(self, subscriber: Subscriber) -> None:
         self.subscribers.discard(subscriber)
 
-    async def start(self, socket_path: Path) -> None:
-        """Listen on `socket_path` (0600, private dir) and start the ~1/s stats ticker.
-
-        Raises CliError(code=2) when a live collector already holds the path.
-        """
-        self._server = await socket_server.serve(Path(socket_path), self)
-        self._ticker = asyncio.create_task(self._tick(), name="segdebug-hub-stats")
-
-    async def close(self) -> None:
-        """Stop listening, disconnect every subscriber, remove the socket file."""
-        if self._ticker is not None:
-            self._ticker.cancel()
-            self._ticker = None
-        if self._server is not None:
-            await self._server.close()
-            self._server = None
-
-    async def _tick(self) -> None:
-        last_received, last_time = self.received, time.monotonic()
-        while True:
-            await asyncio.sleep(STATS_INTERVAL)
-            now = time.monotonic()
+    def tick(self, now: float) -> None:
+        """Once a second (the server's ticker calls it): measure the rate since the last tick
+        and give every subscriber a fresh stats line. The first tick only starts the clock."""
+        if self._last_tick is not None:
+            last_received, last_time = self._last_tick
             elapsed = max(now - last_time, 1e-9)
             self.rate = round((self.received - last_received) / elapsed, 1)
-            last_received, last_time = self.received, now
             line = self.stats()
             for subscriber in tuple(self.subscribers):
                 subscriber.post_stats(line)
+        self._last_tick = (self.received, now)

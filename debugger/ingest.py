@@ -359,7 +359,7 @@ class _Merger:
             if skew is _UNSEEN:
                 skew = self._skew(sent_at)
         if skew is not None:
-            corrected = _shift(timestamp, skew)  # type: ignore[arg-type]
+            corrected = _shift(timestamp, skew)
             if corrected is not None:
                 if "originalTimestamp" not in message:
                     message["originalTimestamp"] = timestamp
@@ -399,11 +399,11 @@ def _shift(timestamp: Any, skew_ms: int) -> str | None:
     if not isinstance(timestamp, str):
         return None
     try:
-        moment = datetime.fromisoformat(timestamp)
+        moment: datetime | None = datetime.fromisoformat(timestamp)
     except ValueError:
         moment = parse_time(timestamp)
-        if moment is None:
-            return None
+    if moment is None:
+        return None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=timezone.utc)
     since = moment - _EPOCH

@@ -66,7 +66,7 @@ _REQUIRED_CODE = {"event": "missing_event", "groupId": "missing_group_id", "prev
 
 def check_required(message: Mapping[str, Any]) -> list[Problem]:
     """The fields Segment requires; any failure here refuses the message."""
-    kind = message.get("type")
+    kind: Any = message.get("type")
     known = type(kind) is str and kind in _TYPES
     required = _REQUIRED_FIELD.get(kind) if known else None
     if known and (message.get("userId") or message.get("anonymousId")) and (
@@ -331,7 +331,10 @@ def _describe(value: Any) -> str:
         return f"the string {shown!r}"
     if isinstance(value, (int, float)):
         return f"the number {value}"
-    return {dict: "an object", list: "an array"}.get(type(value), type(value).__name__)
+    return _CONTAINER_NAMES.get(type(value), type(value).__name__)
+
+
+_CONTAINER_NAMES: dict[type, str] = {dict: "an object", list: "an array"}
 
 
 # --- messageId -----------------------------------------------------------------------------

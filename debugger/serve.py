@@ -1,5 +1,10 @@
-"""`segdebug collect`: wire the HTTP app, the archive writer and the hub, run until a signal.
+"""`segdebug collect`: wire the collector, the hub and the socket server, run until a signal.
 
+The wiring, in the order it happens: the HTTP port is bound first (its number names the
+default socket and goes into the viewers' `hello`); the hub is built; the collector is built
+publishing to it; the aiohttp app carries the archive writer, the hub and the socket path as
+`AppKey`s, and its `cleanup_ctx` starts and stops the background work (the writer's upkeep,
+the socket server with its stats ticker) as aiohttp's examples/background_tasks.py does.
 Everything that can go wrong at start (port in use, unwritable archive, a socket held by a
 live collector, a bad plan) becomes one CliError line, never a traceback.
 """
@@ -10,19 +15,26 @@ import asyncio
 import errno
 import gc
 import signal
+import socket as sockets
 import sys
+from dataclasses import dataclass
 from pathlib import Path
+from typing import AsyncIterator
 
 from aiohttp import web
 
 from debugger import __version__
 from debugger.archive_writer import ArchiveWriter
-from debugger.collector import RUNNER_OPTIONS, Collector, make_app
 from debugger.checks import Checker, make_checker
+from debugger.collector import RUNNER_OPTIONS, Collector, make_app
 from debugger.errors import CliError
 from debugger.hub import Hub
 from debugger.paths import default_archive, default_socket
+from debugger.socket_server import serve as serve_socket
 
+WRITER = web.AppKey("writer", ArchiveWriter)
+HUB = web.AppKey("hub", Hub)
+SOCKET_PATH = web.AppKey("socket_path", Path)
 
 GC_YOUNG_THRESHOLD = 20_000  # Python's default is 700 allocations
 
@@ -37,12 +49,29 @@ def run_collect(
     plan: Path | None,
 ) -> None:
     """Run the collector in the foreground until SIGINT/SIGTERM."""
-    checks = make_checker(plan), make_checker(plan, refusing_only=True)
     archive_path = (archive or default_archive()).expanduser().absolute()
+    options = CollectOptions(
+        host, port, archive_path, socket, frozenset(write_keys), fsync,
+        check=make_checker(plan), check_refusals=make_checker(plan, refusing_only=True),
+    )
     try:
-        asyncio.run(_serve(host, port, archive_path, socket, frozenset(write_keys), fsync, checks))
+        asyncio.run(_serve(options))
     except KeyboardInterrupt:
         pass
+
+
+@dataclass(frozen=True)
+class CollectOptions:
+    """What `collect` was asked for, checked (a bad plan has failed before anything binds)."""
+
+    host: str
+    port: int
+    archive: Path
+    socket: Path | None
+    allowed: frozenset[str]
+    fsync: str
+    check: Checker
+    check_refusals: Checker
 
 
 def open_writer(archive: Path, fsync: str) -> ArchiveWriter:
@@ -53,56 +82,88 @@ def open_writer(archive: Path, fsync: str) -> ArchiveWriter:
         raise CliError(f"cannot write the archive {archive}: {reason}") from None
 
 
-async def start_http(app: web.Application, host: str, port: int) -> tuple[web.AppRunner, int]:
-    """Listen on host:port; returns the runner and the port really bound (for --port 0)."""
-    runner = web.AppRunner(app, handle_signals=False, **RUNNER_OPTIONS)
-    await runner.setup()
-    site = web.TCPSite(runner, host, port, reuse_address=True)
+def listen_tcp(host: str, port: int) -> sockets.socket:
+    """A listening TCP socket on host:port (port 0: any free one, read it from the socket)."""
     try:
-        await site.start()
+        family, _, _, _, address = sockets.getaddrinfo(
+            host or None, port, type=sockets.SOCK_STREAM, flags=sockets.AI_PASSIVE
+        )[0]
+        return sockets.create_server(address, family=family, backlog=128)
+    except sockets.gaierror as error:
+        raise CliError(f"cannot listen on {host}:{port}: {error.strerror or error}") from None
     except OSError as error:
-        await runner.cleanup()
         if error.errno == errno.EADDRINUSE:
             raise CliError(f"port {port} on {host} is already in use; choose another with --port") from None
         raise CliError(f"cannot listen on {host}:{port}: {error.strerror or error}") from None
-    server = site._server  # the asyncio server: the only place the bound port is known
-    bound = server.sockets[0].getsockname()[1] if server and server.sockets else port
-    return runner, bound
 
 
-async def _serve(
-    host: str, port: int, archive: Path, socket: Path | None, allowed: frozenset[str],
-    fsync: str, checks: tuple[Checker, Checker],
-) -> None:
-    writer = open_writer(archive, fsync)
-    runner: web.AppRunner | None = None
-    hub: Hub | None = None
+async def run_http(app: web.Application, listening: sockets.socket) -> web.AppRunner:
+    """Start the app (its cleanup_ctx too) and serve it on an already-bound socket."""
+    runner = web.AppRunner(app, handle_signals=False, **RUNNER_OPTIONS)
     try:
-        full, refusing = checks
-        collector = Collector(writer=writer, check=full, check_refusals=refusing,
-                              publish=lambda e: None, allowed=allowed)
-        runner, bound = await start_http(make_app(collector), host, port)
-        url = f"http://{_url_host(host)}:{bound}"
-        hub = Hub(version=__version__, http_url=url, archive=str(archive))
-        socket_path = (socket or default_socket(bound)).expanduser().absolute()
-        await hub.start(socket_path)
-        collector.publish, collector.tally = hub.publish, hub.tally
-        # Warnings are only read by viewers: skip them while none is connected.
-        collector.watched = lambda: bool(getattr(hub, "subscribers", True))
-        writer.start()
+        await runner.setup()
+        await web.SockSite(runner, listening).start()
+    except BaseException:
+        await runner.cleanup()
+        listening.close()
+        raise
+    return runner
+
+
+async def start_http(app: web.Application, host: str, port: int) -> tuple[web.AppRunner, int]:
+    """Listen on host:port; returns the runner and the port really bound (for --port 0)."""
+    runner = await run_http(app, listen_tcp(host, port))
+    return runner, runner.addresses[0][1]
+
+
+async def _writer_upkeep(app: web.Application) -> AsyncIterator[None]:
+    """The archive writer's once-a-second fsync and follow-a-deleted-archive; closed last."""
+    writer = app[WRITER]
+    writer.start()
+    yield
+    await writer.close()
+
+
+async def _socket_server(app: web.Application) -> AsyncIterator[None]:
+    """The viewers' socket and the hub's stats ticker."""
+    server = await serve_socket(app[SOCKET_PATH], app[HUB])
+    yield
+    await server.close()
+
+
+async def _serve(options: CollectOptions) -> None:
+    listening = listen_tcp(options.host, options.port)
+    bound = listening.getsockname()[1]
+    url = f"http://{_url_host(options.host)}:{bound}"
+    socket_path = (options.socket or default_socket(bound)).expanduser().absolute()
+    try:
+        writer = open_writer(options.archive, options.fsync)
+    except BaseException:
+        listening.close()
+        raise
+    hub = Hub(version=__version__, http_url=url, archive=str(options.archive))
+    collector = Collector(
+        writer=writer, check=options.check, check_refusals=options.check_refusals,
+        publish=hub.publish, tally=hub.tally, watched=hub.watched, allowed=options.allowed,
+    )
+    app = make_app(collector)
+    app[WRITER], app[HUB], app[SOCKET_PATH] = writer, hub, socket_path
+    app.cleanup_ctx.extend([_writer_upkeep, _socket_server])
+    try:
+        runner = await run_http(app, listening)
+    except BaseException:
+        await writer.close()  # idempotent when the upkeep context already closed it
+        raise
+    try:
         _tune_gc()
         print(f"segdebug collector listening on {url}", flush=True)
-        print(f"  archive: {archive}", flush=True)
+        print(f"  archive: {options.archive}", flush=True)
         print(f"  socket:  {socket_path}", flush=True)
-        if allowed:
-            print(f"  write keys: {len(allowed)} allowed", flush=True)
+        if options.allowed:
+            print(f"  write keys: {len(options.allowed)} allowed", flush=True)
         await _until_signal()
     finally:
-        if runner is not None:
-            await runner.cleanup()
-        if hub is not None:
-            await hub.close()
-        await writer.close()
+        await runner.cleanup()
     print("segdebug collector stopped", file=sys.stderr, flush=True)
 
 

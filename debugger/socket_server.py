@@ -1,75 +1,45 @@
-"""The collector's Unix socket: bound safely, one writer task and one reader task per viewer.
+"""The collector's Unix socket: bound safely, one writer task and one reader task per viewer,
+and the ticker that has the hub post stats about once a second.
 
-Protocol (DESIGN.md "Socket protocol"): the server sends `hello` first; the viewer may send one
-`{"subscribe": {"filter": "<query>", "max_rate": N}}` line; then events and ~1/s stats flow.
-A later subscribe line replaces the subscription. A refused subscription gets one
-`{"kind": "error", "message": ...}` line (plus `query` and `position` for a bad query) and
-the connection is closed.
+Protocol (debugger.protocol): the server sends `hello` first; the viewer may send one subscribe
+line; then events and ~1/s stats flow. A later subscribe line replaces the subscription. A
+refused subscription gets one `error` line (plus `query` and `position` for a bad query) and
+the connection is closed. The hub holds the queues; this module only moves bytes.
 """
 
 from __future__ import annotations
 
 import asyncio
-import math
 import os
 import socket
 import stat
+import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-import orjson
-
+from debugger import protocol
 from debugger.errors import CliError
-
-if TYPE_CHECKING:
-    from debugger.hub import Hub, Matcher, Subscriber
+from debugger.hub import Hub, Subscriber
+from debugger.protocol import SubscribeError
+from debugger.query import Query, QueryError, parse
 
 # How long a new viewer has to send its subscribe line; until then its events are held.
 SUBSCRIBE_GRACE = 0.5
 LINE_LIMIT = 64 * 1024
-SUBSCRIBE_SHAPE = '{"subscribe": {"filter": "<query>", "max_rate": N}}'
+STATS_INTERVAL = 1.0
 
 
-class SubscribeError(ValueError):
-    """A subscribe line the hub cannot honour; `details` go into the error line."""
-
-    def __init__(self, message: str, **details: Any) -> None:
-        super().__init__(message)
-        self.details = details
-
-    def line(self) -> dict[str, Any]:
-        return {"kind": "error", "message": str(self), **self.details}
+def parse_subscribe(line: bytes) -> tuple[Query | None, float | None]:
+    """The (query, max_rate) a subscribe line asks for; None means no filter / no sampling.
+    Raises SubscribeError, with the column for a bad query."""
+    subscription = protocol.decode_subscription(line)
+    text = subscription.get("filter")
+    return _parse_query(text), subscription.get("max_rate")
 
 
-def parse_subscribe(line: bytes) -> tuple[Matcher | None, float | None]:
-    """The (query, max_rate) a subscribe line asks for; None means no filter / no sampling."""
-    try:
-        request = orjson.loads(line)
-    except orjson.JSONDecodeError:
-        request = None
-    body = request.get("subscribe") if isinstance(request, dict) else None
-    if not isinstance(body, dict):
-        raise SubscribeError(f"expected one line {SUBSCRIBE_SHAPE}")
-    text, max_rate = body.get("filter"), body.get("max_rate")
-    if text is not None and not isinstance(text, str):
-        raise SubscribeError("subscribe: filter must be a string")
-    if max_rate is not None and not _positive_number(max_rate):
-        raise SubscribeError("subscribe: max_rate must be a positive number")
-    return _parse_query(text), (float(max_rate) if max_rate is not None else None)
-
-
-def _positive_number(value: Any) -> bool:
-    return (
-        isinstance(value, (int, float)) and not isinstance(value, bool)
-        and math.isfinite(value) and value > 0
-    )
-
-
-def _parse_query(text: str | None) -> Matcher | None:
-    if text is None or not text.strip():
+def _parse_query(text: str | None) -> Query | None:
+    if text is None:
         return None
-    from debugger.query import QueryError, parse
-
     try:
         return parse(text)
     except QueryError as error:
@@ -121,21 +91,29 @@ def _clear_stale(path: Path) -> None:
 
 
 class Server:
-    """The listening socket and its connections; `close()` ends them all."""
+    """The listening socket, its connections and the stats ticker; `close()` ends them all."""
 
     def __init__(self, hub: Hub, path: Path) -> None:
         self.hub = hub
         self.path = path
         self._server: asyncio.AbstractServer | None = None
+        self._ticker: asyncio.Task[None] | None = None
         self._inode = 0
         self._connections: dict[asyncio.Task[Any], asyncio.StreamWriter] = {}
 
     async def start(self) -> None:
+        """Listen on the path (0600, private dir); raises CliError(code=2) when a live
+        collector already holds it."""
         sock = bind(self.path)
         self._inode = self.path.stat().st_ino
         self._server = await asyncio.start_unix_server(self._serve, sock=sock, limit=LINE_LIMIT)
+        self._ticker = asyncio.create_task(self._tick(), name="segdebug-hub-stats")
 
     async def close(self) -> None:
+        """Stop listening, disconnect every viewer, remove the socket file."""
+        if self._ticker is not None:
+            self._ticker.cancel()
+            self._ticker = None
         if self._server is not None:
             self._server.close()
         for task, writer in list(self._connections.items()):
@@ -151,6 +129,11 @@ class Server:
         except FileNotFoundError:
             pass
 
+    async def _tick(self) -> None:
+        while True:
+            self.hub.tick(time.monotonic())
+            await asyncio.sleep(STATS_INTERVAL)
+
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
         assert task is not None
@@ -158,7 +141,7 @@ class Server:
         subscriber = self.hub.subscribe()
         listener = asyncio.create_task(self._listen(subscriber, reader))
         try:
-            writer.write(orjson.dumps(self.hub.hello, option=orjson.OPT_APPEND_NEWLINE))
+            writer.write(protocol.encode(self.hub.hello))
             await _pump(subscriber, writer)
         except (ConnectionError, OSError):
             pass  # the viewer went away: forget it
@@ -185,7 +168,7 @@ class Server:
         except SubscribeError as error:
             subscriber.refuse(error.line())
         except ValueError:  # the stream's line limit
-            subscriber.refuse(SubscribeError(f"subscribe line over {LINE_LIMIT} bytes").line())
+            subscriber.refuse(protocol.error(f"subscribe line over {LINE_LIMIT} bytes"))
         except ConnectionError:
             pass
         if subscriber.pending:  # the viewer only listens
@@ -195,17 +178,16 @@ class Server:
 async def _pump(subscriber: Subscriber, writer: asyncio.StreamWriter) -> None:
     """Write whatever the subscriber has queued; waiting here never holds up publish()."""
     while True:
-        await subscriber.wake.wait()
-        subscriber.wake.clear()
-        data = subscriber.take()
+        data = await subscriber.ready()
         if data:
             writer.write(data)
             await writer.drain()
-        if subscriber.error_line is not None:
+        if subscriber.finished:
             return
 
 
 async def serve(path: Path, hub: Hub) -> Server:
-    server = Server(hub, path)
+    """Serve `hub` on the Unix socket at `path` until the returned server is closed."""
+    server = Server(hub, Path(path))
     await server.start()
     return server

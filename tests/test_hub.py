@@ -15,9 +15,10 @@ import aiohttp
 import orjson
 import pytest
 
-from debugger.envelope import event_envelope, problem
+from debugger.protocol import event as event_envelope, problem
 from debugger.errors import CliError
 from debugger.hub import Hub
+from debugger.socket_server import serve
 from debugger.socket_client import CollectorGone, SubscriptionRefused, subscribe
 from tests.support import Collector, read_hello
 
@@ -85,9 +86,9 @@ async def read_until_accounted(viewer: socket.socket, total: int) -> tuple[int, 
 @pytest.fixture
 async def hub(tmp_path: Path) -> AsyncIterator[Hub]:
     hub = Hub(version="9.9", http_url="http://127.0.0.1:1", archive=str(tmp_path / "a.ndjson"))
-    await hub.start(tmp_path / "s.sock")
+    server = await serve(tmp_path / "s.sock", hub)
     yield hub
-    await hub.close()
+    await server.close()
 
 
 @pytest.fixture
@@ -151,7 +152,7 @@ async def _until_kind(stream: AsyncIterator[dict], kind: str, count: int) -> Asy
 async def test_a_viewer_that_never_reads_loses_only_its_own_events(tmp_path: Path) -> None:
     hub = Hub(version="1", http_url="http://x", archive="a", queue_size=64)
     path = tmp_path / "s.sock"
-    await hub.start(path)
+    server = await serve(path, hub)
     try:
         fast = subscribe(path)
         await anext(fast)
@@ -170,14 +171,14 @@ async def test_a_viewer_that_never_reads_loses_only_its_own_events(tmp_path: Pat
         assert delivered < total
         await fast.aclose()
     finally:
-        await hub.close()
+        await server.close()
 
 
 async def test_a_filtered_rare_event_survives_sampling_of_a_flood(tmp_path: Path) -> None:
     # A frozen clock keeps the sampler in one window: max_rate 1 admits exactly one event.
     hub = Hub(version="1", http_url="http://x", archive="a", clock=lambda: 100.0)
     path = tmp_path / "s.sock"
-    await hub.start(path)
+    server = await serve(path, hub)
     try:
         rare = subscribe(path, query='event:"Rare Thing"', max_rate=1)
         sampled = subscribe(path, max_rate=1)
@@ -202,7 +203,7 @@ async def test_a_filtered_rare_event_survives_sampling_of_a_flood(tmp_path: Path
         await rare.aclose()
         await sampled.aclose()
     finally:
-        await hub.close()
+        await server.close()
 
 
 async def test_events_held_before_a_late_subscribe_line_are_filtered_too(
@@ -275,20 +276,20 @@ async def test_publish_never_raises(hub: Hub, path: Path, capsys: pytest.Capture
 async def test_socket_is_0600_in_a_private_new_directory(tmp_path: Path) -> None:
     path = tmp_path / "run" / "s.sock"
     hub = Hub(version="1", http_url="http://x", archive="a")
-    await hub.start(path)
+    server = await serve(path, hub)
     try:
         assert stat.S_ISSOCK(path.stat().st_mode)
         assert stat.S_IMODE(path.stat().st_mode) == 0o600
         assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
     finally:
-        await hub.close()
+        await server.close()
     assert not path.exists()
 
 
 async def test_a_second_hub_on_a_live_socket_gets_a_clear_error(hub: Hub, path: Path) -> None:
     other = Hub(version="1", http_url="http://x", archive="a")
     with pytest.raises(CliError) as refused:
-        await other.start(path)
+        await serve(path, other)
     assert refused.value.code == 2
     assert "already running" in str(refused.value)
     assert f"segdebug tail --socket {path}" in str(refused.value)
@@ -302,30 +303,30 @@ async def test_a_stale_socket_file_is_replaced(path: Path) -> None:
     dead.bind(str(path))
     dead.close()  # the file stays, nobody listens: a collector that was killed
     hub = Hub(version="1", http_url="http://x", archive="a")
-    await hub.start(path)
+    server = await serve(path, hub)
     try:
         stream = subscribe(path)
         assert (await anext(stream))["kind"] == "hello"
         await stream.aclose()
     finally:
-        await hub.close()
+        await server.close()
 
 
 async def test_a_file_that_is_not_a_socket_is_left_alone(path: Path) -> None:
     path.write_text("mine")
     with pytest.raises(CliError, match="not a socket"):
-        await Hub(version="1", http_url="http://x", archive="a").start(path)
+        await serve(path, Hub(version="1", http_url="http://x", archive="a"))
     assert path.read_text() == "mine"
 
 
 async def test_viewers_learn_when_the_hub_closes(tmp_path: Path) -> None:
     path = tmp_path / "s.sock"
     hub = Hub(version="1", http_url="http://x", archive="a")
-    await hub.start(path)
+    server = await serve(path, hub)
     stream = subscribe(path)
     await anext(stream)
     await settled(hub, 1)
-    await hub.close()
+    await server.close()
     with pytest.raises(CollectorGone):
         async with asyncio.timeout(TIMEOUT):
             await anext(stream)
@@ -335,7 +336,7 @@ async def test_viewers_learn_when_the_hub_closes(tmp_path: Path) -> None:
 async def test_close_does_not_wait_for_a_stuck_viewer(tmp_path: Path) -> None:
     path = tmp_path / "s.sock"
     hub = Hub(version="1", http_url="http://x", archive="a")
-    await hub.start(path)
+    server = await serve(path, hub)
     stuck = stuck_viewer(path)
     await settled(hub, 1)
     for seq in range(2000):  # far more than the socket buffers hold
@@ -343,7 +344,7 @@ async def test_close_does_not_wait_for_a_stuck_viewer(tmp_path: Path) -> None:
         if seq % 100 == 0:
             await asyncio.sleep(0)
     async with asyncio.timeout(TIMEOUT):
-        await hub.close()
+        await server.close()
     assert not hub.subscribers and not path.exists()
     stuck.close()
 

@@ -8,19 +8,14 @@ position) -> compiler (a Python function per query); `values` holds what each te
 
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping
-
 from debugger.errors import CliError
 from debugger.query.errors import QueryError
-from debugger.query.compiler import compile_tree
+from debugger.query.compiler import Predicate, compile_tree
 from debugger.query.help import HELP
 from debugger.query.nodes import All, Node
 from debugger.query.parser import parse_tree
 
 __all__ = ["HELP", "MATCH_ALL", "Query", "QueryError", "parse", "parse_option"]
-
-Matcher = Callable[[Mapping[str, Any]], bool]
-
 
 class Query:
     """A parsed query. `matches(envelope)` takes the socket envelope shape
@@ -33,7 +28,7 @@ class Query:
     def __init__(self, text: str, tree: Node) -> None:
         self.text = text
         self.tree = tree
-        self.matches: Matcher = compile_tree(tree)
+        self.matches: Predicate = compile_tree(tree)
 
     @property
     def matches_all(self) -> bool:

@@ -18,14 +18,15 @@ from debugger.query.nodes import (
     All, And, Compare, Equals, Has, Is, Node, Not, Or, Path, Pattern, Text, Time,
 )
 
-Matcher = Callable[[Mapping[str, Any]], bool]
+# A compiled query: envelope -> does it match. (One name for it: Query.matches holds one.)
+Predicate = Callable[[Mapping[str, Any]], bool]
 Test = Callable[[Any], bool]
 
 FAST_PATH_KEYS = 4  # longer paths go straight to the general lookup
 _MISSING = object()
 
 
-def compile_tree(tree: Node) -> Matcher:
+def compile_tree(tree: Node) -> Predicate:
     """A function `envelope -> bool` equivalent to `evaluate(tree, envelope)`."""
     return _Compiler().build(tree)
 
@@ -38,7 +39,7 @@ class _Compiler:
         }
         self.uses_text = False
 
-    def build(self, tree: Node) -> Matcher:
+    def build(self, tree: Node) -> Predicate:
         body = self.expr(tree)
         lines = [
             "def matches(envelope):",
@@ -51,7 +52,7 @@ class _Compiler:
         lines.append(f"    return {body}")
         source = "\n".join(lines) + "\n"
         exec(compile(source, "<query>", "exec"), self.namespace)  # noqa: S102 - see module doc
-        matcher: Matcher = self.namespace["matches"]
+        matcher: Predicate = self.namespace["matches"]
         matcher.__doc__ = source
         return matcher
 
