@@ -161,6 +161,27 @@ def validate(
     run_validate(archives=archives, fmt=format, rules=rule or [], plan=plan, strict=strict)
 
 
+@app.command()
+def schema(
+    archives: Annotated[
+        list[str], typer.Argument(help="Archives: files, .gz, directories, - (with --diff: OLD NEW).")
+    ],
+    filter: Annotated[Optional[str], typer.Option(
+        "--filter", "-f", help="Only messages matching this query (see: segdebug help query).")] = None,
+    format: Annotated[str, typer.Option("--format", help="table, json or csv.")] = "table",
+    plan: Annotated[Optional[Path], typer.Option(
+        help="Tracking plan: fill in the Planned column and list what is unplanned.")] = None,
+    plan_out: Annotated[Optional[Path], typer.Option(
+        "--plan-out", help="Write a tracking plan seeded from the traffic (types seen, required = always there).")] = None,
+    diff: Annotated[bool, typer.Option(
+        "--diff", help="Compare two archives: exit 1 when an event or property disappeared or changed type.")] = False,
+) -> None:
+    """Every event, property and trait the archives hold, with types, drift and naming flags."""
+    from debugger.schema_command import run_schema
+
+    run_schema(archives=archives, fmt=format, query_text=filter, plan=plan, plan_out=plan_out, diff=diff)
+
+
 @app.command("help")
 def help_topic(
     topic: Annotated[str, typer.Argument(help="Topic: query.")] = "query",

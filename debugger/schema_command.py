@@ -1,0 +1,144 @@
+"""`segdebug schema`: fold archives into a schema, print it, seed a plan, or diff two archives.
+
+The I/O edge of the schema feature: archives are read with the shared reader (files, .gz,
+directories, `-`), each line parsed once and folded (debugger.schema); rendering, plan seeding
+and the diff are pure modules beside it. Refusal records (the collector's rejected.ndjson,
+named explicitly: a directory skips it) are folded as refused calls, Segment's "blocked".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+import typer
+from orjson import JSONDecodeError, loads
+
+from debugger.archive import ArchiveError, RawLine, expand, read_raw
+from debugger.errors import CliError
+from debugger.query import Query, parse_option
+from debugger.schema import Schema, SchemaFold
+
+FORMATS = ("table", "json", "csv")
+
+
+@dataclass(slots=True)
+class Folded:
+    """A schema and what was read to make it."""
+
+    schema: Schema
+    files: list[str]
+    lines: int
+    bad_lines: int
+    filtered_out: int
+
+
+def is_refusal(record: dict[str, Any]) -> bool:
+    """A line of rejected.ndjson (reason + raw text), not a message."""
+    return "type" not in record and "problems" in record and "code" in record and "raw" in record
+
+
+def fold_archives(paths: list[str], query: Query | None = None, fold: SchemaFold | None = None) -> Folded:
+    """Fold every message of the archives (those matching `query`)."""
+    files = expand(paths)
+    folder = fold if fold is not None else SchemaFold()
+    add = folder.add
+    lines = bad = skipped = 0
+    matches = query.matches if query is not None and not query.matches_all else None
+    for item in read_raw(files):
+        lines += 1
+        parsed: Any = None
+        if type(item) is RawLine:
+            try:
+                parsed = loads(item.raw)
+            except JSONDecodeError:
+                pass
+        if type(parsed) is not dict:
+            bad += 1
+            continue
+        if "type" not in parsed and is_refusal(parsed):
+            message = parsed.get("message")
+            envelope = {
+                "message": message, "raw": item.raw, "status": "rejected",
+                "problems": parsed.get("problems") or [], "writeKey": parsed.get("writeKey"),
+                "receivedAt": parsed.get("receivedAt"),
+            }
+            if matches is not None and not matches(envelope):
+                skipped += 1
+                continue
+            if type(message) is dict:
+                if "receivedAt" not in message and type(parsed.get("receivedAt")) is str:
+                    message["receivedAt"] = parsed["receivedAt"]
+                if "writeKey" not in message and type(parsed.get("writeKey")) is str:
+                    message["writeKey"] = parsed["writeKey"]
+            folder.add_envelope(envelope)
+            continue
+        if matches is not None and not matches({"message": parsed, "raw": item.raw}):
+            skipped += 1
+            continue
+        add(parsed)
+    names = ["<stdin>" if name == "-" else name for name in files]
+    return Folded(folder.snapshot(), names, lines, bad, skipped)
+
+
+def _read(paths: list[str], query: Query | None) -> Folded:
+    try:
+        return fold_archives(paths, query)
+    except ArchiveError as error:
+        raise CliError(str(error)) from None
+
+
+def _load_plan_json(path: Path) -> dict[str, Any]:
+    """The plan as JSON (checked by load_plan first: one clear line for a bad file)."""
+    from debugger.plan import load_plan
+
+    load_plan(path)
+    plan: dict[str, Any] = orjson.loads(path.read_bytes())
+    return plan
+
+
+def run_schema(
+    archives: list[str], fmt: str, query_text: str | None, plan: Path | None,
+    plan_out: Path | None, diff: bool,
+) -> None:
+    """The `segdebug schema` command."""
+    from debugger import schema_report
+
+    if fmt not in FORMATS:
+        raise CliError(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}")
+    if not archives:
+        raise CliError("give at least one archive (a file, .gz, directory, or - for stdin)")
+    query = parse_option(query_text)
+    if diff:
+        if len(archives) != 2:
+            raise CliError(f"--diff compares two archives, OLD and NEW; got {len(archives)}")
+        if fmt == "csv":
+            raise CliError("--diff prints a table or json, not csv")
+        if plan is not None or plan_out is not None:
+            raise CliError("--diff takes no --plan or --plan-out")
+        from debugger.schema_diff import compare
+
+        old, new = _read(archives[:1], query), _read(archives[1:], query)
+        changes = compare(old.schema, new.schema)
+        typer.echo(schema_report.diff_json(changes) if fmt == "json" else schema_report.diff_table(changes))
+        if changes.breaking:
+            raise typer.Exit(1)
+        return
+    planned = _load_plan_json(plan) if plan is not None else None
+    folded = _read(archives, query)
+    if plan_out is not None:
+        from debugger.schema_plan import seed_plan
+
+        text = orjson.dumps(seed_plan(folded.schema), option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS)
+        try:
+            plan_out.write_bytes(text + b"\n")
+        except OSError as error:
+            raise CliError(f"--plan-out {plan_out}: {error.strerror or error}") from None
+    if fmt == "json":
+        typer.echo(schema_report.as_json(folded, planned))
+    elif fmt == "csv":
+        typer.echo(schema_report.as_csv(folded.schema, planned), nl=False)
+    else:
+        typer.echo(schema_report.as_table(folded, planned))
