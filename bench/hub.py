@@ -27,8 +27,9 @@ import orjson
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from debugger.envelope import event_envelope  # noqa: E402
 from debugger.hub import Hub  # noqa: E402
+from debugger.protocol import event as event_envelope  # noqa: E402
+from debugger.socket_server import serve  # noqa: E402
 
 CHUNK = 100
 READER = """
@@ -70,7 +71,7 @@ async def through_hub(events: list[dict], directory: Path) -> tuple[float, list[
     """Events/s through publish() with three viewers, and each viewer's drops."""
     path = directory / "hub.sock"
     hub = Hub(version="bench", http_url="http://127.0.0.1:0", archive="bench")
-    await hub.start(path)
+    server = await serve(path, hub)
     readers = [
         subprocess.Popen([sys.executable, "-c", READER, str(path), line])
         for line in ('{"subscribe": {}}',
@@ -88,7 +89,7 @@ async def through_hub(events: list[dict], directory: Path) -> tuple[float, list[
         await asyncio.sleep(0)
     rate = len(events) / (time.perf_counter() - start)
     dropped = sorted(s.dropped for s in hub.subscribers)
-    await hub.close()
+    await server.close()
     stuck.close()
     for reader in readers:
         reader.wait(timeout=10)
