@@ -16,7 +16,7 @@ Viewer -> collector, optional, any time: one `subscribe` line; a later one repla
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Literal, Mapping, NotRequired, TypedDict, Union
+from typing import Any, Callable, Final, Literal, Mapping, NotRequired, TypedDict, Union
 
 import orjson
 
@@ -27,10 +27,10 @@ Status = Literal["accepted", "rejected"]
 ACCEPTED: Status = "accepted"
 REFUSED: Status = "rejected"
 
-HELLO = "hello"
-EVENT = "event"
-STATS = "stats"
-ERROR = "error"
+HELLO: Final = "hello"
+EVENT: Final = "event"
+STATS: Final = "stats"
+ERROR: Final = "error"
 
 
 class Problem(TypedDict):

@@ -1,4 +1,5 @@
-"""Reading a collector's socket: `subscribe()` yields each line (hello, event, stats) as a dict.
+"""Reading a collector's socket: `subscribe()` yields each line (hello, event, stats, ...),
+decoded by debugger.protocol.
 
 Used by `segdebug tail`, the live TUI and the tests, so they all speak the protocol one way.
 """
@@ -7,9 +8,9 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import Any, AsyncIterator
+from typing import AsyncIterator
 
-import orjson
+from debugger import protocol
 
 # Event lines carry the raw text of refused calls, which may be large.
 LINE_LIMIT = 64 * 1024 * 1024
@@ -26,24 +27,14 @@ class CollectorGone(ConnectionError):
 class SubscriptionRefused(ConnectionError):
     """The collector refused the subscribe line (e.g. a bad filter); `line` is its answer."""
 
-    def __init__(self, line: dict[str, Any]) -> None:
+    def __init__(self, line: protocol.ErrorLine) -> None:
         super().__init__(str(line.get("message", "subscription refused")))
         self.line = line
 
 
-def subscribe_line(query: str | None, max_rate: float | None) -> bytes:
-    """The optional first line a viewer sends."""
-    body: dict[str, Any] = {}
-    if query:
-        body["filter"] = query
-    if max_rate is not None:
-        body["max_rate"] = max_rate
-    return orjson.dumps({"subscribe": body}, option=orjson.OPT_APPEND_NEWLINE)
-
-
 async def subscribe(
     path: Path, query: str | None = None, max_rate: float | None = None
-) -> AsyncIterator[dict[str, Any]]:
+) -> AsyncIterator[protocol.Line]:
     """Yield every line from the collector at `path`, hello first.
 
     Raises CollectorUnavailable when it cannot connect, CollectorGone when the collector goes
@@ -57,7 +48,7 @@ async def subscribe(
         raise CollectorUnavailable(f"cannot connect to {path}: {error.strerror or error}") from error
     try:
         # Always say what we want, so the collector need not wait out its grace period.
-        writer.write(subscribe_line(query, max_rate))
+        writer.write(protocol.subscribe(query, max_rate))
         while True:
             try:
                 line = await reader.readline()
@@ -65,8 +56,8 @@ async def subscribe(
                 raise CollectorGone(f"connection lost: {error}") from error
             if not line.endswith(b"\n"):
                 raise CollectorGone("connection closed")
-            item = orjson.loads(line)
-            if item.get("kind") == "error":
+            item = protocol.decode(line)
+            if item["kind"] == protocol.ERROR:
                 raise SubscriptionRefused(item)
             yield item
     finally:

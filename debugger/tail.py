@@ -13,9 +13,9 @@ import sys
 from pathlib import Path
 from typing import Any, BinaryIO, Mapping
 
-import orjson
 import typer
 
+from debugger import protocol
 from debugger.errors import CliError
 from debugger.message import call_type, mask_key, name_of, parse_time, user_of
 from debugger.paths import default_socket
@@ -63,25 +63,40 @@ def run_tail(
 async def _tail(
     path: Path, query: str | None, as_json: bool, count: int | None, out: BinaryIO
 ) -> None:
-    shown = 0
-    dropped = 0
+    viewer = _Tail(as_json, count, out)
+    handlers: dict[str, protocol.Handler] = {
+        protocol.EVENT: viewer.event, protocol.HELLO: viewer.hello, protocol.STATS: viewer.stats,
+    }
     async for item in subscribe(path, query):
-        kind = item.get("kind")
-        if kind == "event":
-            out.write(encode_json(item) if as_json else format_event(item).encode() + b"\n")
-            out.flush()
-            shown += 1
-            if count is not None and shown >= count:
-                return
-        elif kind == "hello":
-            _note(f"tailing the collector at {item.get('http')}, archive {item.get('archive')}")
-        elif kind == "stats" and item.get("dropped", 0) > dropped:
-            _note(f"{item['dropped'] - dropped} events dropped: this terminal could not keep up")
-            dropped = item["dropped"]
+        protocol.dispatch(item, handlers)
+        if viewer.done:
+            return
 
 
-def encode_json(item: Mapping[str, Any]) -> bytes:
-    return orjson.dumps(item, option=orjson.OPT_APPEND_NEWLINE)
+class _Tail:
+    """What `tail` does with each kind of line: events to stdout, notes to stderr."""
+
+    def __init__(self, as_json: bool, count: int | None, out: BinaryIO) -> None:
+        self.as_json, self.count, self.out = as_json, count, out
+        self.shown = 0
+        self.dropped = 0
+
+    @property
+    def done(self) -> bool:
+        return self.count is not None and self.shown >= self.count
+
+    def event(self, item: protocol.EventEnvelope) -> None:
+        self.out.write(protocol.encode(item) if self.as_json else format_event(item).encode() + b"\n")
+        self.out.flush()
+        self.shown += 1
+
+    def hello(self, item: protocol.Hello) -> None:
+        _note(f"tailing the collector at {item.get('http')}, archive {item.get('archive')}")
+
+    def stats(self, item: protocol.Stats) -> None:
+        if item.get("dropped", 0) > self.dropped:
+            _note(f"{item['dropped'] - self.dropped} events dropped: this terminal could not keep up")
+            self.dropped = item["dropped"]
 
 
 def format_event(envelope: Mapping[str, Any]) -> str:
