@@ -108,6 +108,14 @@ def now_iso() -> str:
     return format_time(datetime.now(timezone.utc))
 
 
+def skew_seconds(message: Mapping[str, Any]) -> float | None:
+    """Client clock minus server clock: sentAt - receivedAt (network time ignored)."""
+    sent, received = parse_time(message.get("sentAt")), parse_time(message.get("receivedAt"))
+    if sent is None or received is None:
+        return None
+    return (sent - received).total_seconds()
+
+
 def mask_key(key: str | None) -> str:
     """Show enough of a write key to tell keys apart, never the whole secret."""
     if not key:

@@ -1,6 +1,26 @@
-"""Untrusted text made safe for a terminal line, for the plain-text outputs (tail, validate)."""
+"""Untrusted text made safe to show: the one module that decides what of a payload reaches a
+terminal (no escape sequence, no cursor move, no bidi reordering, no markup).
+
+Three forms, one per kind of output:
+  printable  plain-text lines (`tail`, `validate`): every non-printable character as its
+             Python escape (`\\x1b`, `\\n`), so the line can be read and pasted back;
+  visible    the live TUI: control characters as one-cell symbols (ESC -> "␛", newline
+             -> "␊"), C1 controls and bidi overrides as escapes;
+  masked     one character for one ("?"), where a position must stay true, such as the
+             caret under a bad query.
+"""
 
 from __future__ import annotations
+
+# C0 controls, DEL and C1 controls become visible symbols: a payload can never move the cursor,
+# change colours or set the window title of the terminal that shows it.
+_CONTROL_PICTURES = {code: chr(0x2400 + code) for code in range(0x20)}
+_CONTROL_PICTURES[0x7F] = "\u2421"
+_CONTROL_PICTURES.update({code: f"\\x{code:02x}" for code in range(0x80, 0xA0)})
+# Bidirectional overrides would let a payload reorder what is shown around it.
+_CONTROL_PICTURES.update(
+    {code: f"\\u{code:04x}" for code in (*range(0x202A, 0x202F), *range(0x2066, 0x206A))}
+)
 
 
 def printable(text: str) -> str:
@@ -8,6 +28,22 @@ def printable(text: str) -> str:
     if text.isprintable():
         return text
     return "".join(ch if ch.isprintable() else _escape(ch) for ch in text)
+
+
+def visible(text: str) -> str:
+    """`text` with control characters shown as symbols (ESC -> "␛", newline -> "␊") and
+    C1 controls and bidi overrides as escapes."""
+    return text.translate(_CONTROL_PICTURES)
+
+
+def visible_lines(text: str) -> str:
+    """`visible`, keeping the newlines of text we laid out ourselves."""
+    return "\n".join(visible(part) for part in text.split("\n"))
+
+
+def masked(text: str) -> str:
+    """`text` with each non-printable character replaced by "?": same length, same positions."""
+    return "".join(char if char.isprintable() else "?" for char in text)
 
 
 def _escape(ch: str) -> str:
