@@ -17,7 +17,8 @@ import segment.analytics as segment_analytics
 from textual.widgets import Static
 
 from debugger.rules import check
-from debugger.tui.app import LiveApp, create_app, write_new_file
+from debugger.tui.app import LiveApp, create_app
+from debugger.tui.export import write_new_file
 from debugger.tui.sources import SocketSource
 from tests.support import Collector, start_collector
 

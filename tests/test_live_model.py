@@ -7,13 +7,16 @@ from pathlib import Path
 import orjson
 import pytest
 
-from debugger.tui.detail import ndjson_lines, payload_bytes, problem_lines, raw_text, request_fields
-from debugger.tui.model import (
-    COLUMNS, LiveModel, Stats, compose_query, counters_text, follows, mode_text, row_of, visible,
-)
+from debugger.text import visible
+from debugger.tui.detail import problem_lines, raw_text, request_fields
+from debugger.tui.export import ndjson_lines, payload_bytes
+from debugger.tui.model import Counts as Stats
+from debugger.tui.model import LiveModel, follows
 from debugger.tui.pretty import pretty_call
+from debugger.tui.rows import COLUMNS, column_widths, row_of
+from debugger.tui.search import compose_query
 from debugger.tui.sources import file_envelope, last_lines
-from debugger.tui.table import column_widths
+from debugger.tui.widgets.status_bar import counters_text, mode_text
 
 
 def envelope(message: dict | None, status: str = "accepted", problems: list | None = None,

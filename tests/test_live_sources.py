@@ -175,14 +175,14 @@ async def test_an_odd_line_is_skipped_not_fatal(tmp_path: Path) -> None:
 async def test_a_refused_filter_falls_back_to_local_filtering(collector) -> None:
     """If the collector refuses the filter (say, an older parser), the source does not retry
     the same filter forever: it says why, then takes everything and leaves filtering to us."""
-    from debugger.tui.sources import SocketSource
+    from debugger.tui.sources import Disconnected, SocketSource
 
     lines = SocketSource(collector.socket).lines("type:")  # the hub refuses this filter
     kinds = []
     async for line in lines:
-        kinds.append(line["kind"])
-        if line["kind"] == "disconnected":
-            reason = line["error"]
+        kinds.append("disconnected" if isinstance(line, Disconnected) else line["kind"])
+        if isinstance(line, Disconnected):
+            reason = line.reason
         if kinds.count("hello") == 2 or len(kinds) > 6:
             break
     await lines.aclose()

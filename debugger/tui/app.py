@@ -1,56 +1,50 @@
-"""The live debugger app. `create_app` is the one factory that `run_live`, the tests, the
-snapshots and the bench share; what differs is the Source the lines come from."""
+"""The live debugger app: installs the screens, owns the line source and the shared buffer.
+
+`create_app` is the one factory that `run_live`, the tests, the snapshots and the bench share;
+what differs is the LineSource the lines come from. Lines are decoded by debugger.protocol and
+handled through one kind -> handler map (`_on_line`); screens learn of a hello, stats or
+connection change through the `stream_changed` signal and read the buffer themselves.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import time
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from textual import on, work
-from textual.app import App, ComposeResult
+from textual.app import App
 from textual.binding import Binding
-from textual.timer import Timer
-from textual.widgets import Footer
+from textual.signal import Signal
 
+from debugger import protocol
 from debugger.paths import COPY_NAME, data_dir
-from debugger.tui.detail import ndjson_lines, payload_bytes
-from debugger.tui.header import StatusBar
-from debugger.tui.help import HelpScreen
-from debugger.tui.model import MATCH_ALL, LiveModel, Matcher
-from debugger.tui.search import SearchBar
-from debugger.tui.sources import Source
-from debugger.tui.table import EventTable
-from debugger.tui.tabs import TABS, DetailTabs
+from debugger.query import MATCH_ALL
+from debugger.tui.model import ListFilter, LiveModel
+from debugger.tui.screens import SCREENS
+from debugger.tui.screens.base import HelpKeys, ViewScreen
+from debugger.tui.screens.events import EventsScreen
+from debugger.tui.screens.help import HelpScreen
+from debugger.tui.sources import Disconnected, LineSource, Received
+from debugger.tui.widgets.detail_tabs import DetailTabs
+from debugger.tui.widgets.event_table import EventTable
+from debugger.tui.widgets.search_bar import SearchBar
+from debugger.tui.widgets.status_bar import StatusBar
 
-FLUSH_INTERVAL = 0.2  # seconds: a burst between two ticks becomes one table update
 DEMO_RATE = 5.0
-# While the list follows a stream, the detail (a full re-render and layout pass, the costliest
-# thing on screen) catches up with the newest event at most this often; user moves are at once.
-FOLLOW_DETAIL_INTERVAL = 0.5
+APP_HELP: HelpKeys = (("?", "this help"), ("q, ctrl+c", "quit"))
 
 
 class LiveApp(App[None]):
-    """Header, search bar, event list, detail tabs, footer; lines come from `source`."""
+    """The screens of SCREENS (the first shown at start) over one line source."""
 
     CSS_PATH = "live.tcss"
     TITLE = "segdebug live"
     ENABLE_COMMAND_PALETTE = False
+    MODES = {entry.name: entry.name for entry in SCREENS}  # each an installed screen
+    DEFAULT_MODE = SCREENS[0].name
     BINDINGS = [
-        Binding("space", "toggle_pause", "Pause/Live"),
-        Binding("slash", "search", "Search"),
-        Binding("escape", "escape", "Clear search", show=False),
-        Binding("1", "tab('pretty')", "Pretty", show=False),
-        Binding("2", "tab('raw')", "Raw", show=False),
-        Binding("3", "tab('problems')", "Problems", show=False),
-        Binding("4", "tab('request')", "Request", show=False),
-        Binding("y", "copy", "Copy"),
-        Binding("w", "write", "Write"),
-        Binding("c", "clear", "Clear"),
-        Binding("g", "oldest", "Oldest", show=False),
-        Binding("G", "newest", "Newest", show=False),
+        *(Binding(entry.key, f"switch_mode('{entry.name}')", entry.title) for entry in SCREENS if entry.key),
         Binding("question_mark", "help", "Help"),
         Binding("q", "quit", "Quit"),
         Binding("ctrl+c", "quit", "Quit", show=False, priority=True),  # as any live tail
@@ -58,9 +52,9 @@ class LiveApp(App[None]):
 
     def __init__(
         self,
-        source: Source,
+        source: LineSource,
         *,
-        query: Matcher = MATCH_ALL,
+        query: ListFilter = MATCH_ALL,
         demo: bool = False,
         copy_path: Path | None = None,
         save_dir: Path | None = None,
@@ -71,36 +65,44 @@ class LiveApp(App[None]):
         self.demo = demo
         self.copy_path = copy_path or data_dir() / COPY_NAME
         self.save_dir = save_dir or Path.cwd()
+        self.stream_changed: Signal[None] = Signal(self, "stream-changed")
         self._demo_stop = asyncio.Event()
         self._demo_started = False
-        self._header_shown: tuple[Any, ...] = ()
-        self._detail_at = 0.0  # monotonic time of the last detail update
-        self._detail_timer: Timer | None = None
-        # Held, not queried: App.query_one looks at the active screen, which may be Help.
-        self.status_bar = StatusBar(id="status", markup=False)
-        self.search_bar = SearchBar(id="search")
-        self.table = EventTable(id="events")
-        self.detail = DetailTabs(id="detail")
-
-    def compose(self) -> ComposeResult:
-        yield self.status_bar
-        yield self.search_bar
-        yield self.table
-        yield self.detail
-        yield Footer()
+        self._on_line: dict[str, protocol.Handler] = {
+            protocol.EVENT: self.model.arrive,
+            protocol.STATS: self._stats,
+            protocol.HELLO: self._hello,
+        }
+        for entry in SCREENS:
+            self.install_screen(entry.build(self), entry.name)
 
     def on_mount(self) -> None:
-        self.table.focus()
-        if self.model.query.text:
-            self.search_bar.input.value = self.model.query.text
-            self.search_bar.add_class("-open")
-        self._update_header()
-        self.detail.show(None, None)
-        self.set_interval(FLUSH_INTERVAL, self._tick)
         self._consume(self.model.query.text)
 
     def on_unmount(self) -> None:
         self._demo_stop.set()
+
+    # --- the events screen's parts, for tests and the bench --------------------------------
+
+    @property
+    def events(self) -> EventsScreen:
+        return self.get_screen("events", EventsScreen)
+
+    @property
+    def table(self) -> EventTable:
+        return self.events.table
+
+    @property
+    def detail(self) -> DetailTabs:
+        return self.events.detail
+
+    @property
+    def status_bar(self) -> StatusBar:
+        return self.events.status_bar
+
+    @property
+    def search_bar(self) -> SearchBar:
+        return self.events.search_bar
 
     # --- lines in ------------------------------------------------------------------------
 
@@ -110,28 +112,36 @@ class LiveApp(App[None]):
         async for line in self.source.lines(remote):
             try:
                 self.take(line)
-            except (TypeError, ValueError, AttributeError) as error:  # one odd line, not a crash
+            except (TypeError, ValueError, AttributeError, KeyError) as error:  # one odd line, not a crash
                 self.notify(f"Skipped a line the viewer could not read: {error}",
                             severity="warning", markup=False)
 
-    def take(self, line: dict[str, Any]) -> None:
-        """One protocol line: events are buffered, the rest updates the header."""
-        kind = line.get("kind")
-        if kind == "event":
-            self.model.arrive(line)
-        elif kind == "stats":
-            self.model.take_stats(line)
-        elif kind == "hello":
-            self.model.http = str(line.get("http") or "")
-            self.model.archive = str(line.get("archive") or "")
-            self.model.connection = "connected"
-            if self.demo and not self._demo_started and self.model.http:
-                self._demo_started = True
-                self._run_demo(self.model.http)
-        elif kind == "disconnected":
-            self.model.connection = f"disconnected ({line.get('error')}), reconnecting…"
-        if kind != "event":
-            self._update_header()
+    def take(self, line: Received) -> None:
+        """One line (or a lost connection): events are buffered, the rest is news for the
+        screens' headers. Kinds this viewer does not know are ignored."""
+        if isinstance(line, Disconnected):
+            self.model.lost(line.reason)
+            self.stream_changed.publish(None)
+        else:
+            protocol.dispatch(line, self._on_line)
+
+    def _hello(self, line: protocol.Hello) -> None:
+        self.model.take_hello(line)
+        if self.demo and not self._demo_started and self.model.http:
+            self._demo_started = True
+            self._run_demo(self.model.http)
+        self.stream_changed.publish(None)
+
+    def _stats(self, line: protocol.Stats) -> None:
+        self.model.take_stats(line)
+        self.stream_changed.publish(None)
+
+    @on(SearchBar.Applied)
+    def _resubscribe(self, event: SearchBar.Applied) -> None:
+        """A new search (the screen has filtered its list already): ask the collector to
+        filter before it samples, when the source can."""
+        if self.source.remote_filter:
+            self._consume(event.query.text)
 
     @work(group="demo", exit_on_error=False)
     async def _run_demo(self, url: str) -> None:
@@ -142,139 +152,15 @@ class LiveApp(App[None]):
         except Exception as error:  # demo traffic is a nicety: say why it stopped, keep going
             self.notify(f"Demo traffic stopped: {error}", severity="warning", markup=False)
 
-    def _tick(self) -> None:
-        flush = self.model.flush()
-        if flush.added or flush.evicted:
-            self.table.apply(flush, self.model)
-        self._update_header()
-
-    def _update_header(self) -> None:
-        model = self.model
-        shown = (model.paused, model.new_while_paused, model.connection, model.http,
-                 model.archive, model.stats)
-        if shown != self._header_shown:
-            self._header_shown = shown
-            self.status_bar.show(model)
-
-    def _show_selected(self) -> None:
-        if self._detail_timer is not None:
-            self._detail_timer.stop()
-            self._detail_timer = None
-        self._detail_at = time.monotonic()
-        item = self.table.selected
-        self.detail.show(item.id if item else None, item.envelope if item else None)
-
-    @on(EventTable.Highlighted)
-    def _highlighted(self, event: EventTable.Highlighted) -> None:
-        wait = self._detail_at + FOLLOW_DETAIL_INTERVAL - time.monotonic()
-        if not event.following or wait <= 0:
-            self._show_selected()
-        elif self._detail_timer is None:  # one catch-up, showing whatever is selected then
-            self._detail_timer = self.set_timer(wait, self._show_selected)
-
-    @on(EventTable.Selected)
-    def _selected(self) -> None:
-        self.detail.query_one(f"#{self.detail.active}-scroll").focus()
-
-    # --- search --------------------------------------------------------------------------
-
-    @on(SearchBar.Applied)
-    def _filter(self, event: SearchBar.Applied) -> None:
-        self.model.query = event.query
-        self.table.rebuild(self.model.listed())
-        self._show_selected()
-        if self.source.remote_filter:  # resubscribe so the collector filters before sampling
-            self._consume(event.query.text)
-
-    @on(SearchBar.Done)
-    def _search_done(self) -> None:
-        self.table.focus()
-
-    def action_search(self) -> None:
-        self.search_bar.add_class("-open")
-        self.search_bar.input.focus()
-
-    def action_escape(self) -> None:
-        """Clear the search (if any) and go back to the list."""
-        bar = self.search_bar
-        if bar.has_class("-open"):
-            had_filter = bool(self.model.query.text)
-            bar.reset()
-            bar.remove_class("-open")
-            if had_filter:
-                bar.apply()
-        self.table.focus()
-
-    # --- keys ----------------------------------------------------------------------------
-
-    def action_toggle_pause(self) -> None:
-        self.model.toggle_pause()
-        self._tick()
-
-    def action_tab(self, pane_id: str) -> None:
-        if pane_id in dict(TABS):
-            self.detail.active = pane_id
-
-    def action_oldest(self) -> None:
-        self.table.action_oldest()
-
-    def action_newest(self) -> None:
-        self.table.action_newest()
-
-    def action_clear(self) -> None:
-        self.model.clear()
-        self.table.rebuild([])
-        self._show_selected()
+    # --- keys of every screen ------------------------------------------------------------
 
     def action_help(self) -> None:
-        self.push_screen(HelpScreen())
-
-    def action_copy(self) -> None:
-        """OSC 52 to the terminal's clipboard, and the exact bytes to a file for terminals
-        that ignore OSC 52."""
-        item = self.table.selected
-        if item is None:
-            self.notify("No event selected.", severity="warning")
-            return
-        data = payload_bytes(item.envelope)
-        self.copy_to_clipboard(data.decode("utf-8", "replace"))
-        try:
-            self.copy_path.parent.mkdir(parents=True, exist_ok=True)
-            self.copy_path.write_bytes(data)
-        except OSError as error:
-            self.notify(f"Copied to the clipboard; could not write {self.copy_path}: {error.strerror}",
-                        severity="warning", markup=False)
-            return
-        self.notify(f"Copied {len(data):,} bytes (also in {self.copy_path})", markup=False)
-
-    def action_write(self) -> None:
-        """The listed accepted messages as an archive `segdebug replay` can read."""
-        data, written, refused = ndjson_lines(item.envelope for item in self.model.listed())
-        stem = datetime.now().strftime("segdebug-%Y%m%d-%H%M%S")
-        try:
-            path = write_new_file(self.save_dir, stem, ".ndjson", data)
-        except OSError as error:
-            self.notify(f"Could not write to {self.save_dir}: {error.strerror}", severity="error", markup=False)
-            return
-        left_out = f" ({refused:,} refused left out)" if refused else ""
-        self.notify(f"Wrote {written:,} events to {path}{left_out}", markup=False)
+        screen = self.screen
+        own = screen.help_keys() if isinstance(screen, ViewScreen) else ()
+        self.push_screen(HelpScreen(own + APP_HELP))
 
 
-def write_new_file(directory: Path, stem: str, suffix: str, data: bytes) -> Path:
-    """Write `data` to `stem + suffix` in `directory`, or `stem-2 + suffix`, ... if that exists:
-    two writes within a second must not overwrite the first."""
-    path, attempt = directory / (stem + suffix), 1
-    while True:
-        try:
-            with open(path, "xb") as out:
-                out.write(data)
-            return path
-        except FileExistsError:
-            attempt += 1
-            path = directory / f"{stem}-{attempt}{suffix}"
-
-
-def create_app(source: Source, **options: Any) -> LiveApp:
+def create_app(source: LineSource, **options: Any) -> LiveApp:
     """The app, wired to a source; `options` are LiveApp's (query, demo, copy_path, save_dir).
     run_live, the tests, the snapshots and the bench all start here."""
     return LiveApp(source, **options)

@@ -1,4 +1,4 @@
-"""The text of the detail tabs (Raw, Problems, Request) and of copy/write, from one envelope.
+"""The text of the detail tabs (Raw, Problems, Request), from one envelope.
 
 Plain strings only; the widgets decide how to colour them. Every payload-derived string has
 its control characters made visible or JSON-escaped before it gets here.
@@ -6,40 +6,14 @@ its control characters made visible or JSON-escaped before it gets here.
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Mapping
+from typing import Any, Mapping
 
 import orjson
 
-from debugger.message import mask_key, parse_time
-from debugger.tui.model import skew_seconds, visible
+from debugger.message import mask_key, parse_time, skew_seconds
+from debugger.text import visible, visible_lines
 
 RAW_DISPLAY_LIMIT = 64 * 1024
-
-
-def payload_bytes(envelope: Mapping[str, Any]) -> bytes:
-    """The selected payload as `y` copies it: the archived message line, or for a refused call
-    the exact text received."""
-    message = envelope.get("message")
-    if envelope.get("status") == "rejected" or not isinstance(message, Mapping):
-        raw = envelope.get("raw")
-        if isinstance(raw, bytes):
-            return raw
-        return (raw or "").encode("utf-8", "surrogatepass")
-    return orjson.dumps(message)
-
-
-def ndjson_lines(envelopes: Iterable[Mapping[str, Any]]) -> tuple[bytes, int, int]:
-    """The accepted messages as archive lines (so `segdebug replay` reads the file), with the
-    number written and the number of refused calls left out."""
-    lines: list[bytes] = []
-    refused = 0
-    for envelope in envelopes:
-        message = envelope.get("message")
-        if envelope.get("status") == "rejected" or not isinstance(message, Mapping):
-            refused += 1
-            continue
-        lines.append(orjson.dumps(message) + b"\n")
-    return b"".join(lines), len(lines), refused
 
 
 def raw_text(envelope: Mapping[str, Any]) -> tuple[str, bool]:
@@ -73,14 +47,10 @@ def problem_lines(envelope: Mapping[str, Any]) -> list[tuple[str, str]]:
     return lines
 
 
-def visible_lines(text: str) -> str:
-    """Control characters made visible, keeping our own newlines."""
-    return "\n".join(visible(part) for part in text.split("\n"))
-
-
 def request_fields(envelope: Mapping[str, Any]) -> list[tuple[str, str]]:
     """Label/value pairs for the Request tab."""
-    message = envelope.get("message") if isinstance(envelope.get("message"), Mapping) else {}
+    found = envelope.get("message")
+    message: Mapping[str, Any] = found if isinstance(found, Mapping) else {}
     request = envelope.get("request") or {}
     encoding = request.get("contentEncoding") or "identity"
     fields = [

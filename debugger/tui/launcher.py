@@ -10,14 +10,13 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, cast
 
-import orjson
-
+from debugger import protocol
 from debugger.errors import CliError
 
 
-def probe(path: Path, timeout: float = 2.0) -> dict[str, Any] | None:
+def probe(path: Path, timeout: float = 2.0) -> protocol.Hello | None:
     """The hello line of the collector on `path`, or None when nothing answers there."""
     try:
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as client:
@@ -29,10 +28,12 @@ def probe(path: Path, timeout: float = 2.0) -> dict[str, Any] | None:
                 if not chunk:
                     return None
                 data += chunk
-        line = orjson.loads(data.split(b"\n", 1)[0])
-    except (OSError, orjson.JSONDecodeError):
+        line = protocol.decode(data.split(b"\n", 1)[0])
+    except (OSError, protocol.ProtocolError):
         return None
-    return line if isinstance(line, dict) and line.get("kind") == "hello" else None
+    if line["kind"] != protocol.HELLO:
+        return None
+    return cast(protocol.Hello, line)  # the kind says so (protocol.HELLO is not a Final literal)
 
 
 class EmbeddedCollector:
@@ -52,7 +53,7 @@ class EmbeddedCollector:
             start_new_session=True,  # Ctrl-C in the TUI is ours to handle, not the child's
         )
 
-    def wait_ready(self, timeout: float = 15.0) -> dict[str, Any]:
+    def wait_ready(self, timeout: float = 15.0) -> protocol.Hello:
         """Block until the collector answers on its socket; CliError with its reason if it died."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

@@ -10,10 +10,9 @@ from pathlib import Path
 
 from debugger.errors import CliError
 from debugger.paths import default_socket
-from debugger.query import parse_option
+from debugger.query import MATCH_ALL, parse_option
 from debugger.tui.launcher import EmbeddedCollector, probe
-from debugger.tui.model import MATCH_ALL, Matcher
-from debugger.tui.sources import FileSource, SocketSource, Source
+from debugger.tui.sources import FileSource, LineSource, SocketSource
 
 
 def run_live(
@@ -28,7 +27,7 @@ def run_live(
     if not sys.stdout.isatty():
         raise CliError("segdebug live needs a terminal; use `segdebug tail` for a pipe")
     embedded: EmbeddedCollector | None = None
-    source: Source
+    source: LineSource
     if file is not None:
         source = FileSource(file)
     else:

@@ -1,110 +1,30 @@
-"""The search bar: a query, the quick toggles (call types, accepted/refused) and inline errors.
+"""The search's own text: the query the search bar's words and quick toggles add up to.
 
-It parses here so a bad query never reaches the app: the error is shown under the input and
-the previous filter stays in force.
+Pure; parsing and matching are the query language's (debugger.query), the bar itself is
+widgets/search_bar.py.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
-from rich.text import Text
-from textual import on
-from textual.app import ComposeResult
-from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
-from textual.message import Message
-from textual.reactive import reactive
-from textual.widgets import Input, Static
+from typing import Iterable
 
 from debugger.message import CALL_TYPES
-from debugger.tui.model import STATUSES, Matcher, compose_query
+
+STATUSES: tuple[str, ...] = ("accepted", "refused")
 
 
-class Toggle(Static, can_focus=True):
-    """A one-line check box ("■ track" / "□ track"): narrower than Checkbox, so all eight fit
-    in 80 columns, and its state reads in plain text too."""
-
-    BINDINGS = [Binding("space,enter", "flip", "Toggle", show=False)]
-
-    class Changed(Message):
-        pass
-
-    value: reactive[bool] = reactive(False, init=False)
-
-    def __init__(self, label: str, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.label = label
-
-    def render(self) -> Text:
-        return Text(("■ " if self.value else "□ ") + self.label,
-                    style="bold" if self.value else "dim")
-
-    def watch_value(self) -> None:
-        self.post_message(self.Changed())
-
-    def on_click(self) -> None:
-        self.action_flip()
-
-    def action_flip(self) -> None:
-        self.value = not self.value
-
-
-class SearchBar(Vertical):
-    """Hidden until `/`. Posts `Applied` with the parsed query when it is valid."""
-
-    class Done(Message):
-        """Enter on a good query: back to the list."""
-
-    class Applied(Message):
-        def __init__(self, query: Matcher) -> None:
-            super().__init__()
-            self.query = query
-
-    def compose(self) -> ComposeResult:
-        yield Input(placeholder="search: type:track user:42 \"Order Completed\" (enter applies, esc clears)", id="search-input")
-        yield Static(id="search-error")
-        with Horizontal(id="toggles"):
-            for name in (*CALL_TYPES, *STATUSES):
-                yield Toggle(name, id=f"toggle-{name}")
-
-    @property
-    def input(self) -> Input:
-        return self.query_one("#search-input", Input)
-
-    def query_text(self) -> str:
-        """The search text combined with the toggles that are on."""
-        on_ = {box.id.removeprefix("toggle-") for box in self.query(Toggle) if box.value and box.id}
-        return compose_query(self.input.value, on_ & set(CALL_TYPES), on_ & set(STATUSES))
-
-    def apply(self) -> bool:
-        """Parse and post the query; on a bad one show why and keep the current filter."""
-        from debugger.query import QueryError, parse
-
-        text = self.query_text()
-        error = self.query_one("#search-error", Static)
-        try:
-            query = parse(text)
-        except QueryError as problem:
-            error.update(Text(f"{problem}  (filter unchanged)", style="bold red"))
-            error.display = True
-            return False
-        error.display = False
-        self.post_message(self.Applied(query))
-        return True
-
-    def reset(self) -> None:
-        self.input.value = ""
-        for box in self.query(Toggle):
-            box.set_reactive(Toggle.value, False)
-            box.refresh()
-        self.query_one("#search-error", Static).display = False
-
-    @on(Input.Submitted, "#search-input")
-    def _submitted(self) -> None:
-        if self.apply():
-            self.post_message(self.Done())
-
-    @on(Toggle.Changed)
-    def _toggled(self) -> None:
-        self.apply()
+def compose_query(text: str, types: Iterable[str], statuses: Iterable[str]) -> str:
+    """The search text plus the quick toggles as query terms; a full or empty set adds nothing."""
+    toggles = []
+    chosen = [kind for kind in CALL_TYPES if kind in set(types)]
+    if chosen and len(chosen) < len(CALL_TYPES):
+        toggles.append("type:" + ",".join(chosen))
+    wanted = set(statuses)
+    if wanted == {"accepted"}:
+        toggles.append("-is:rejected")
+    elif wanted == {"refused"}:
+        toggles.append("is:rejected")
+    text = text.strip()
+    if not toggles:
+        return text
+    return " ".join([f"({text})", *toggles] if text else toggles)

@@ -1,20 +1,23 @@
 """Where the live view's lines come from: a collector's socket, or an archive being written.
 
-Both yield the socket protocol's dicts (hello, event, stats) plus one of our own,
-{"kind": "disconnected", "error": ...}, and never end: a source reconnects or keeps watching.
+Both yield protocol lines (hello, event, stats; built with debugger.protocol's builders when
+made here) and, between them, a `Disconnected` when the far side went away. They never end:
+a source reconnects or keeps watching.
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 import os
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, AsyncIterator, Iterable, Iterator, Protocol
+from typing import Any, AsyncIterator, Iterable, Iterator, Protocol, Union
 
 import orjson
 
+from debugger import protocol
 from debugger.archive import GZIP_MAGIC, open_archive
 from debugger.message import now_iso
 
@@ -22,16 +25,26 @@ TAIL_EVENTS = 500
 RECONNECT_DELAYS = (0.2, 0.5, 1.0, 2.0)
 
 
-class Source(Protocol):
+@dataclass(frozen=True)
+class Disconnected:
+    """Not a line: the source lost its collector and is about to try again, and why."""
+
+    reason: str
+
+    @classmethod
+    def of(cls, error: object) -> Disconnected:
+        return cls(str(error) or type(error).__name__)
+
+
+Received = Union[protocol.Line, Disconnected]
+
+
+class LineSource(Protocol):
     """A stream of protocol lines; `query` is the filter the far side may apply."""
 
     remote_filter: bool
 
-    def lines(self, query: str | None) -> AsyncIterator[dict[str, Any]]: ...
-
-
-def disconnected(error: object) -> dict[str, Any]:
-    return {"kind": "disconnected", "error": str(error) or type(error).__name__}
+    def lines(self, query: str | None) -> AsyncIterator[Received]: ...
 
 
 class SocketSource:
@@ -43,7 +56,7 @@ class SocketSource:
         self.path = path
         self.max_rate = max_rate
 
-    async def lines(self, query: str | None) -> AsyncIterator[dict[str, Any]]:
+    async def lines(self, query: str | None) -> AsyncIterator[Received]:
         from debugger.socket_client import SubscriptionRefused, subscribe
 
         failures = 0
@@ -51,7 +64,7 @@ class SocketSource:
             try:
                 async for line in subscribe(self.path, query or None, self.max_rate):
                     failures = 0
-                    yield line
+                    yield line  # type: ignore[misc]  # socket_client yields plain dicts for now
                 error: object = "the collector closed the connection"
             except SubscriptionRefused as refused:
                 error = refused
@@ -59,7 +72,7 @@ class SocketSource:
                     error, query = f"the collector refused the filter ({refused}); filtering locally", None
             except (ConnectionError, OSError, EOFError, ValueError) as problem:  # ValueError: a bad line
                 error = problem
-            yield disconnected(error)
+            yield Disconnected.of(error)
             await asyncio.sleep(RECONNECT_DELAYS[min(failures, len(RECONNECT_DELAYS) - 1)])
             failures += 1
 
@@ -72,10 +85,10 @@ class FileSource:
     def __init__(self, path: Path) -> None:
         self.path = path
 
-    async def lines(self, query: str | None) -> AsyncIterator[dict[str, Any]]:
+    async def lines(self, query: str | None) -> AsyncIterator[Received]:
         from watchfiles import awatch
 
-        yield {"kind": "hello", "version": "", "http": "", "archive": str(self.path.resolve())}
+        yield protocol.hello(version="", http="", archive=str(self.path.resolve()))
         tally = Tally()
         if _is_gzip(self.path):  # a finished, compressed archive: its last 500, nothing to tail
             for envelope in tally.envelopes(_last_gzip_lines(self.path, TAIL_EVENTS)):
@@ -108,17 +121,18 @@ class Tally:
     received: int = 0
     rejected: int = 0
 
-    def envelopes(self, lines: Iterable[bytes]) -> Iterator[dict[str, Any]]:
+    def envelopes(self, lines: Iterable[bytes]) -> Iterator[protocol.EventEnvelope]:
         """The lines as event envelopes (blank ones skipped), counted."""
         for raw in lines:
             if (envelope := file_envelope(raw)) is not None:
                 self.received += 1
-                self.rejected += envelope["status"] == "rejected"
+                self.rejected += envelope["status"] == protocol.REFUSED
                 yield envelope
 
-    def stats(self) -> dict[str, Any]:
-        return {"kind": "stats", "received": self.received, "accepted": self.received - self.rejected,
-                "rejected": self.rejected}
+    def stats(self) -> protocol.Stats:
+        # NaN: an archive has no arrival rate, and the viewer shows none (see LiveModel).
+        return protocol.stats(self.received, self.received - self.rejected, self.rejected,
+                              rate=math.nan, dropped=0)
 
 
 def _is_gzip(path: Path) -> bool:
@@ -151,7 +165,7 @@ def last_lines(path: Path, count: int, block: int = 65536) -> tuple[list[bytes],
     return list(kept), position + complete_end
 
 
-def file_envelope(raw: bytes) -> dict[str, Any] | None:
+def file_envelope(raw: bytes) -> protocol.EventEnvelope | None:
     """An archive line as an event envelope, checked by the spec rules like the collector does."""
     from debugger.rules import check
 
@@ -163,20 +177,18 @@ def file_envelope(raw: bytes) -> dict[str, Any] | None:
         message = None
     text = raw.decode("utf-8", "replace")
     if not isinstance(message, dict):
-        problems = [{"level": "error", "code": "bad_line", "message": "not a JSON object", "path": ""}]
-        return _envelope("rejected", None, text, problems, now_iso(), None)
-    problems = list(check(message))
-    received = message.get("receivedAt") if isinstance(message.get("receivedAt"), str) else now_iso()
-    key = message.get("writeKey")
-    return _envelope("accepted", message, text, problems, received, key)
+        problems = [protocol.problem("error", "bad_line", "not a JSON object")]
+        return _envelope(protocol.REFUSED, None, text, problems, now_iso(), None)
+    stamped = message.get("receivedAt")
+    received = stamped if isinstance(stamped, str) else now_iso()
+    return _envelope(protocol.ACCEPTED, message, text, list(check(message)), received, message.get("writeKey"))
 
 
 def _envelope(
-    status: str, message: dict[str, Any] | None, raw: str, problems: list[Any],
+    status: protocol.Status, message: dict[str, Any] | None, raw: str, problems: list[protocol.Problem],
     received: str, write_key: Any,
-) -> dict[str, Any]:
-    return {
-        "kind": "event", "seq": 0, "receivedAt": received, "endpoint": "",
-        "writeKey": write_key if isinstance(write_key, str) else None, "status": status,
-        "problems": problems, "message": message, "raw": raw,
-    }
+) -> protocol.EventEnvelope:
+    return protocol.event(
+        seq=0, received_at=received, endpoint="", write_key=write_key if isinstance(write_key, str) else None,
+        status=status, problems=problems, message=message, raw=raw,
+    )

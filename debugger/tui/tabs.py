@@ -1,38 +1,76 @@
-"""The detail of the selected event: Pretty, Raw, Problems and Request tabs."""
+"""The one registry of detail tabs: each entry is a pane of the detail under the list.
+
+The events screen's key bindings (1, 2, ...), the tab bar and the help screen's key list are
+all made from DETAIL_TABS, so adding a tab is one `DetailTab(...)` entry plus its view
+function. A tab's key is its place in the registry (the first is `1`).
+"""
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping
 
 from rich.console import RenderableType
 from rich.syntax import Syntax
 from rich.text import Text
-from textual import on
-from textual.app import ComposeResult
-from textual.containers import Vertical, VerticalScroll
-from textual.widgets import Static, TabbedContent, TabPane
+from textual.binding import Binding
 
 from debugger.tui.detail import problem_lines, raw_text, request_fields
 from debugger.tui.pretty import language_of, pretty_call
 
-TABS: tuple[tuple[str, str], ...] = (
-    ("pretty", "Pretty"), ("raw", "Raw"), ("problems", "Problems"), ("request", "Request"),
-)
+Envelope = Mapping[str, Any]
 THEME = "monokai"
 
 
-def pretty_view(envelope: Mapping[str, Any]) -> RenderableType:
+@dataclass(frozen=True)
+class DetailTab:
+    """One pane: `view` renders an envelope; `count`, when given, is shown in the title
+    ("Problems (2)") whenever it is not zero."""
+
+    id: str
+    title: str
+    view: Callable[[Envelope], RenderableType]
+    count: Callable[[Envelope], int] | None = None
+
+    def label(self, envelope: Envelope | None) -> str:
+        number = self.count(envelope) if self.count and envelope is not None else 0
+        return f"{self.title} ({number})" if number else self.title
+
+
+# --- the views -------------------------------------------------------------------------------
+
+
+def pretty_view(envelope: Envelope) -> RenderableType:
     message = envelope.get("message")
     if not isinstance(message, Mapping):
         return Text("Refused before it was a call: see Raw and Problems.", style="italic")
     return highlighted(pretty_call(message), language_of(message))
 
 
-def raw_view(envelope: Mapping[str, Any]) -> RenderableType:
+def raw_view(envelope: Envelope) -> RenderableType:
     text, is_json = raw_text(envelope)
     if is_json:
         return highlighted(text, "json")
     return Text(text)
+
+
+def problems_view(envelope: Envelope) -> RenderableType:
+    lines = problem_lines(envelope)
+    if not lines:
+        return Text("No problems.", style="green")
+    styles = {"error": "red", "warning": "yellow"}
+    return Text("\n").join(Text(line, style=styles.get(level, "")) for level, line in lines)
+
+
+def problem_count(envelope: Envelope) -> int:
+    return len(envelope.get("problems") or [])
+
+
+def request_view(envelope: Envelope) -> RenderableType:
+    fields = request_fields(envelope)
+    width = max(len(label) for label, _ in fields)
+    rows = [Text(f"{label:>{width}}  ", style="bold").append(value) for label, value in fields]
+    return Text("\n").join(rows)
 
 
 def highlighted(code: str, language: str) -> Text:
@@ -45,73 +83,31 @@ def highlighted(code: str, language: str) -> Text:
     return text
 
 
-def problems_view(envelope: Mapping[str, Any]) -> RenderableType:
-    lines = problem_lines(envelope)
-    if not lines:
-        return Text("No problems.", style="green")
-    styles = {"error": "red", "warning": "yellow"}
-    return Text("\n").join(Text(line, style=styles.get(level, "")) for level, line in lines)
+# --- the registry ----------------------------------------------------------------------------
+
+DETAIL_TABS: tuple[DetailTab, ...] = (
+    DetailTab("pretty", "Pretty", pretty_view),
+    DetailTab("raw", "Raw", raw_view),
+    DetailTab("problems", "Problems", problems_view, count=problem_count),
+    DetailTab("request", "Request", request_view),
+)
+TABS_BY_ID: dict[str, DetailTab] = {tab.id: tab for tab in DETAIL_TABS}
 
 
-def request_view(envelope: Mapping[str, Any]) -> RenderableType:
-    fields = request_fields(envelope)
-    width = max(len(label) for label, _ in fields)
-    rows = [Text(f"{label:>{width}}  ", style="bold").append(value) for label, value in fields]
-    return Text("\n").join(rows)
+def tab_key(index: int) -> str:
+    """The key of the tab at `index` in the registry."""
+    return str(index + 1)
 
 
-_VIEWS = {"pretty": pretty_view, "raw": raw_view, "problems": problems_view, "request": request_view}
+def tab_bindings() -> list[Binding]:
+    """`1` .. `n`: show that tab (on the screen that shows the detail)."""
+    return [
+        Binding(tab_key(index), f"tab('{tab.id}')", tab.title, show=False)
+        for index, tab in enumerate(DETAIL_TABS)
+    ]
 
 
-class DetailTabs(Vertical):
-    """Four scrollable panes; `show` re-renders them for one envelope (or none)."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.shown_id: int | None = None
-        self._envelope: Mapping[str, Any] | None = None
-        self._stale: set[str] = set()
-
-    def compose(self) -> ComposeResult:
-        with TabbedContent(initial="pretty"):
-            for pane_id, title in TABS:
-                with TabPane(title, id=pane_id):
-                    with VerticalScroll(id=f"{pane_id}-scroll"):
-                        yield Static(id=f"{pane_id}-body")
-
-    @property
-    def active(self) -> str:
-        return self.query_one(TabbedContent).active
-
-    @active.setter
-    def active(self, pane_id: str) -> None:
-        self.query_one(TabbedContent).active = pane_id
-
-    def show(self, item_id: int | None, envelope: Mapping[str, Any] | None) -> None:
-        """Show one event: only the visible pane is rendered now, the others when opened
-        (while following a busy stream the selection changes up to ten times a second)."""
-        if item_id == self.shown_id and item_id is not None:
-            return
-        self.shown_id = item_id
-        self._envelope = envelope
-        self._stale = set(_VIEWS)
-        count = len(envelope.get("problems") or []) if envelope else 0
-        label = f"Problems ({count})" if count else "Problems"
-        tab = self.query_one(TabbedContent).get_tab("problems")
-        if str(tab.label) != label:  # a new label means a layout pass: only when it changes
-            tab.label = label  # type: ignore[assignment]
-        self._render_pane(self.active)
-
-    def _render_pane(self, pane_id: str) -> None:
-        if pane_id not in self._stale:
-            return
-        self._stale.discard(pane_id)
-        envelope = self._envelope
-        body = self.query_one(f"#{pane_id}-body", Static)
-        body.update(_VIEWS[pane_id](envelope) if envelope else Text("No event selected.", style="dim"))
-        self.query_one(f"#{pane_id}-scroll", VerticalScroll).scroll_home(animate=False)
-
-    @on(TabbedContent.TabActivated)
-    def _opened(self, event: TabbedContent.TabActivated) -> None:
-        if event.pane.id:
-            self._render_pane(event.pane.id)
+def tab_help() -> tuple[str, str]:
+    """The tabs' line in the help screen: ("1 2 3 4", "Pretty / Raw / Problems / Request tab")."""
+    keys = " ".join(tab_key(index) for index in range(len(DETAIL_TABS)))
+    return keys, " / ".join(tab.title for tab in DETAIL_TABS) + " tab"

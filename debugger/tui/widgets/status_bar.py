@@ -2,10 +2,31 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from rich.text import Text
 from textual.widgets import Static
 
-from debugger.tui.model import LiveModel, counters_text, mode_text, visible
+from debugger.text import visible
+from debugger.tui.model import Counts, LiveModel
+
+
+def counters_text(stats: Counts) -> str:
+    """Exact counts, the sampling this viewer gets, the rate; most important first, since a
+    narrow terminal cuts the end of the line."""
+    parts = [f"received {stats.received:,}  accepted {stats.accepted:,}  refused {stats.rejected:,}"]
+    if stats.sampled > 1:
+        parts.append(f"sampled: 1 in {stats.sampled:,}")
+    if stats.rate is not None:
+        parts.append(f"{stats.rate:,.0f}/s" if stats.rate >= 10 else f"{stats.rate:.1f}/s")
+    if stats.dropped:
+        parts.append(f"dropped {stats.dropped:,}")
+    return " · ".join(parts)
+
+
+def mode_text(model: LiveModel) -> str:
+    """"LIVE", or "PAUSED +1,234 new" while paused."""
+    return f"PAUSED +{model.new_while_paused:,} new" if model.paused else "LIVE"
 
 
 def shorten_left(text: str, width: int) -> str:
@@ -19,7 +40,23 @@ class StatusBar(Static):
     """Two lines rebuilt from the model; plain Text, so nothing in them is read as markup.
     Each line is cut, never wrapped, so the counters always stay on screen."""
 
-    def show(self, model: LiveModel) -> None:
+    def __init__(self, model: LiveModel, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.model = model
+        self._shown: tuple[Any, ...] = ()
+
+    def refresh_if_changed(self) -> None:
+        """Redraw only when something the header shows has changed (called about 5 times a
+        second and on every hello/stats line)."""
+        model = self.model
+        shown = (model.paused, model.new_while_paused, model.connection, model.http,
+                 model.archive, model.stats)
+        if shown != self._shown:
+            self._shown = shown
+            self.show()
+
+    def show(self) -> None:
+        model = self.model
         width = self.content_size.width or 80
         where = Text("segdebug live", style="bold")
         if model.http:
@@ -42,6 +79,4 @@ class StatusBar(Static):
         self.update(Text("\n", no_wrap=True).join([where, state]), layout=False)
 
     def on_resize(self) -> None:
-        app_model = getattr(self.app, "model", None)
-        if isinstance(app_model, LiveModel):
-            self.show(app_model)
+        self.show()

@@ -1,5 +1,7 @@
 """The event list: a line-rendered view of the model's listed events (at most 500).
 
+Row text and layout are debugger.tui.rows; this module draws, caches and moves the cursor.
+
 Not a DataTable: DataTable drops every cached cell whenever a row is added, so a live stream
 re-rendered the whole visible table on each flush. Here each row is rendered once into a
 Strip, cached by the event's id, and only the visible lines are drawn (`render_line`); the
@@ -9,9 +11,8 @@ on the newest one.
 
 from __future__ import annotations
 
-from typing import Iterable, Sequence
+from typing import Any, Iterable
 
-from rich.cells import cell_len, set_cell_size
 from rich.text import Text
 from textual import events
 from textual.binding import Binding
@@ -20,64 +21,10 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from debugger.tui.model import (
-    COLUMNS, MARK_ACCEPTED, MARK_REFUSED, Flush, Item, LiveModel, Row, follows, row_of,
-)
+from debugger.tui.model import Flush, Item, LiveModel, follows
+from debugger.tui.rows import cells_of, column_widths, header_text, row_of, row_text
 
-_MARK_STYLES = {MARK_ACCEPTED: "bold green", MARK_REFUSED: "bold red"}
-_PROBLEM_STYLES = {MARK_REFUSED: "red"}
-_CELL_STYLES = ("dim", "", "bold", "", "", "dim", "yellow")
-_FIXED_WIDTHS = {"Time": 8, "": 1, "Type": 8, "Source": 7}
-_MIN_NAME, _MAX_NAME = 12, 48
-_MIN_USER, _MAX_USER = 14, 40
-_MIN_PROBLEM = 24
 HEADER_LINES = 1
-
-
-def column_widths(total: int) -> list[int]:
-    """Widths of the columns for a line of `total` cells (one space between columns, one at
-    each edge); Name and User share what is left, User a third of it within limits. A wide
-    line stops Name at _MAX_NAME and gives the rest to Problem, which is 0 (hidden) otherwise."""
-    fixed = sum(_FIXED_WIDTHS.values()) + len(COLUMNS)  # the spaces of every column but Problem
-    flexible = max(_MIN_NAME + _MIN_USER, total - fixed)
-    user = min(_MAX_USER, max(_MIN_USER, flexible // 3))
-    name, problem = flexible - user, 0
-    if name - _MAX_NAME - 1 >= _MIN_PROBLEM:
-        name, problem = _MAX_NAME, name - _MAX_NAME - 1
-    widths = {**_FIXED_WIDTHS, "Name": name, "User": user, "Problem": problem}
-    return [widths[label] for label in COLUMNS]
-
-
-def fit(text: str, width: int) -> str:
-    """`text` padded or cut (with "…") to exactly `width` terminal cells (wide characters too)."""
-    if cell_len(text) > width:
-        return set_cell_size(text, width - 1) + "…"
-    return set_cell_size(text, width)
-
-
-def line_text(values: Sequence[str], widths: list[int], styles: Sequence[str]) -> Text:
-    """Cells as one line of Text assembled from plain strings (nothing in a payload is read
-    as markup); a column of width 0 is left out."""
-    text = Text(" ", no_wrap=True)
-    for value, width, style in zip(values, widths, styles):
-        if width:
-            text.append(fit(value, width), style=style)
-            text.append(" ")
-    return text
-
-
-def row_text(item: Item, widths: list[int]) -> Text:
-    """One event's row: its mark and problem coloured by acceptance."""
-    row = row_of(item.envelope)
-    styles = list(_CELL_STYLES)
-    styles[1] = _MARK_STYLES.get(row.mark, "bold yellow")
-    styles[6] = _PROBLEM_STYLES.get(row.mark, "yellow")
-    return line_text(cells_of(row), widths, styles)
-
-
-def cells_of(row: Row) -> tuple[str, ...]:
-    """A row's cells in COLUMNS order."""
-    return (row.time, row.mark, row.type, row.name, row.user, row.source, row.problem)
 
 
 class EventTable(ScrollView, can_focus=True):
@@ -105,8 +52,8 @@ class EventTable(ScrollView, can_focus=True):
     class Selected(Message):
         """Enter (or a double click) on an event: the user wants its detail."""
 
-    def __init__(self, **kwargs: object) -> None:
-        super().__init__(**kwargs)  # type: ignore[arg-type]
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
         self.rows: list[Item] = []
         self.cursor_row = 0
         self._strips: dict[int, tuple[Strip, Strip]] = {}  # id -> (bare, with base style)
@@ -207,7 +154,7 @@ class EventTable(ScrollView, can_focus=True):
             self._cache_width = width
         base = self.rich_style
         if y < HEADER_LINES:
-            header = line_text(COLUMNS, column_widths(width), ("",) * len(COLUMNS))
+            header = header_text(column_widths(width))
             style = self.get_component_rich_style("event-table--header")
             return self._bare(header, width).apply_style(base + style)
         index = int(self.scroll_y) + y - HEADER_LINES

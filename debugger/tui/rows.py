@@ -1,0 +1,135 @@
+"""The text of one row of the event list, and how a row is laid out in a line of a given width.
+
+Pure: the list widget (widgets/event_table.py) renders these lines and caches them. Every
+payload-derived cell is made visible (debugger.text) before it gets here, and a line is
+assembled from plain strings, so nothing in a payload is read as markup.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Mapping, Sequence
+
+from rich.cells import cell_len, set_cell_size
+from rich.text import Text
+
+from debugger.message import call_type, mask_key, name_of, parse_time, user_of
+from debugger.text import visible
+from debugger.tui.model import Item
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """The text of one table row, control characters already made visible."""
+
+    time: str
+    mark: str
+    type: str
+    name: str
+    user: str
+    source: str
+    problem: str  # the first problem not already shown as the name ("" when none)
+
+
+COLUMNS: tuple[str, ...] = ("Time", "", "Type", "Name", "User", "Source", "Problem")
+
+MARK_ACCEPTED = "✓"
+MARK_WARNING = "!"
+MARK_REFUSED = "✗"
+
+_MARK_STYLES = {MARK_ACCEPTED: "bold green", MARK_REFUSED: "bold red"}
+_PROBLEM_STYLES = {MARK_REFUSED: "red"}
+_CELL_STYLES = ("dim", "", "bold", "", "", "dim", "yellow")
+_FIXED_WIDTHS = {"Time": 8, "": 1, "Type": 8, "Source": 7}
+_MIN_NAME, _MAX_NAME = 12, 48
+_MIN_USER, _MAX_USER = 14, 40
+_MIN_PROBLEM = 24
+
+
+def mark_of(envelope: Mapping[str, Any]) -> str:
+    """✓ accepted, ! accepted with warnings, ✗ refused."""
+    if envelope.get("status") == "rejected":
+        return MARK_REFUSED
+    return MARK_WARNING if envelope.get("problems") else MARK_ACCEPTED
+
+
+def row_of(envelope: Mapping[str, Any]) -> Row:
+    """The row for an event envelope; a refused call without a message shows its first reason."""
+    message = envelope.get("message")
+    received = parse_time(envelope.get("receivedAt"))
+    time = received.astimezone().strftime("%H:%M:%S") if received else ""
+    problems = [str(p.get("message", "")) for p in envelope.get("problems") or () if isinstance(p, Mapping)]
+    if isinstance(message, Mapping):
+        kind, name, user = call_type(message).upper() or "?", name_of(message), user_of(message)
+    else:
+        kind, name, user = "—", problems[0] if problems else "", ""
+        problems = problems[1:]
+    more = f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""
+    return Row(
+        time=time,
+        mark=mark_of(envelope),
+        type=visible(kind),
+        name=visible(_clip(name)),
+        user=visible(_clip(user)),
+        source=visible(mask_key(_as_text(envelope.get("writeKey")))),
+        problem=visible(_clip(problems[0]) + more) if problems else "",
+    )
+
+
+def cells_of(row: Row) -> tuple[str, ...]:
+    """A row's cells in COLUMNS order."""
+    return (row.time, row.mark, row.type, row.name, row.user, row.source, row.problem)
+
+
+def column_widths(total: int) -> list[int]:
+    """Widths of the columns for a line of `total` cells (one space between columns, one at
+    each edge); Name and User share what is left, User a third of it within limits. A wide
+    line stops Name at _MAX_NAME and gives the rest to Problem, which is 0 (hidden) otherwise."""
+    fixed = sum(_FIXED_WIDTHS.values()) + len(COLUMNS)  # the spaces of every column but Problem
+    flexible = max(_MIN_NAME + _MIN_USER, total - fixed)
+    user = min(_MAX_USER, max(_MIN_USER, flexible // 3))
+    name, problem = flexible - user, 0
+    if name - _MAX_NAME - 1 >= _MIN_PROBLEM:
+        name, problem = _MAX_NAME, name - _MAX_NAME - 1
+    widths = {**_FIXED_WIDTHS, "Name": name, "User": user, "Problem": problem}
+    return [widths[label] for label in COLUMNS]
+
+
+def fit(text: str, width: int) -> str:
+    """`text` padded or cut (with "…") to exactly `width` terminal cells (wide characters too)."""
+    if cell_len(text) > width:
+        return set_cell_size(text, width - 1) + "…"
+    return set_cell_size(text, width)
+
+
+def line_text(values: Sequence[str], widths: list[int], styles: Sequence[str]) -> Text:
+    """Cells as one line of Text assembled from plain strings (nothing in a payload is read
+    as markup); a column of width 0 is left out."""
+    text = Text(" ", no_wrap=True)
+    for value, width, style in zip(values, widths, styles, strict=True):
+        if width:
+            text.append(fit(value, width), style=style)
+            text.append(" ")
+    return text
+
+
+def header_text(widths: list[int]) -> Text:
+    """The column titles as a line."""
+    return line_text(COLUMNS, widths, ("",) * len(COLUMNS))
+
+
+def row_text(item: Item, widths: list[int]) -> Text:
+    """One event's row: its mark and problem coloured by acceptance."""
+    row = row_of(item.envelope)
+    styles = list(_CELL_STYLES)
+    styles[1] = _MARK_STYLES.get(row.mark, "bold yellow")
+    styles[6] = _PROBLEM_STYLES.get(row.mark, "yellow")
+    return line_text(cells_of(row), widths, styles)
+
+
+def _clip(text: str, limit: int = 120) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _as_text(value: Any) -> str | None:
+    return None if value is None else str(value)
