@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import pytest
 
 from debugger.sampling import RateSampler
@@ -40,7 +42,7 @@ def test_kept_events_are_spread_evenly_not_bunched_at_the_start() -> None:
     sampler = RateSampler(10)
     offer(sampler, rate=1000, seconds=1)  # learn the rate
     kept = offer(sampler, rate=1000, seconds=1, start=1.0)
-    gaps = [round(b - a, 3) for a, b in zip(kept, kept[1:])]
+    gaps = [round(b - a, 3) for a, b in pairwise(kept)]
     assert gaps and set(gaps) == {0.1}
 
 
@@ -63,7 +65,7 @@ def test_a_rate_under_one_per_second_keeps_one_per_window() -> None:
     sampler = RateSampler(0.5)
     kept = offer(sampler, rate=100, seconds=10)
     assert 4 <= len(kept) <= 5
-    assert min(b - a for a, b in zip(kept, kept[1:])) >= 1.9
+    assert min(b - a for a, b in pairwise(kept)) >= 1.9
 
 
 @pytest.mark.parametrize("bad", [0, -1.0])

@@ -21,13 +21,15 @@ class QueryError(ValueError):
 
     def caret(self) -> str:
         """Two lines: the query (control characters shown as '?') and '^' under the error."""
-        shown = printable(self.query)
+        shown = caret_safe(self.query)
         width = sum(_width(char) for char in shown[: self.position])
         return f"{shown}\n{' ' * width}^"
 
 
-def printable(text: str) -> str:
-    """`text` safe to print on one terminal line: control characters become '?'."""
+def caret_safe(text: str) -> str:
+    """`text` safe to print on one terminal line with a caret under it: each control character
+    becomes one '?', so columns stay where they were (debugger.text.printable escapes them as
+    `\\x1b`, which would move the caret)."""
     return "".join(char if char.isprintable() else "?" for char in text)
 
 
