@@ -127,6 +127,8 @@ def run_schema(
             raise typer.Exit(1)
         return
     planned = _load_plan_json(plan) if plan is not None else None
+    if plan_out is not None and not plan_out.parent.is_dir():  # say so before a long read
+        raise CliError(f"--plan-out {plan_out}: no such directory {plan_out.parent}")
     folded = _read(archives, query)
     if plan_out is not None:
         from debugger.schema_plan import seed_plan
