@@ -15,7 +15,8 @@ from debugger.tui.model import LiveModel, follows
 from debugger.tui.pretty import pretty_call
 from debugger.tui.rows import COLUMNS, column_widths, row_of
 from debugger.tui.search import compose_query
-from debugger.tui.sources import file_envelope, last_lines
+from debugger.tui.sources import file_event as file_envelope
+from debugger.tui.sources import last_lines
 from debugger.tui.widgets.status_bar import counters_text, mode_text
 
 

@@ -22,7 +22,8 @@ import pytest
 from debugger.errors import CliError
 from debugger.tui.app import create_app
 from debugger.tui.launcher import EmbeddedCollector, probe
-from debugger.tui.sources import FileSource, file_envelope
+from debugger.tui.sources import FileSource
+from debugger.tui.sources import file_event as file_envelope
 from tests.test_live_app import wait_for
 
 

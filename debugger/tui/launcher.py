@@ -10,7 +10,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import IO, cast
+from typing import IO
 
 from debugger import protocol
 from debugger.errors import CliError
@@ -33,7 +33,7 @@ def probe(path: Path, timeout: float = 2.0) -> protocol.Hello | None:
         return None
     if line["kind"] != protocol.HELLO:
         return None
-    return cast(protocol.Hello, line)  # the kind says so (protocol.HELLO is not a Final literal)
+    return line
 
 
 class EmbeddedCollector:

@@ -11,15 +11,14 @@ import asyncio
 import math
 import os
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, AsyncIterator, Iterable, Iterator, Protocol, Union
+from typing import AsyncIterator, Iterable, Iterator, Protocol, Union
 
-import orjson
 
 from debugger import protocol
-from debugger.archive import GZIP_MAGIC, open_archive
-from debugger.message import now_iso
+from debugger.archive import GZIP_MAGIC, event_of_line, open_archive
+from debugger.checks import Checker, make_checker
 
 TAIL_EVENTS = 500
 RECONNECT_DELAYS = (0.2, 0.5, 1.0, 2.0)
@@ -64,7 +63,7 @@ class SocketSource:
             try:
                 async for line in subscribe(self.path, query or None, self.max_rate):
                     failures = 0
-                    yield line  # type: ignore[misc]  # socket_client yields plain dicts for now
+                    yield line
                 error: object = "the collector closed the connection"
             except SubscriptionRefused as refused:
                 error = refused
@@ -118,13 +117,14 @@ class FileSource:
 class Tally:
     """A file source's own counters: an archive has no collector to send stats lines."""
 
+    check: Checker = field(default_factory=make_checker)
     received: int = 0
     rejected: int = 0
 
     def envelopes(self, lines: Iterable[bytes]) -> Iterator[protocol.EventEnvelope]:
         """The lines as event envelopes (blank ones skipped), counted."""
         for raw in lines:
-            if (envelope := file_envelope(raw)) is not None:
+            if (envelope := file_event(raw, self.check, self.received + 1)) is not None:
                 self.received += 1
                 self.rejected += envelope["status"] == protocol.REFUSED
                 yield envelope
@@ -165,30 +165,9 @@ def last_lines(path: Path, count: int, block: int = 65536) -> tuple[list[bytes],
     return list(kept), position + complete_end
 
 
-def file_envelope(raw: bytes) -> protocol.EventEnvelope | None:
-    """An archive line as an event envelope, checked by the spec rules like the collector does."""
-    from debugger.rules import check
-
+def file_event(raw: bytes, check: Checker | None = None, seq: int = 0) -> protocol.EventEnvelope | None:
+    """An archive line as the live view shows it, checked as the collector checks (the full
+    checker unless one is given); None for a blank line."""
     if not raw.strip():
         return None
-    try:
-        message = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        message = None
-    text = raw.decode("utf-8", "replace")
-    if not isinstance(message, dict):
-        problems = [protocol.problem("error", "bad_line", "not a JSON object")]
-        return _envelope(protocol.REFUSED, None, text, problems, now_iso(), None)
-    stamped = message.get("receivedAt")
-    received = stamped if isinstance(stamped, str) else now_iso()
-    return _envelope(protocol.ACCEPTED, message, text, list(check(message)), received, message.get("writeKey"))
-
-
-def _envelope(
-    status: protocol.Status, message: dict[str, Any] | None, raw: str, problems: list[protocol.Problem],
-    received: str, write_key: Any,
-) -> protocol.EventEnvelope:
-    return protocol.event(
-        seq=0, received_at=received, endpoint="", write_key=write_key if isinstance(write_key, str) else None,
-        status=status, problems=problems, message=message, raw=raw,
-    )
+    return event_of_line(raw, seq, check or make_checker())
