@@ -260,3 +260,11 @@ def test_columns_fill_the_line_and_wide_lines_show_problems(total: int) -> None:
     assert sum(shown) + len(shown) + 1 == total  # one space before each column and at the end
     assert (widths["Problem"] > 0) == (total >= 140)
     assert widths["Name"] == 48 if widths["Problem"] else widths["Name"] > 12
+
+
+def test_file_event_refuses_what_the_collector_would_refuse() -> None:
+    """`live --file` checks as the collector does: a message with errors is refused, not shown
+    as accepted with errors (it was, before the file source used checks.make_checker)."""
+    refused = file_envelope(orjson.dumps({"type": "track", "event": "No User"}))
+    assert refused is not None and refused["status"] == "rejected"
+    assert row_of(refused).mark == "✗"
