@@ -464,8 +464,13 @@ class SchemaFold:
 
     # hot path ------------------------------------------------------------------------------
 
-    def add(self, message: Mapping[str, Any], refused: bool = False) -> None:
-        """Fold one message (refused: the collector turned it down, Segment's "blocked")."""
+    def add(
+        self, message: Mapping[str, Any], refused: bool = False, *,
+        received_at: str | None = None, write_key: str | None = None,
+    ) -> None:
+        """Fold one message (refused: the collector turned it down, Segment's "blocked").
+        `received_at` and `write_key` stand in when the message has none (a refused call's
+        message is as the client sent it; its envelope or refusal record has them)."""
         kind = message.get("type")
         if kind == "track":
             name = message.get("event")
@@ -492,9 +497,9 @@ class SchemaFold:
             signature = object_signature(body)
         else:
             signature = value_signature(body)
-        write_key = message.get("writeKey")
-        if type(write_key) is not str:
-            write_key = None
+        sent_key = message.get("writeKey")
+        if type(sent_key) is str:
+            write_key = sent_key
         library: Any = None
         context = message.get("context")
         if type(context) is dict:
@@ -508,7 +513,7 @@ class SchemaFold:
                 library = None
         seen = message.get("receivedAt")
         if type(seen) is not str:
-            seen = message.get("timestamp")
+            seen = received_at or message.get("timestamp")
             if type(seen) is not str:
                 seen = None
         key = (kind, name, signature, write_key, library)
@@ -540,7 +545,11 @@ class SchemaFold:
         message = envelope.get("message")
         refused = envelope.get("status") == "rejected"
         if isinstance(message, dict):
-            self.add(message, refused)
+            received_at, write_key = envelope.get("receivedAt"), envelope.get("writeKey")
+            self.add(
+                message, refused, received_at=received_at if type(received_at) is str else None,
+                write_key=write_key if type(write_key) is str else None,
+            )
         elif refused:
             self.unparsed += 1
 

@@ -68,11 +68,6 @@ def fold_archives(paths: list[str], query: Query | None = None, fold: SchemaFold
             if matches is not None and not matches(envelope):
                 skipped += 1
                 continue
-            if type(message) is dict:
-                if "receivedAt" not in message and type(parsed.get("receivedAt")) is str:
-                    message["receivedAt"] = parsed["receivedAt"]
-                if "writeKey" not in message and type(parsed.get("writeKey")) is str:
-                    message["writeKey"] = parsed["writeKey"]
             folder.add_envelope(envelope)
             continue
         if matches is not None and not matches({"message": parsed, "raw": item.raw}):

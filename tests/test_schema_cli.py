@@ -142,13 +142,16 @@ def test_refusal_records_count_as_blocked(capsys: pytest.CaptureFixture[str], tm
     archive = write(tmp_path / "archive.ndjson", [order(1, 3, False)])
     refused = {"receivedAt": SEEN.format(5), "endpoint": "/v1/batch", "writeKey": "wk", "code": "no_user_anon_id",
                "problems": [{"level": "error", "code": "no_user_anon_id", "message": "m"}],
-               "message": {**order(2, 4, False), "userId": None, "receivedAt": None}, "raw": "{...}"}
+               "message": {**order(2, 4, False), "userId": None, "receivedAt": None, "writeKey": None},
+               "raw": "{...}"}
     unparsed = {**refused, "message": None, "raw": "{not json"}
     rejected = write(tmp_path / "rejected.ndjson", [refused, unparsed])
     code, out, _ = run(capsys, "schema", str(archive), str(rejected), "--format", "json")
     report = orjson.loads(out)
     event = report["events"][0]
     assert (event["allowed"], event["blocked"], report["unparsed"]) == (1, 1, 1)
+    # the refused message has no receivedAt or writeKey of its own: its refusal record's count
+    assert event["last_seen"] == SEEN.format(5) and event["write_keys"] == {"wk": 2}
     code, out, _ = run(capsys, "schema", str(tmp_path), "--format", "json")  # a directory skips rejected.ndjson
     assert orjson.loads(out)["refused"] == 0
     code, out, _ = run(capsys, "schema", str(archive), str(rejected), "--format", "json", "--filter", "is:rejected")
