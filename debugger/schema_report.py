@@ -1,7 +1,8 @@
 """Rendering a schema: a table per call type, JSON, Segment's Source Schema CSV, and the diff.
 
 Pure functions from a snapshot (debugger.schema) to text. Untrusted names and example values
-go through `printable` in the table and the diff (JSON and CSV escape on their own).
+go through `printable` in the table, the CSV and the diff, so no escape sequence reaches a
+terminal (JSON escapes control characters on its own).
 """
 
 from __future__ import annotations
@@ -89,7 +90,7 @@ def _planned(coverage: Coverage | None, event: EventView, path: str | None) -> s
 def _event_flags(event: EventView) -> str:
     """Flags on the event row: its own name's, not the roll-up of its properties."""
     own = tuple(flag for flag in event.flags if flag in (NAMING, NEAR_DUPLICATE))
-    return flags_text(own, event.naming, event.similar)
+    return printable(flags_text(own, event.naming, event.similar))
 
 
 def as_table(folded: Folded, plan: Mapping[str, Any] | None = None) -> str:
@@ -109,7 +110,7 @@ def as_table(folded: Folded, plan: Mapping[str, Any] | None = None) -> str:
                 _planned(coverage, event, None), _event_flags(event), "",
             ))
             for view in event.properties:
-                flags = flags_text(view.flags, view.naming, view.similar)
+                flags = printable(flags_text(view.flags, view.naming, view.similar))
                 rows.append((
                     "!" if flags else " ", "  " + _cut(printable(view.path), NAME_WIDTH - 2), types_text(view),
                     f"{view.percent:.0f}%", f"{view.allowed:,}", f"{view.blocked:,}", utc(view.last_seen),
@@ -249,16 +250,17 @@ def as_csv(schema: Schema, plan: Mapping[str, Any] | None = None) -> str:
         if title == "track":
             writer.writerow(TRACK_HEADER)
             for event in events:
-                writer.writerow((event.name, utc(event.last_seen), "", event.allowed, event.refused,
+                name = printable(event.name)
+                writer.writerow((name, utc(event.last_seen), "", event.allowed, event.refused,
                                  event.count, _planned(coverage, event, None)))
                 for view in event.properties:
-                    writer.writerow((event.name, utc(view.last_seen), view.path, view.allowed,
+                    writer.writerow((name, utc(view.last_seen), printable(view.path), view.allowed,
                                      view.blocked, view.present, _planned(coverage, event, view.path)))
         else:
             writer.writerow(TRAIT_HEADER)
             for event in events:
                 for view in event.properties:
-                    writer.writerow((view.path, utc(view.last_seen), view.allowed, view.blocked,
+                    writer.writerow((printable(view.path), utc(view.last_seen), view.allowed, view.blocked,
                                      view.present, _planned(coverage, event, view.path)))
         sections.append(buffer.getvalue())
     return "\n".join(sections)

@@ -277,3 +277,15 @@ def test_bad_arguments_exit_2_in_one_line(
     assert message in first and first.startswith("segdebug")
     assert "Traceback" not in err
     assert len(err.splitlines()) == (3 if message == "bad query" else 1)  # a bad query: the query and a caret
+
+
+def test_untrusted_names_stay_text(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    evil = write(tmp_path / "evil.ndjson", [
+        {"type": "track", "event": "Bad\x1b[31mRed", "userId": "u", "properties": {"k\x1b[2J": "\x1b]0;x\x07"}},
+        {"type": "track", "event": "bad\x1b[31mred", "userId": "u"},
+    ])
+    for fmt in ("table", "csv", "json"):
+        code, out, _ = run(capsys, "schema", str(evil), "--format", fmt)
+        assert code == 0 and "\x1b" not in out and "\x07" not in out, fmt
+    code, out, _ = run(capsys, "schema", "--diff", str(evil), str(SAMPLES / "b2b.ndjson"))
+    assert code == 1 and "\x1b" not in out and "Bad\\x1b[31mRed" in out
