@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import unicodedata
 
+from debugger.text import masked
+
 
 class QueryError(ValueError):
     """A syntax error in a query. `str(e)` is one line ("column 6: expected ..."); `caret()`
@@ -21,16 +23,9 @@ class QueryError(ValueError):
 
     def caret(self) -> str:
         """Two lines: the query (control characters shown as '?') and '^' under the error."""
-        shown = caret_safe(self.query)
+        shown = masked(self.query)
         width = sum(_width(char) for char in shown[: self.position])
         return f"{shown}\n{' ' * width}^"
-
-
-def caret_safe(text: str) -> str:
-    """`text` safe to print on one terminal line with a caret under it: each control character
-    becomes one '?', so columns stay where they were (debugger.text.printable escapes them as
-    `\\x1b`, which would move the caret)."""
-    return "".join(char if char.isprintable() else "?" for char in text)
 
 
 def _width(char: str) -> int:

@@ -9,7 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable, Literal
 
-from debugger.query.errors import QueryError, caret_safe
+from debugger.query.errors import QueryError
+from debugger.text import masked
 from debugger.query.nodes import Pattern
 
 Kind = Literal["(", ")", "OR", "AND", "NOT", "-", "word", "field"]
@@ -139,7 +140,7 @@ class _Lexer:
             return value
         if not char or char.isspace() or char in _VALUE_STOP:
             shown = after or f"{name}{op}"
-            raise self.fail(f"expected a value after '{caret_safe(shown)}'", self.at, "a value")
+            raise self.fail(f"expected a value after '{masked(shown)}'", self.at, "a value")
         return self.unquoted(_VALUE_STOP, "value")
 
     def unquoted(self, stop: frozenset[str], what: str) -> Value:

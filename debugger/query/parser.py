@@ -7,7 +7,8 @@ from datetime import datetime
 from typing import Callable
 
 from debugger.message import parse_time
-from debugger.query.errors import QueryError, caret_safe
+from debugger.query.errors import QueryError
+from debugger.text import masked
 from debugger.query.lexer import Token, Value, tokenize
 from debugger.query.nodes import (
     All, And, Compare, Equals, Has, Is, Node, Not, Or, Path, Text, Time,
@@ -166,7 +167,7 @@ class _Parser:
         offset = position
         for key in keys:
             if not key:
-                raise self.fail(f"empty part in the field path '{caret_safe(name)}'", offset,
+                raise self.fail(f"empty part in the field path '{masked(name)}'", offset,
                                 "a field name between the dots")
             offset += len(key) + 1
         return (Path(keys),)
@@ -179,7 +180,7 @@ class _Parser:
     def is_kind(self, value: Value) -> str:
         kind = value.pattern.literal
         if value.pattern.wildcard or kind not in IS_KINDS:
-            raise self.fail(f"unknown 'is:' value '{caret_safe(value.source)}': expected one of "
+            raise self.fail(f"unknown 'is:' value '{masked(value.source)}': expected one of "
                             + ", ".join(IS_KINDS), value.position, " or ".join(IS_KINDS))
         return kind
 
@@ -203,5 +204,5 @@ class _Parser:
             moment = parse_time(text)
             if moment is not None:
                 return moment
-        raise self.fail(f"expected a number or an ISO date/time after '{caret_safe(name)}{op}'",
+        raise self.fail(f"expected a number or an ISO date/time after '{masked(name)}{op}'",
                         value.position, "a number or an ISO date/time")
