@@ -61,6 +61,8 @@ class EventEnvelope(TypedDict):
     message: dict[str, Any] | None
     raw: str | None
     request: NotRequired[dict[str, Any]]
+    # True on the recent events a viewer is sent when it connects, before the live stream.
+    history: NotRequired[bool]
 
 
 class Stats(TypedDict):
@@ -72,6 +74,8 @@ class Stats(TypedDict):
     dropped: int
     matched: NotRequired[int]
     sampled: NotRequired[int]
+    # refused calls this viewer was not sent because they came faster than its refused budget
+    refused_dropped: NotRequired[int]
 
 
 class ErrorLine(TypedDict):
@@ -197,8 +201,15 @@ SUBSCRIBE_SHAPE = '{"subscribe": {"filter": "<query>", "max_rate": N}}'
 
 
 class Subscription(TypedDict, total=False):
+    """What a viewer asks for. `filter`: only matching events are sent. `priority`: matching
+    events are never sampled away (the live view's search; the rest still arrives, sampled).
+    `max_rate`: events per second before sampling. `history`: how many recent events to send
+    first (marked `history`), filter applied."""
+
     filter: str
+    priority: str
     max_rate: float
+    history: int
 
 
 class SubscribeError(ValueError):
@@ -213,13 +224,19 @@ class SubscribeError(ValueError):
         return error(str(self), self.query, self.position)
 
 
-def subscribe(query: str | None, max_rate: float | None) -> bytes:
+def subscribe(
+    query: str | None, max_rate: float | None, *, priority: str | None = None, history: int = 0
+) -> bytes:
     """The line a viewer sends to say what it wants (no filter, no sampling when left out)."""
     body: Subscription = {}
     if query:
         body["filter"] = query
+    if priority:
+        body["priority"] = priority
     if max_rate is not None:
         body["max_rate"] = max_rate
+    if history:
+        body["history"] = history
     return orjson.dumps({"subscribe": body}, option=orjson.OPT_APPEND_NEWLINE)
 
 
@@ -234,15 +251,24 @@ def decode_subscription(data: bytes) -> Subscription:
     if not isinstance(body, dict):
         raise SubscribeError(f"expected one line {SUBSCRIBE_SHAPE}")
     text, max_rate = body.get("filter"), body.get("max_rate")
+    priority, history = body.get("priority"), body.get("history", 0)
     if text is not None and not isinstance(text, str):
         raise SubscribeError("subscribe: filter must be a string")
+    if priority is not None and not isinstance(priority, str):
+        raise SubscribeError("subscribe: priority must be a string")
     if max_rate is not None and not _positive_number(max_rate):
         raise SubscribeError("subscribe: max_rate must be a positive number")
+    if type(history) is not int or history < 0:
+        raise SubscribeError("subscribe: history must be a whole number >= 0")
     subscription: Subscription = {}
     if text is not None and text.strip():
         subscription["filter"] = text
+    if priority is not None and priority.strip():
+        subscription["priority"] = priority
     if max_rate is not None:
         subscription["max_rate"] = float(max_rate)
+    if history:
+        subscription["history"] = history
     return subscription
 
 
