@@ -1,0 +1,227 @@
+"""The recent events: a bounded, in-memory record of the last N messages the collector got.
+
+Why it exists: the query API (`/segdebug/`), `segdebug assert`, the pytest plugin and a
+viewer's history on open all ask "what arrived lately?", and the archive alone cannot say
+which messages were refused, with which problems, or in which order among the refusals.
+
+Why it looks like this: `append_call` runs on the ingest hot path for every message, watched
+or not, so it does no per-message Python work. It keeps what ingest already made (the
+`Accepted`/`Refused` items and one `CallFacts` per HTTP call) in two preallocated rings and
+copies them in with slice assignments. The socket envelope of a message is built only when
+someone reads it, then cached in place of the item. A message that was checked only by the
+refusing-only checker (nobody was watching) gets the full checker's problems at that moment,
+so every reader sees the same envelope the socket would have sent.
+
+Sequence numbers are the collector's: contiguous, one per message. The ring holds
+`[oldest_seq, next_seq)`; what came before `oldest_seq` was cut (it is still in the archive,
+see `accepted_before` / `refused_before` for where). The store is pure: no I/O, no clock.
+"""
+
+from __future__ import annotations
+
+from array import array
+from bisect import bisect_left
+from dataclasses import dataclass
+from typing import Any, Sequence, Union
+
+from debugger import rules
+from debugger.checks import Checker
+from debugger.ingest import Accepted, Refused
+from debugger.protocol import ACCEPTED, REFUSED, EventEnvelope, Problem, event
+
+DEFAULT_CAPACITY = 100_000
+
+
+@dataclass(slots=True)
+class CallFacts:
+    """What one HTTP call's messages share: when and where it came, its request facts (the
+    envelope's `request`), and whether its messages were checked by the full checker."""
+
+    received_at: str
+    endpoint: str
+    request: dict[str, Any] | None
+    checked_fully: bool
+
+
+# A ring slot: nothing, an item as ingest made it (not yet read), or its cached envelope.
+_Slot = Union[Accepted, Refused, EventEnvelope, None]
+
+
+class RecentStore:
+    """The last `capacity` messages, by sequence number, read back as socket envelopes.
+
+    `check` is the full checker, used when a message that was checked only for refusals is
+    first read. A *window* (`window_seq`) is where the query API starts looking: `reset()`
+    moves it to now; nothing is deleted.
+    """
+
+    def __init__(self, capacity: int = DEFAULT_CAPACITY, check: Checker = rules.check, first_seq: int = 1) -> None:
+        if capacity < 1:
+            raise ValueError("capacity must be at least 1")
+        self.capacity = capacity
+        self.check = check
+        self.first_seq = first_seq  # nothing was ever numbered before it
+        self.next_seq = first_seq
+        self.window_seq = first_seq
+        self._items: list[_Slot] = [None] * capacity
+        self._calls: list[CallFacts | None] = [None] * capacity
+        self._refused: array[int] = array("q")  # every refused seq since start, ascending
+
+    # -- writing (the hot path) ----------------------------------------------------------
+
+    def append_call(
+        self, seq: int, call: CallFacts, results: Sequence[Accepted | Refused], refusals: int = -1
+    ) -> None:
+        """Keep one call's messages, numbered from `seq`. O(1) Python work per call: the items
+        go in by slice assignment. `refusals` (ingest's count; -1: count them here) lets the
+        common all-accepted call skip looking at its items."""
+        count = len(results)
+        if not count:
+            return
+        if seq != self.next_seq:
+            self._skip_to(seq)
+        if refusals:
+            self._refused.extend(s for s, item in enumerate(results, seq) if type(item) is Refused)
+        self.next_seq = seq + count
+        capacity = self.capacity
+        if count > capacity:
+            results, seq, count = results[count - capacity:], seq + count - capacity, capacity
+        start = seq % capacity
+        end = start + count
+        items, calls = self._items, self._calls
+        if count == 1:  # a single call (/v1/track, ...): no slices to build
+            items[start] = results[0]
+            calls[start] = call
+        elif end <= capacity:
+            items[start:end] = results
+            calls[start:end] = [call] * count
+        else:
+            split = capacity - start
+            items[start:] = results[:split]
+            items[: end - capacity] = results[split:]
+            calls[start:] = [call] * split
+            calls[: end - capacity] = [call] * (count - split)
+
+    def append(self, seq: int, item: Accepted | Refused, call: CallFacts) -> None:
+        """Keep one message (append_call for a whole call is cheaper)."""
+        self.append_call(seq, call, (item,), int(type(item) is Refused))
+
+    def _skip_to(self, seq: int) -> None:
+        """Numbers were skipped (or reused): blank what they would have held."""
+        if seq < self.next_seq:  # the numbering went back: start over from here
+            self.first_seq = self.window_seq = seq
+            self._refused = array("q")
+            gap = range(self.capacity)
+        else:
+            gap = range(self.next_seq, min(seq, self.next_seq + self.capacity))
+        for number in gap:
+            self._items[number % self.capacity] = None
+            self._calls[number % self.capacity] = None
+        self.next_seq = seq
+
+    # -- reading -------------------------------------------------------------------------
+
+    @property
+    def oldest_seq(self) -> int:
+        """The oldest sequence number still held; anything before it was cut."""
+        return max(self.first_seq, self.next_seq - self.capacity)
+
+    def __len__(self) -> int:
+        return self.next_seq - self.oldest_seq
+
+    def get(self, seq: int) -> EventEnvelope | None:
+        """The envelope of message `seq`, or None when it is not held (cut, or not yet come)."""
+        if not self.oldest_seq <= seq < self.next_seq:
+            return None
+        return self._envelope(seq, seq % self.capacity)
+
+    def last(self, n: int) -> list[EventEnvelope]:
+        """The newest `n` envelopes (fewer when fewer are held), oldest first."""
+        return self.envelopes(max(self.oldest_seq, self.next_seq - max(n, 0)))
+
+    def window(self, start_seq: int | None = None) -> list[EventEnvelope]:
+        """Every held envelope from `start_seq` (default: the current window's start) on, in
+        arrival order. Compare `oldest_seq` with the start to see what was cut."""
+        return self.envelopes(self.window_seq if start_seq is None else start_seq)
+
+    def envelopes(self, start_seq: int, stop_seq: int | None = None) -> list[EventEnvelope]:
+        """The held envelopes with `start_seq <= seq < stop_seq` (default: up to the newest).
+        Builds (and caches) the ones never read, then returns plain list slices."""
+        start = max(start_seq, self.oldest_seq)
+        stop = self.next_seq if stop_seq is None else min(stop_seq, self.next_seq)
+        if start >= stop:
+            return []
+        capacity = self.capacity
+        first, last = start % capacity, (stop - 1) % capacity
+        if first <= last:
+            return self._slice(start, first, last + 1)
+        return self._slice(start, first, capacity) + self._slice(start + capacity - first, 0, last + 1)
+
+    def _slice(self, seq: int, begin: int, end: int) -> list[EventEnvelope]:
+        items = self._items
+        part = items[begin:end]
+        out: list[EventEnvelope] = []
+        for offset, item in enumerate(part):
+            if type(item) is dict:
+                out.append(item)  # a cached envelope
+            elif item is not None:
+                built = self._envelope(seq + offset, begin + offset)
+                if built is not None:
+                    out.append(built)
+        return out
+
+    def _envelope(self, seq: int, index: int) -> EventEnvelope | None:
+        item = self._items[index]
+        if item is None or type(item) is dict:
+            return item
+        call = self._calls[index]
+        if call is None or not isinstance(item, (Accepted, Refused)):  # filled together: never
+            return None
+        envelope = self._build(seq, item, call)
+        self._items[index] = envelope
+        self._calls[index] = None
+        return envelope
+
+    def _build(self, seq: int, item: Accepted | Refused, call: CallFacts) -> EventEnvelope:
+        if isinstance(item, Accepted):  # its message is its archive line: raw adds nothing
+            status, raw = ACCEPTED, None
+            problems = item.problems if call.checked_fully else self.check(item.message)
+        else:
+            status, raw = REFUSED, item.raw
+            problems = item.problems if call.checked_fully else self._refused_problems(item)
+        return event(
+            seq=seq, received_at=call.received_at, endpoint=call.endpoint, write_key=item.write_key,
+            status=status, problems=problems, message=item.message, raw=raw, request=call.request,
+        )
+
+    def _refused_problems(self, item: Refused) -> list[Problem]:
+        """A refusal's own problems (why it was refused), then the warnings the full checker
+        adds for its message."""
+        if item.message is None:
+            return item.problems
+        seen = {(p["code"], p["path"]) for p in item.problems}
+        more = [p for p in self.check(item.message)
+                if p["level"] == "warning" and (p["code"], p["path"]) not in seen]
+        return item.problems + more
+
+    # -- windows and where cut messages are ------------------------------------------------
+
+    def reset(self) -> int:
+        """Start a new window at the next message; returns its first sequence number."""
+        self.window_seq = self.next_seq
+        return self.window_seq
+
+    def refused_before(self, seq: int) -> int:
+        """How many messages numbered before `seq` (since `first_seq`) were refused: with
+        the rejected file's line count at start, where message `seq`'s refusal would be."""
+        return bisect_left(self._refused, seq)
+
+    def accepted_before(self, seq: int) -> int:
+        """How many messages numbered before `seq` (since `first_seq`) were accepted: with the
+        archive's line count at start, the archive line where message `seq` would be."""
+        seq = min(max(seq, self.first_seq), self.next_seq)
+        return seq - self.first_seq - self.refused_before(seq)
+
+    def is_refused(self, seq: int) -> bool:
+        index = bisect_left(self._refused, seq)
+        return index < len(self._refused) and self._refused[index] == seq
