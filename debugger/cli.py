@@ -78,13 +78,16 @@ def collect(
     plan: Annotated[
         Optional[Path], typer.Option(help="Tracking plan (JSON Schema per event) to check live.")
     ] = None,
+    recent: Annotated[
+        int, typer.Option(min=1, help="Messages kept in memory for the /segdebug/ API (older ones are read from the archive).")
+    ] = 100_000,
 ) -> None:
     """Run the collector: Segment's HTTP tracking API on HOST:PORT, archived to NDJSON."""
     from debugger.serve import run_collect
 
     run_collect(
         host=host, port=port, archive=archive, socket=socket,
-        write_keys=write_key or [], fsync=fsync.value, plan=plan,
+        write_keys=write_key or [], fsync=fsync.value, plan=plan, recent=recent,
     )
 
 

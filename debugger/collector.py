@@ -11,7 +11,7 @@ import base64
 import sys
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 import orjson
 from aiohttp import web
@@ -25,6 +25,7 @@ from debugger.ingest import (
 )
 from debugger.message import CALL_TYPES, SHORT_PATHS
 from debugger.protocol import ACCEPTED, REFUSED, EventEnvelope, event
+from debugger.store import CallFacts, RecentStore
 
 Publish = Callable[[EventEnvelope], None]  # where each event goes (the hub, in serve.py)
 
@@ -64,6 +65,7 @@ class Collector:
     allowed: frozenset[str] = frozenset()
     tally: Callable[[int, int], None] | None = None
     seq: int = 1  # the next envelope's number
+    store: RecentStore | None = None  # the recent messages the /segdebug/ API reads, fed always
 
     def checker(self) -> Checker:
         if self.check_refusals is None or self.watched():
@@ -80,6 +82,9 @@ class Collector:
             self._write(call, outcome, endpoint)
         except OSError as error:
             raise ArchiveWriteError(f"cannot append to {self.writer.archive_path}: {error.strerror or error}") from error
+        if self.store is not None:
+            facts = CallFacts(call.received_at, endpoint, _request_facts(request, body_size), self.checker() is self.check)
+            self.store.append_call(self.seq, facts, outcome.results, outcome.refusals)
         if self.tally is None or self.watched():
             self._publish(request, call, outcome, endpoint, body_size)
         else:
@@ -143,8 +148,9 @@ def _answer(outcome: Outcome) -> web.Response:
     return json_response(outcome.status, outcome.body)
 
 
-def make_app(collector: Collector) -> web.Application:
-    """The aiohttp application: every endpoint and alias of the tracking API.
+def make_app(collector: Collector, routes: Iterable[web.AbstractRouteDef] = ()) -> web.Application:
+    """The aiohttp application: every endpoint and alias of the tracking API, plus `routes`
+    (the /segdebug/ local API, from serve.py) ahead of the catch-all 404.
 
     Run it with `web.AppRunner(app, **RUNNER_OPTIONS)`.
     """
@@ -222,6 +228,7 @@ def make_app(collector: Collector) -> web.Application:
     app.router.add_post("/v1/m", metrics)
     app.router.add_get("/v1/pixel/{kind}", pixel)
     app.router.add_get("/v1/projects/{key}/settings", settings)
+    app.router.add_routes(routes)
     app.router.add_route("OPTIONS", "/{tail:.*}", preflight)
     app.router.add_route("*", "/{tail:.*}", not_found)
     return app

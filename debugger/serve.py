@@ -23,7 +23,7 @@ from typing import AsyncIterator
 
 from aiohttp import web
 
-from debugger import __version__
+from debugger import __version__, api
 from debugger.archive_writer import ArchiveWriter
 from debugger.checks import Checker, make_checker
 from debugger.collector import RUNNER_OPTIONS, Collector, make_app
@@ -31,6 +31,7 @@ from debugger.errors import CliError
 from debugger.hub import Hub
 from debugger.paths import default_archive, default_socket
 from debugger.socket_server import serve as serve_socket
+from debugger.store import DEFAULT_CAPACITY, RecentStore
 
 WRITER = web.AppKey("writer", ArchiveWriter)
 HUB = web.AppKey("hub", Hub)
@@ -47,12 +48,14 @@ def run_collect(
     write_keys: list[str],
     fsync: str,
     plan: Path | None,
+    recent: int = DEFAULT_CAPACITY,
 ) -> None:
     """Run the collector in the foreground until SIGINT/SIGTERM."""
     archive_path = (archive or default_archive()).expanduser().absolute()
     options = CollectOptions(
         host, port, archive_path, socket, frozenset(write_keys), fsync,
         check=make_checker(plan), check_refusals=make_checker(plan, refusing_only=True),
+        recent=recent,
     )
     try:
         asyncio.run(_serve(options))
@@ -72,6 +75,7 @@ class CollectOptions:
     fsync: str
     check: Checker
     check_refusals: Checker
+    recent: int = DEFAULT_CAPACITY  # messages the /segdebug/ API keeps in memory
 
 
 def open_writer(archive: Path, fsync: str) -> ArchiveWriter:
@@ -142,11 +146,14 @@ async def _serve(options: CollectOptions) -> None:
         listening.close()
         raise
     hub = Hub(version=__version__, http_url=url, archive=str(options.archive))
+    store = RecentStore(options.recent, options.check)
     collector = Collector(
         writer=writer, check=options.check, check_refusals=options.check_refusals,
         publish=hub.publish, tally=hub.tally, watched=hub.watched, allowed=options.allowed,
+        store=store,
     )
-    app = make_app(collector)
+    app = make_app(collector, api.ROUTES)
+    app[api.STATE] = api.ApiState(store, options.archive, options.check)
     app[WRITER], app[HUB], app[SOCKET_PATH] = writer, hub, socket_path
     app.cleanup_ctx.extend([_writer_upkeep, _socket_server])
     try:
