@@ -255,7 +255,7 @@ def test_file_envelope_checks_with_the_spec_rules() -> None:
 
 @pytest.mark.parametrize("total", [60, 80, 120, 139, 140, 200, 300])
 def test_columns_fill_the_line_and_wide_lines_show_problems(total: int) -> None:
-    widths = dict(zip(COLUMNS, column_widths(total)))
+    widths = dict(zip(COLUMNS, column_widths(total), strict=True))
     shown = [width for width in widths.values() if width]
     assert sum(shown) + len(shown) + 1 == total  # one space before each column and at the end
     assert (widths["Problem"] > 0) == (total >= 140)
