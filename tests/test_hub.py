@@ -134,9 +134,26 @@ async def test_stats_about_once_a_second_count_what_was_published(hub: Hub, path
     last = stats[-1]
     assert {k: last[k] for k in ("received", "accepted", "rejected", "dropped")} == {
         "received": 8, "accepted": 6, "rejected": 2, "dropped": 0}
-    assert isinstance(last["rate"], float)
     assert last["matched"] == 3 and last["sampled"] == 1
     await stream.aclose()
+
+
+def test_the_rate_is_what_arrived_between_two_ticks_per_second() -> None:
+    """`rate` on stats lines: messages counted since the last tick over the seconds since it
+    (times given to `tick`, as the server's ticker does), published or only tallied."""
+    hub = Hub(version="9.9", http_url="http://127.0.0.1:1", archive="a.ndjson")
+    hub.tally(50, 0)  # before the first tick: not part of any measured interval
+    hub.tick(100.0)
+    for seq in range(3):
+        hub.publish(event(seq))
+    hub.tally(4, 1)
+    hub.tick(102.0)
+    assert hub.stats()["rate"] == 4.0  # 8 in 2 s
+    hub.tick(102.5)
+    assert hub.stats()["rate"] == 0.0
+    hub.tally(1, 0)
+    hub.tick(103.0)
+    assert hub.stats()["rate"] == 2.0
 
 
 async def _until_kind(stream: AsyncIterator[dict], kind: str, count: int) -> AsyncIterator[dict]:

@@ -354,8 +354,12 @@ def test_malformed_queries_say_where_and_what(text: str, position: int, message:
     assert "\n" not in str(error)
 
 
-def test_at_least_thirty_malformed_cases() -> None:
-    assert len(MALFORMED) >= 30
+def test_every_malformed_case_draws_its_caret_under_the_column() -> None:
+    """The caret a CLI prints for each refused query sits under the column the error names."""
+    for text, position, _ in MALFORMED:
+        with pytest.raises(QueryError) as caught:
+            parse(text)
+        assert caught.value.caret() == f"{text}\n{' ' * position}^", text
 
 
 def test_caret_points_at_the_position() -> None:

@@ -132,10 +132,19 @@ def test_context_traits_are_checked_too() -> None:
 
 
 def test_odd_values_never_raise() -> None:
+    """Fields of the wrong JSON type are reported as problems, never raised, never ignored."""
     for odd in (None, 1, [], {}, "", True, 1.5, "x" * 10_000):
         message = good(event=odd, properties=odd, traits=odd, context=odd, timestamp=odd, sentAt=odd,
                        receivedAt=odd, messageId=odd, userId=odd)
-        check(message)
+        found = check(message)
+        assert all(p["code"] in CODES and p["level"] == CODES[p["code"]][0] and p["message"] for p in found)
+        at = {(p["code"], p["path"]) for p in found}
+        times = {path for code, path in at if code == "bad_timestamp"}
+        assert times == (set() if odd is None else {"timestamp", "sentAt", "receivedAt"}), odd
+        absent = odd is None or odd == ""
+        assert (("missing_event", "event") in at) == absent, odd
+        assert (("missing_message_id", "messageId") in at) == absent, odd
+        assert (("empty_id", "userId") in at) == (odd == ""), odd
 
 
 def test_a_skewed_client_clock_shows_once_as_clock_skew() -> None:
