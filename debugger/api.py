@@ -130,6 +130,17 @@ def summarize(envelopes: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
 # -- the window: memory first, the archive for what was cut ---------------------------------
 
 
+_Identity = tuple[int, int] | None  # (device, inode) of a file, None while it does not exist
+
+
+def _identity_of(path: Path) -> _Identity:
+    try:
+        status = path.stat()
+    except OSError:
+        return None
+    return status.st_dev, status.st_ino
+
+
 @dataclass
 class ApiState:
     """What the handlers share: the store, the archive it mirrors, the checker that reads
@@ -139,8 +150,13 @@ class ApiState:
     archive: Path
     check: Checker
     # Lines in the archive / rejected file before the store's first message; counted the
-    # first time they are needed (a large archive is not read at start-up).
+    # first time they are needed (a large archive is not read at start-up). The files'
+    # identities are taken at start: a replaced file's lines are not the store's messages.
     _bases: tuple[int, int] | None = field(default=None, repr=False)
+    _identity: tuple[_Identity, _Identity] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._identity = (_identity_of(self.archive), _identity_of(self.rejected))
 
     @property
     def rejected(self) -> Path:
@@ -149,6 +165,8 @@ class ApiState:
     def bases(self) -> tuple[int, int] | None:
         """(archive lines, rejected lines) written before the store's first message, or None
         when the files no longer add up (deleted or moved while the collector ran)."""
+        if not self._same_files():
+            return None
         if self._bases is None:
             store = self.store
             archive = _count_lines(self.archive) - store.accepted_before(store.next_seq)
@@ -157,6 +175,17 @@ class ApiState:
                 return None
             self._bases = (archive, rejected)
         return self._bases
+
+    def _same_files(self) -> bool:
+        """Whether the archive and rejected file are still the ones the collector started
+        with (a file created since, by the first refusal, counts as the same)."""
+        for number, path in enumerate((self.archive, self.rejected)):
+            now, then = _identity_of(path), self._identity[number]
+            if then is None and now is not None:
+                self._identity = (now, self._identity[1]) if number == 0 else (self._identity[0], now)
+            elif now != then:
+                return False
+        return True
 
     def window_info(self) -> dict[str, Any]:
         """Where the current window starts: its sequence number and the 1-based lines of the
