@@ -72,8 +72,8 @@ def replay(
     """Resend archived events to a collector, Segment, or any webhook; nothing is lost."""
     from replay.reader import Selection
     from replay.run import ReplayOptions, describe_run, run_replay
-    from replay.sender import DeliveryOptions
-    from replay.target import resolve
+    from debugger.delivery.sender import DeliveryOptions
+    from debugger.delivery.target import resolve
     from replay.transform import Transformation, parse_assignment
 
     if rate is not None and speed is not None:

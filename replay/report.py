@@ -1,8 +1,9 @@
-"""What a run did: counters, latency histogram, live progress and the final (vegeta-like) report."""
+"""What a run did: counters, live progress and the final (vegeta-like) report, which ends with
+Event Delivery's key metrics (delivered, not delivered, p95 latency, errors grouped by status
+and reason) from the delivery engine's error table."""
 
 from __future__ import annotations
 
-import math
 import sys
 import time
 from collections import Counter
@@ -11,32 +12,14 @@ from typing import IO, Any
 
 import orjson
 
+from debugger.delivery.exchange import Exchange, hide_key
+from debugger.delivery.latency import LatencyHistogram
+from debugger.delivery.sender import Outgoing
+from debugger.delivery.summary import ErrorTable, Example
+
+__all__ = ["LatencyHistogram", "Progress", "ReplayStats", "Summary"]
+
 MAX_DISTINCT_ERRORS = 20
-_BUCKETS_PER_E = 40  # ~2.5 % latency resolution in a fixed-size histogram
-
-
-@dataclass
-class LatencyHistogram:
-    """Request latencies in log buckets: fixed memory however long the run."""
-
-    buckets: Counter[int] = field(default_factory=Counter)
-    count: int = 0
-    maximum: float = 0.0
-
-    def add(self, seconds: float) -> None:
-        self.buckets[int(math.log(max(seconds, 1e-6) * 1e6) * _BUCKETS_PER_E)] += 1
-        self.count += 1
-        self.maximum = max(self.maximum, seconds)
-
-    def percentile(self, fraction: float) -> float:
-        if not self.count:
-            return 0.0
-        rank, seen = fraction * self.count, 0
-        for bucket in sorted(self.buckets):
-            seen += self.buckets[bucket]
-            if seen >= rank:
-                return min(math.exp((bucket + 0.5) / _BUCKETS_PER_E) / 1e6, self.maximum)
-        return self.maximum
 
 
 @dataclass
@@ -50,17 +33,27 @@ class ReplayStats:
     requests: int = 0
     retried: int = 0
     statuses: Counter[str] = field(default_factory=Counter)
-    errors: Counter[str] = field(default_factory=Counter)
+    errors: Counter[str] = field(default_factory=Counter)  # the run's own (reading, checkpoint)
+    table: ErrorTable = field(default_factory=ErrorTable)  # delivery errors by status and reason
     latency: LatencyHistogram = field(default_factory=LatencyHistogram)
     started: float = field(default_factory=time.monotonic)
     finished: float | None = None
 
     def request(self, seconds: float, status: int | None, error: str | None) -> None:
+        """The sender's Observer: every attempt."""
         self.requests += 1
         self.latency.add(seconds)
         self.statuses[str(status) if status is not None else "error"] += 1
-        if error is not None:
-            self.error(error)
+
+    def failed_attempt(self, batch: Outgoing, exchange: Exchange, final: bool) -> None:
+        """The sender's Observer: a failed attempt, grouped by status and reason (write keys
+        a server echoes are masked); an example keeps the first message as You sent."""
+        if not final:
+            self.retried += 1
+        key = batch.key
+        example = Example.of(batch.items[0].decode(errors="replace"), exchange)
+        self.table.add(exchange.status, hide_key(exchange.reason, key), len(batch.items), final=final,
+                       now=time.time(), example=example)
 
     def error(self, error: str) -> None:
         if error in self.errors or len(self.errors) < MAX_DISTINCT_ERRORS:
@@ -102,7 +95,11 @@ class Summary:
             "latency_ms": {name: round(value * 1000, 3) for name, value in (
                 ("p50", lat.percentile(0.5)), ("p90", lat.percentile(0.9)),
                 ("p99", lat.percentile(0.99)), ("max", lat.maximum))},
-            "statuses": dict(sorted(s.statuses.items())), "errors": dict(s.errors.most_common()),
+            "statuses": dict(sorted(s.statuses.items())),
+            "not_delivered": s.failed + s.too_big + s.bad_lines,
+            "p95_ms": round(lat.percentile(0.95) * 1000, 3) if lat.count else None,
+            "errors": s.table.rows() + [{"status": None, "reason": text, "count": count}
+                                        for text, count in s.errors.most_common()],
             "failed_file": self.failed_file, "interrupted": self.interrupted,
             "write_keys": self.write_keys, "resume": self.resume_command,
             "earlier_runs": self.earlier,
@@ -117,6 +114,8 @@ class Summary:
             f"delivered   {d['delivered']}",
             f"failed      {d['failed'] + d['bad_lines']}"
             + (f"   -> {d['failed_file']}" if d["failed_file"] else ""),
+            f"not delivered {d['not_delivered']}   p95 latency "
+            + (f"{d['p95_ms']:.1f} ms" if d["p95_ms"] is not None else "-"),
             f"requests    {d['requests']}   retried {d['retried']}   in {d['seconds']:.2f} s, "
             f"{d['events_per_second']:,.0f} events/s",
             f"latency     p50 {lat['p50']:.1f} ms   p90 {lat['p90']:.1f} ms   "
@@ -127,8 +126,8 @@ class Summary:
         if self.earlier:
             lines.append("earlier runs " + "  ".join(f"{k.replace('_', ' ')} {v}" for k, v in self.earlier.items()))
         if d["errors"]:
-            lines.append("errors")
-            lines.extend(f"  {count:>7}  {error}" for error, count in d["errors"].items())
+            lines.append("errors (messages, by status and reason; retried attempts included)")
+            lines.extend(error_line(row) for row in d["errors"])
         if self.interrupted:
             lines.append("interrupted: " + (f"resume with: {self.resume_command}"
                                             if self.resume_command else "nothing left to resume"))
@@ -170,3 +169,10 @@ class Progress:
         if self.tty:
             self.stream.write("\r\033[K")
             self.stream.flush()
+
+
+def error_line(row: dict[str, Any]) -> str:
+    """One row of an error table as text: count, status (or `-` for no answer), reason."""
+    status = row["status"] if row["status"] is not None else "-"
+    final = f"  ({row['not_delivered']} not delivered)" if row.get("not_delivered") else ""
+    return f"  {row['count']:>7}  {status!s:>3}  {row['reason']}{final}"

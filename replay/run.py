@@ -15,6 +15,8 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from debugger.archive import ArchiveError, RawLine, content_size, expand, parse_line
+from debugger.delivery.sender import BatchResult, DeliveryOptions, Sender, preflight
+from debugger.delivery.target import Target
 from debugger.errors import CliError
 from debugger.message import event_time, mask_key
 from replay import checkpoint as checkpoints
@@ -25,8 +27,6 @@ from replay.pacing import HoldWindow, RateSchedule, Schedule, SpeedSchedule, Unp
 from replay.reader import ArchiveReader, BadInputLine, Chunk, Selection, original_time
 from replay.refeed import read_input
 from replay.report import Progress, ReplayStats, Summary
-from replay.sender import BatchResult, DeliveryOptions, Sender, preflight
-from replay.target import Target
 from replay.transform import BrokenLine, Transformation, Transformer
 
 TICK_SECONDS = 1.0

@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from replay import checkpoint as checkpoints
-from replay.backoff import backoff_delay, is_retryable, server_wait
+from debugger.delivery.backoff import backoff_delay, is_retryable, server_wait
 from replay.batching import Batcher
 from replay.cli import resume_command
 from replay.pacing import HoldWindow, RateSchedule, SpeedSchedule
@@ -23,7 +23,7 @@ from replay.rawjson import AMBIGUOUS, drop_key, edit_line, edit_lines, prepend_f
 from replay.reader import SelectedLine
 from replay.report import LatencyHistogram, Progress, ReplayStats
 from replay.run import _total_bytes
-from replay.target import resolve
+from debugger.delivery.target import resolve
 from replay.transform import Transformation, Transformer, new_message_id, parse_assignment, set_path
 
 

@@ -1,7 +1,11 @@
-"""DeliveryOptions: one aiohttp session, a few workers, retries with backoff, a shared 429 pause.
+"""The sender: one keep-alive aiohttp session, a few workers, retries with capped jittered
+backoff, a 429 (or 503 with a hint) pausing every request to that destination, other 4xx final,
+and a refused batch narrowed down to the message the destination refuses.
 
 Workers take whole batches from a bounded queue (no coroutine per event). A request body is
-spliced from the batch's item bytes. A 429 pauses every worker until the server's hint passes.
+spliced from the batch's item bytes, never re-serialised. Every attempt becomes an `Exchange`
+(what was sent, what came back) that the observer sees when it failed and the result carries.
+Replay and forwarding both drive this class; what a batch *is* stays theirs (`Outgoing`).
 """
 
 from __future__ import annotations
@@ -14,20 +18,48 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import lru_cache
-from typing import Awaitable, Callable
+from typing import Awaitable, Callable, Protocol, Sequence, TypeVar
 from urllib.parse import urlsplit
 
 import aiohttp
 import orjson
+from multidict import CIMultiDict
 
 from debugger import __version__
+from debugger.delivery.backoff import backoff_delay, is_retryable, server_wait
+from debugger.delivery.exchange import Exchange, answer_reason
 from debugger.message import format_time, now_iso
-from replay.backoff import backoff_delay, is_retryable, server_wait
-from replay.batching import Batch
-from replay.rawjson import prepend_field
-from replay.report import ReplayStats
 
 USER_AGENT = f"segdebug-replay/{__version__}"
+FORWARD_USER_AGENT = f"segdebug-forward/{__version__}"
+# A refused batch is split to find the refused message only for statuses about the content;
+# 401/403/404 refuse every half the same way, so halving would only multiply requests.
+NARROWED_STATUSES = frozenset({400, 413, 422})
+_NO_HEADERS: CIMultiDict[str] = CIMultiDict()
+
+
+class Outgoing(Protocol):
+    """What the sender needs of a batch: its write key, its URL and its items' exact bytes."""
+
+    @property
+    def key(self) -> str | None: ...
+    @property
+    def url(self) -> str: ...
+    @property
+    def items(self) -> Sequence[bytes]: ...
+
+
+B = TypeVar("B", bound=Outgoing)
+
+
+class Observer(Protocol):
+    """Who counts what the sender does (replay's stats, a destination's summary)."""
+
+    def request(self, seconds: float, status: int | None, error: str | None) -> None:
+        """Every attempt (status None: no answer)."""
+
+    def failed_attempt(self, batch: Outgoing, exchange: Exchange, final: bool) -> None:
+        """An attempt that failed: retried (`final` False) or the batch's last one."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,11 +71,17 @@ class BatchResult:
     error: str = ""
     attempts: int = 0
     interrupted: bool = False
+    exchange: Exchange | None = None  # the last attempt
+
+    @property
+    def refused(self) -> bool:
+        """Finally refused by the destination for what it holds (narrowing may find the culprit)."""
+        return not self.delivered and not self.interrupted and self.status in NARROWED_STATUSES
 
 
 @dataclass(frozen=True)
 class DeliveryOptions:
-    """The delivery options of one run."""
+    """How to deliver: request shape, headers, concurrency, retries and their waits."""
 
     mode: str = "batch"  # batch | single
     fresh_sent_at: bool = True
@@ -53,6 +91,7 @@ class DeliveryOptions:
     timeout: float = 30.0
     backoff_base: float = 0.2
     backoff_cap: float = 10.0
+    user_agent: str = USER_AGENT
 
 
 class PauseGate:
@@ -64,22 +103,34 @@ class PauseGate:
     def pause(self, seconds: float) -> None:
         self.until = max(self.until, time.monotonic() + seconds)
 
-    async def wait(self) -> None:
-        while (left := self.until - time.monotonic()) > 0:
-            await asyncio.sleep(left)
+    @property
+    def paused(self) -> bool:
+        return self.until > time.monotonic()
+
+    async def wait(self, stopping: asyncio.Event) -> None:
+        while (left := self.until - time.monotonic()) > 0 and not stopping.is_set():
+            try:
+                await asyncio.wait_for(stopping.wait(), left)
+            except asyncio.TimeoutError:
+                pass
 
 
-def body_of(batch: Batch, mode: str, fresh_sent_at: bool) -> bytes:
+def body_of(batch: Outgoing, mode: str, fresh_sent_at: bool) -> bytes:
     """The request body: a batch envelope spliced from item bytes, or the single message."""
-    if mode == "single":
-        item = batch.items[0]
-        return prepend_field(item, "sentAt", orjson.dumps(now_iso())) if fresh_sent_at else item
-    tail = _key_field(batch.key) + (_sent_at_field() if fresh_sent_at else b"") + b"}"
     items = batch.items
+    if mode == "single":
+        item = items[0]
+        return _with_sent_at(item) if fresh_sent_at else item
+    tail = _key_field(batch.key) + (_sent_at_field() if fresh_sent_at else b"") + b"}"
     if len(items) == 1:
         return b'{"batch":[' + items[0] + tail
     # the envelope rides on the first and last messages, so the body is copied once, not thrice
     return b",".join((b'{"batch":[' + items[0], *items[1:-1], items[-1] + tail))
+
+
+def _with_sent_at(item: bytes) -> bytes:
+    """A single message with a fresh `sentAt` as its first field (senders drop a stale one)."""
+    return b'{"sentAt":' + orjson.dumps(now_iso()) + (b"," if item != b"{}" else b"") + item[1:]
 
 
 @lru_cache(maxsize=256)
@@ -102,15 +153,15 @@ def _sent_at_field_at(millisecond: int) -> bytes:
 class Sender:
     """Posts batches until they are acknowledged, finally refused, out of retries, or stopped."""
 
-    def __init__(self, delivery: DeliveryOptions, stats: ReplayStats, stopping: asyncio.Event,
+    def __init__(self, delivery: DeliveryOptions, observer: Observer, stopping: asyncio.Event,
                  rng: random.Random | None = None) -> None:
         self.delivery = delivery
-        self.stats = stats
+        self.observer = observer
         self.stopping = stopping
         self.rng = rng or random.Random()
         self.gate = PauseGate()
         self.session: aiohttp.ClientSession | None = None
-        base = {"Content-Type": "application/json", "User-Agent": USER_AGENT}
+        base = {"Content-Type": "application/json", "User-Agent": delivery.user_agent}
         base.update(dict(delivery.headers))
         self._user_auth = any(k.lower() == "authorization" for k, _ in delivery.headers)
         self._base_headers = base
@@ -119,7 +170,7 @@ class Sender:
     async def __aenter__(self) -> "Sender":
         connector = aiohttp.TCPConnector(limit=self.delivery.concurrency, ttl_dns_cache=300)
         timeout = aiohttp.ClientTimeout(total=self.delivery.timeout)
-        # no cookie jar: a replay must not carry state between requests (and it is cheaper)
+        # no cookie jar: a delivery must not carry state between requests (and it is cheaper)
         self.session = aiohttp.ClientSession(connector=connector, timeout=timeout,
                                              cookie_jar=aiohttp.DummyCookieJar())
         return self
@@ -129,7 +180,7 @@ class Sender:
             await self.session.close()
 
     def headers_for(self, key: str | None) -> dict[str, str]:
-        """Basic auth with the batch's write key (unless --header set Authorization)."""
+        """Basic auth with the batch's write key (unless a header option set Authorization)."""
         headers = self._headers.get(key)
         if headers is None:
             headers = dict(self._base_headers)
@@ -139,8 +190,8 @@ class Sender:
             headers = self._headers[key] = headers
         return headers
 
-    async def worker(self, queue: asyncio.Queue[Batch | None],
-                     done: Callable[[Batch, BatchResult], Awaitable[None]]) -> None:
+    async def worker(self, queue: asyncio.Queue[B | None],
+                     done: Callable[[B, BatchResult], Awaitable[None]]) -> None:
         """Deliver batches from `queue` until a None arrives or the run is stopping."""
         while not self.stopping.is_set():
             batch = await queue.get()
@@ -152,23 +203,25 @@ class Sender:
                 result = BatchResult(False, None, f"unexpected error: {error!r}", 1)
             await done(batch, result)
 
-    async def deliver(self, batch: Batch) -> BatchResult:
-        assert self.session is not None
+    async def deliver(self, batch: Outgoing) -> BatchResult:
+        """Send one batch, retrying what may succeed later, until it ends (see BatchResult)."""
         delivery = self.delivery
         headers = self.headers_for(batch.key)
         attempts = 0
         while True:
-            await self.gate.wait()
+            await self.gate.wait(self.stopping)
             if self.stopping.is_set():
                 return BatchResult(False, attempts=attempts, interrupted=True)
             attempts += 1
             body = body_of(batch, delivery.mode, delivery.fresh_sent_at)
-            status, error, wait = await self._post(batch.url, body, headers)
-            if status is not None and 200 <= status < 300:
-                return BatchResult(True, status, attempts=attempts)
-            if not is_retryable(status) or attempts > delivery.max_retries:
-                return BatchResult(False, status, error, attempts)
-            self.stats.retried += 1
+            exchange, wait = await self._post(batch.url, body, headers)
+            status = exchange.status
+            if exchange.ok:
+                return BatchResult(True, status, attempts=attempts, exchange=exchange)
+            final = not is_retryable(status) or attempts > delivery.max_retries
+            self.observer.failed_attempt(batch, exchange, final)
+            if final:
+                return BatchResult(False, status, exchange.error, attempts, exchange=exchange)
             delay = backoff_delay(attempts, self.rng, delivery.backoff_base, delivery.backoff_cap)
             if wait is not None:
                 delay = max(delay, wait)
@@ -179,9 +232,18 @@ class Sender:
             except asyncio.TimeoutError:
                 continue
 
-    async def _post(self, url: str, body: bytes,
-                    headers: dict[str, str]) -> tuple[int | None, str, float | None]:
-        """(status, error text, server-requested wait); status None for a network error."""
+    async def deliver_narrowed(self, batch: B, split: Callable[[B], tuple[B, B]]) -> list[tuple[B, BatchResult]]:
+        """Deliver `batch`; when the destination refuses it for its content, deliver each half
+        the same way, so only the refused message(s) end refused (about 2·log2(n) requests for
+        one bad message in n)."""
+        result = await self.deliver(batch)
+        if not result.refused or len(batch.items) < 2:
+            return [(batch, result)]
+        left, right = split(batch)
+        return [*await self.deliver_narrowed(left, split), *await self.deliver_narrowed(right, split)]
+
+    async def _post(self, url: str, body: bytes, headers: dict[str, str]) -> tuple[Exchange, float | None]:
+        """The attempt's exchange and the server-requested wait (429/503 hints), if any."""
         assert self.session is not None
         started = time.monotonic()
         try:
@@ -189,17 +251,23 @@ class Sender:
                 answer = await response.read()
                 status = response.status
                 wait = server_wait(response.headers, time.time()) if status in (429, 503) else None
+                answer_headers = response.headers
         except asyncio.TimeoutError:
-            error = f"timeout after {self.delivery.timeout:g} s"
-            self.stats.request(time.monotonic() - started, None, error)
-            return None, error, None
+            reason = f"timeout after {self.delivery.timeout:g} s"
+            return self._failed(url, headers, body, reason, started), None
         except (aiohttp.ClientError, OSError) as exc:
-            error = describe_network_error(exc)
-            self.stats.request(time.monotonic() - started, None, error)
-            return None, error, None
-        error = "" if 200 <= status < 300 else http_error(status, answer)
-        self.stats.request(time.monotonic() - started, status, error or None)
-        return status, error, wait
+            return self._failed(url, headers, body, describe_network_error(exc), started), None
+        seconds = time.monotonic() - started
+        reason = "" if 200 <= status < 300 else answer_reason(status, answer)
+        exchange = Exchange(url, headers, body, status, answer_headers, answer, reason, seconds)
+        self.observer.request(seconds, status, exchange.error or None)
+        return exchange, wait
+
+    def _failed(self, url: str, headers: dict[str, str], body: bytes, reason: str,
+                started: float) -> Exchange:
+        seconds = time.monotonic() - started
+        self.observer.request(seconds, None, reason)
+        return Exchange(url, headers, body, None, _NO_HEADERS, b"", reason, seconds)
 
 
 async def preflight(url: str, timeout: float) -> str | None:
@@ -215,18 +283,6 @@ async def preflight(url: str, timeout: float) -> str | None:
         return f"{parts.hostname}:{port}: {reason.lower()}"
     writer.close()
     return None
-
-
-def http_error(status: int, answer: bytes) -> str:
-    """A short, single-line description of an error answer."""
-    text = answer[:200].decode(errors="replace").replace("\n", " ").strip()
-    try:
-        parsed = orjson.loads(answer)
-        if isinstance(parsed, dict):
-            text = str(parsed.get("message") or parsed.get("error") or parsed.get("code") or text)
-    except orjson.JSONDecodeError:
-        pass
-    return f"HTTP {status}" + (f": {text[:200]}" if text else "")
 
 
 def describe_network_error(exc: BaseException) -> str:

@@ -1,4 +1,5 @@
-"""Where replay posts: a Segment-style base URL becomes `/v1/batch`; explicit endpoints stay."""
+"""Where deliveries post (`replay --to`, `collect --forward`): a Segment-style base URL becomes
+`/v1/batch`; explicit endpoints stay."""
 
 from __future__ import annotations
 

@@ -1,0 +1,67 @@
+"""The failed file: every message that was not delivered, with why and how often it was tried.
+
+Each record starts with `{"replayFailed":1,` and ends with the message, so `segdebug replay`
+takes the file back as input (replay.refeed reads these same keys) and resends exactly those
+messages. Replay and forwarding both write it; records are appended and flushed before the
+position that passed them is saved, so a crash never loses a failure.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import IO, Any, Sequence
+
+import orjson
+
+RECORD_KEY = "replayFailed"  # replay.refeed.RECORD_KEY must stay equal (tests check)
+MESSAGE_KEY = b',"message":'
+
+
+class FailedFile:
+    """Appends one NDJSON record per failed message; opened only when the first one comes."""
+
+    def __init__(self, path: Path, *, append: bool) -> None:
+        self.path = path
+        self.mode = "ab" if append else "wb"
+        self.count = 0
+        self._handle: IO[bytes] | None = None
+        if not append and path.exists():
+            path.unlink()
+
+    def message(self, ordinal: int | None, item: bytes, error: str, status: int | None = None,
+                attempts: int = 0, **extra: Any) -> None:
+        """One failed message, kept as its exact bytes (last, so refeed can cut it out)."""
+        fields: dict[str, Any] = {RECORD_KEY: 1, "status": status, "error": error, "attempts": attempts}
+        if ordinal is not None:
+            fields["input"] = ordinal
+        fields.update(extra)
+        head = orjson.dumps(fields)
+        self._write(head[:-1] + MESSAGE_KEY + item + b"}")
+
+    def messages(self, ordinals: Sequence[int] | None, items: Sequence[bytes], error: str,
+                 status: int | None, attempts: int, **extra: Any) -> None:
+        for index, item in enumerate(items):
+            self.message(ordinals[index] if ordinals is not None else None, item, error, status,
+                         attempts, **extra)
+
+    def raw(self, raw: bytes, reason: str, **where: Any) -> None:
+        """A line that is not a message at all (not JSON): its text, and why."""
+        record = {RECORD_KEY: 1, "status": None, "error": reason, "attempts": 0, **where,
+                  "raw": raw.decode(errors="replace")}
+        self._write(orjson.dumps(record))
+
+    def flush(self) -> None:
+        if self._handle is not None:
+            self._handle.flush()
+
+    def close(self) -> None:
+        if self._handle is not None:
+            self._handle.close()
+            self._handle = None
+
+    def _write(self, record: bytes) -> None:
+        if self._handle is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._handle = open(self.path, self.mode)  # noqa: SIM115 - closed by close()
+        self._handle.write(record + b"\n")
+        self.count += 1

@@ -1,0 +1,144 @@
+"""The delivery engine's sender against real aiohttp endpoints on 127.0.0.1: a refused batch
+narrowed down to the bad message, other 4xx never retried, 429 pausing the destination."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Coroutine, TypeVar
+
+import orjson
+from aiohttp import web
+from aiohttp.typedefs import Handler
+
+from debugger.delivery.exchange import Exchange
+from debugger.delivery.sender import DeliveryOptions, Outgoing, Sender
+
+
+@dataclass
+class Parcel:
+    key: str | None
+    url: str
+    items: list[bytes]
+
+
+def halves(parcel: Parcel) -> tuple[Parcel, Parcel]:
+    middle = len(parcel.items) // 2
+    return Parcel(parcel.key, parcel.url, parcel.items[:middle]), Parcel(parcel.key, parcel.url, parcel.items[middle:])
+
+
+@dataclass
+class Observed:
+    requests: list[int | None] = field(default_factory=list)
+    failed: list[tuple[int | None, bool, int]] = field(default_factory=list)
+
+    def request(self, seconds: float, status: int | None, error: str | None) -> None:
+        self.requests.append(status)
+
+    def failed_attempt(self, batch: Outgoing, exchange: Exchange, final: bool) -> None:
+        self.failed.append((exchange.status, final, len(batch.items)))
+
+
+async def serve(handler: Handler) -> tuple[web.AppRunner, str]:
+    app = web.Application()
+    app.router.add_post("/v1/batch", handler)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    return runner, f"http://127.0.0.1:{runner.addresses[0][1]}/v1/batch"
+
+
+def items(count: int, bad: set[int]) -> list[bytes]:
+    return [orjson.dumps({"messageId": f"m{n}", "bad": n in bad}) for n in range(count)]
+
+
+T = TypeVar("T")
+
+
+def run(coroutine_factory: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    return asyncio.run(coroutine_factory())
+
+
+def test_a_refused_batch_is_narrowed_down_to_the_bad_messages() -> None:
+    accepted: list[str] = []
+    bodies: list[int] = []
+
+    async def handler(request: web.Request) -> web.Response:
+        batch = orjson.loads(await request.read())["batch"]
+        bodies.append(len(batch))
+        if any(message["bad"] for message in batch):
+            return web.json_response({"message": "bad message"}, status=400)
+        accepted.extend(message["messageId"] for message in batch)
+        return web.json_response({"success": True})
+
+    async def main() -> list[tuple[Parcel, bool, int | None]]:
+        runner, url = await serve(handler)
+        observed = Observed()
+        try:
+            async with Sender(DeliveryOptions(), observed, asyncio.Event()) as sender:
+                results = await sender.deliver_narrowed(Parcel("wk", url, items(100, {17, 63})), halves)
+        finally:
+            await runner.cleanup()
+        assert all(final for _, final, _ in observed.failed)  # 400 never retried
+        return [(parcel, result.delivered, result.status) for parcel, result in results]
+
+    results = run(main)
+    refused = [orjson.loads(parcel.items[0])["messageId"] for parcel, ok, _ in results if not ok]
+    assert refused == ["m17", "m63"]
+    assert all(len(parcel.items) == 1 and status == 400 for parcel, ok, status in results if not ok)
+    assert sorted(accepted) == sorted(f"m{n}" for n in range(100) if n not in (17, 63))
+    assert len(bodies) < 30  # halving, not one request per message
+
+
+def test_401_is_final_and_not_narrowed() -> None:
+    calls: list[int] = []
+
+    async def handler(request: web.Request) -> web.Response:
+        calls.append(1)
+        return web.json_response({"message": "write key 'wk_secret_1' is not accepted"}, status=401)
+
+    async def main() -> None:
+        runner, url = await serve(handler)
+        try:
+            async with Sender(DeliveryOptions(), Observed(), asyncio.Event()) as sender:
+                results = await sender.deliver_narrowed(Parcel("wk", url, items(10, set())), halves)
+        finally:
+            await runner.cleanup()
+        [(_, result)] = results
+        assert not result.delivered and result.status == 401 and result.attempts == 1
+        assert result.exchange is not None and "not accepted" in result.exchange.reason
+
+    run(main)
+    assert len(calls) == 1
+
+
+def test_429_with_retry_after_pauses_every_request_to_that_destination() -> None:
+    arrivals: list[float] = []
+
+    async def handler(request: web.Request) -> web.Response:
+        arrivals.append(time.monotonic())
+        await request.read()
+        if len(arrivals) == 1:
+            return web.json_response({"message": "slow down"}, status=429, headers={"Retry-After": "1"})
+        return web.json_response({"success": True})
+
+    async def main() -> None:
+        runner, url = await serve(handler)
+        observed = Observed()
+        try:
+            options = DeliveryOptions(concurrency=2, backoff_base=0.01, backoff_cap=0.02)
+            async with Sender(options, observed, asyncio.Event()) as sender:
+                first = asyncio.create_task(sender.deliver(Parcel("wk", url, items(1, set()))))
+                while not sender.gate.paused:
+                    await asyncio.sleep(0.01)
+                second = await sender.deliver(Parcel("wk", url, items(1, set())))
+                assert (await first).delivered and second.delivered
+        finally:
+            await runner.cleanup()
+        assert observed.failed == [(429, False, 1)]
+
+    run(main)
+    assert len(arrivals) == 3
+    assert min(arrivals[1:]) - arrivals[0] >= 0.95  # nothing went to the paused destination early
