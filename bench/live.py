@@ -35,7 +35,7 @@ from textual import events  # noqa: E402
 from textual._compositor import CompositorUpdate  # noqa: E402
 
 from debugger.tui.app import LiveApp, create_app  # noqa: E402
-from debugger.tui.model import mode_text  # noqa: E402
+from debugger.tui.widgets.status_bar import mode_text  # noqa: E402
 from debugger.tui.launcher import EmbeddedCollector  # noqa: E402
 from debugger.tui.sources import SocketSource  # noqa: E402
 
