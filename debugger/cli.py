@@ -185,6 +185,29 @@ def schema(
     run_schema(archives=archives, fmt=format, query_text=filter, plan=plan, plan_out=plan_out, diff=diff)
 
 
+@app.command("assert")
+def assert_(
+    query: Annotated[str, typer.Argument(help='Query the events must match, e.g. \'event:"Order Completed"\'.')],
+    count: Annotated[Optional[int], typer.Option("--count", help="Exactly N accepted events must match.")] = None,
+    low: Annotated[Optional[int], typer.Option("--min", help="At least N must match (default: 1).")] = None,
+    high: Annotated[Optional[int], typer.Option("--max", help="At most N may match.")] = None,
+    no_refused: Annotated[bool, typer.Option("--no-refused", help="Fail if any call in the window was refused.")] = False,
+    within: Annotated[float, typer.Option(help="Keep looking for up to SECONDS before failing.")] = 2.0,
+    port: Annotated[Optional[int], typer.Option(min=1, max=65535, help=f"Port of the collector on {DEFAULT_HOST} (default {DEFAULT_PORT}).")] = None,
+    url: Annotated[Optional[str], typer.Option(help="The collector's URL, e.g. http://127.0.0.1:8080.")] = None,
+    json: Annotated[bool, typer.Option("--json", help="Print the verdict as JSON.")] = False,
+) -> None:
+    """Check the collector's current window (since start or the last reset): exit 0 when the
+    expectation holds, 1 when not (printing what matched, what was refused, the nearest misses)."""
+    from debugger.assertion import run_assert
+
+    if port is not None and url is not None:
+        raise CliError("give --port or --url, not both")
+    target = url or f"http://{DEFAULT_HOST}:{port or DEFAULT_PORT}"
+    code = run_assert(query, count, low, high, no_refused, within, target, json)
+    raise typer.Exit(code)
+
+
 @app.command("help")
 def help_topic(
     topic: Annotated[str, typer.Argument(help="Topic: query.")] = "query",
