@@ -8,7 +8,7 @@ follows it before the final one (a nested key's object would close there first).
 from __future__ import annotations
 
 from enum import Enum
-from typing import Final
+from typing import Callable, Final
 
 
 class _Ambiguous(Enum):
@@ -79,59 +79,136 @@ def string_value(raw: bytes, key: bytes) -> str | None | _Ambiguous:
         return AMBIGUOUS
 
 
-def edit_lines(lines: list[bytes], drop_sent_at: bool) -> tuple[list[str | None], list[bytes], list[int]]:
-    """The hot path, one tight loop over a run of lines: each line's top-level writeKey and its
-    bytes without the top-level sentAt; `undecided` lists the lines the parser must handle
-    (their key and bytes are placeholders). The rules of `string_value` and `drop_key`, with
-    the tail checks (no closing brace, no escape after the first key found) done once.
+def cut_field(raw: bytes, start: int, end: int) -> bytes:
+    """`raw` without the field `raw[start:end]` (`"name":"value"`, followed by `,` or the final
+    `}`) and without one of the commas around it."""
+    if raw[end] == 44:  # a comma follows: cut the field and that comma
+        return raw[:start] + raw[end + 1 :]
+    if raw[start - 1] == 44:  # the last field: cut the comma before it
+        return raw[: start - 1] + raw[end:]
+    return raw[:start] + raw[end:]
 
-    Every operation per line counts here (~2 us/line was a third of replay's CPU), hence the
-    bound `append`s and the key cache: consecutive lines nearly always share a write key, so
-    one `startswith` replaces finding, slicing and decoding it again."""
+
+Spans = tuple[int, int, int, int]  # writeKey's field (start, end), sentAt's; (-1, 0) if absent
+
+
+def field_spans(raw: bytes, search: Callable[[bytes, bytes], int], drop_sent_at: bool) -> Spans | None:
+    """Where the top-level writeKey and (when it is dropped) sentAt fields of `raw`, a line
+    that is a JSON object, start and end (`raw[end]` being the `,` or final `}` after each), as
+    found by `search` (`bytes.find`: fields at the front; `bytes.rfind`: at the end);
+    None when the bytes do not prove it (then the parser decides).
+
+    Why the bytes suffice:
+    - A found `"writeKey"` (or `"sentAt"`) whose byte before is `{` or `,` and after is `:"` is
+      a key with a string value: its first quote is not escaped (a quote inside a string always
+      is), so it opens a string, the name, followed by `:`.
+    - That key belongs to the outermost object when no `{` or `[` byte comes before it, in or
+      out of strings (nothing was opened yet: the front of the line, as S3 exports and
+      RudderStack write), or when no `}` comes after it but the last byte (a nested object
+      would close there first: the end of the line, as the collector writes). Bytes inside
+      strings can only make these tests fail, never pass wrongly.
+    - Its value ends at the next quote byte unless that one is escaped.
+    - A line seemingly without the field may spell its name with escapes (`"sent\\u0041t"`):
+      lines holding `\\u00` then go to the parser.
+    - Duplicate top-level names: RFC 8259 leaves their meaning to each parser; the occurrence
+      `search` finds is the one used.
+    """
+    last = len(raw) - 1
+    key_at = search(raw, b'"writeKey"')
+    sent_at = search(raw, b'"sentAt"') if drop_sent_at else -1
+    key_end = sent_end = 0
+    if key_at >= 0:
+        key_end = raw.find(b'"', key_at + 12) + 1
+        if (raw[key_at + 10 : key_at + 12] != b':"' or raw[key_at - 1] not in b"{,"
+                or raw[key_end - 2] == 92 or raw[key_end : key_end + 1] not in _AFTER_VALUE):
+            return None
+    if sent_at >= 0:
+        sent_end = raw.find(b'"', sent_at + 10) + 1
+        if (raw[sent_at + 8 : sent_at + 10] != b':"' or raw[sent_at - 1] not in b"{,"
+                or raw[sent_end - 2] == 92 or raw[sent_end : sent_end + 1] not in _AFTER_VALUE):
+            return None
+    if key_at < 0 or (drop_sent_at and sent_at < 0):
+        if raw.find(b"\\") >= 0 and b"\\u00" in raw:
+            return None
+        if key_at < 0 and sent_at < 0:
+            return -1, 0, -1, 0
+    low, high = (sent_at, key_at) if key_at < 0 or 0 <= sent_at < key_at else (key_at, sent_at)
+    if high < 0:
+        high = low
+    if raw.find(b"}", low, last) < 0 or _opens_nothing(raw, high):  # both at the end, or front
+        return key_at, key_end, sent_at, sent_end
+    if low != high and _opens_nothing(raw, low) and raw.find(b"}", high, last) < 0:  # one each
+        return key_at, key_end, sent_at, sent_end
+    return None
+
+
+_AFTER_VALUE = (b",", b"}")
+
+
+def _opens_nothing(raw: bytes, before: int) -> bool:
+    """No object or array opens between the first byte and `before`."""
+    return raw.find(b"{", 1, before) < 0 and raw.find(b"[", 1, before) < 0
+
+
+def edit_lines(lines: list[bytes], drop_sent_at: bool,
+               drop_write_key: bool = False) -> tuple[list[str | None], list[bytes], list[int]]:
+    """The per-line path, one tight loop over a run of lines whatever their layout: each line's
+    top-level writeKey (None when dropped or absent) and its bytes without the top-level
+    sentAt (and writeKey when dropped); `undecided` lists the lines the parser must handle
+    (their key and bytes are placeholders). `field_spans` says why the bytes suffice; fields
+    are searched from the front first, then (say, a nested sentAt before the top-level one)
+    from the end.
+
+    Every operation per line counts here (this loop is most of replay's CPU on an archive
+    whose layout varies); consecutive lines nearly always share a write key, so one
+    `startswith` replaces slicing and decoding it again."""
     keys: list[str | None] = []
     items: list[bytes] = []
     undecided: list[int] = []
     add_key, add_item = keys.append, items.append
+    spans, first, final = field_spans, bytes.find, bytes.rfind
     seen, seen_key = b"\0", ""  # the last `"writeKey":"<key>"` decoded (none yet), and its key
     for raw in lines:
-        key_at = raw.rfind(b'"writeKey":"')
-        sent_at = raw.rfind(b'"sentAt":') if drop_sent_at else -1
-        if sent_at < 0:
-            if key_at < 0:
-                add_key(None)
-                add_item(raw)
-                continue
-            low = key_at
-        else:
-            low = sent_at if key_at < 0 or sent_at < key_at else key_at
-        last = len(raw) - 1
-        if raw.find(b"}", low, last) >= 0 or raw.find(b"\\", low, last) >= 0:
+        found = spans(raw, first, drop_sent_at) or spans(raw, final, drop_sent_at)
+        if found is None:
             undecided.append(len(items))
             add_key(None)
             add_item(raw)
             continue
-        if key_at < 0:
+        key_at, key_end, sent_at, sent_end = found
+        if key_at < 0 or drop_write_key:
             add_key(None)
         elif raw.startswith(seen, key_at):
             add_key(seen_key)
         else:
-            end = raw.find(b'"', key_at + 12) + 1  # 0 if unterminated: not JSON, never cached
-            seen, seen_key = raw[key_at:end] if end else b"\0", raw[key_at + 12 : end - 1].decode()
-            add_key(seen_key)
-        if sent_at < 0:
-            add_item(raw)
-            continue
-        end = raw.find(b'"', sent_at + 10) + 1
-        if raw[sent_at + 9] != 34 or end == 0:  # not a plain string value: let the parser decide
-            undecided.append(len(items))
-            add_item(raw)
-        elif raw[end] == 44:  # a comma follows: cut the field and that comma
-            add_item(raw[:sent_at] + raw[end + 1 :])
-        elif raw[sent_at - 1] == 44:  # the last field: cut the comma before it
-            add_item(raw[: sent_at - 1] + raw[end:])
-        else:
-            add_item(raw[:sent_at] + raw[end:])
+            key = _decoded(raw[key_at + 12 : key_end - 1])
+            if key is None:
+                seen = b"\0"
+                undecided.append(len(items))
+                add_key(None)
+                add_item(raw)
+                continue
+            seen, seen_key = raw[key_at:key_end], key
+            add_key(key)
+        if drop_write_key and key_at >= 0:
+            if sent_at > key_at:  # the later field first: the earlier one's offsets still hold
+                raw = cut_field(raw, sent_at, sent_end)
+                sent_at = -1
+            raw = cut_field(raw, key_at, key_end)
+        if sent_at >= 0:
+            raw = cut_field(raw, sent_at, sent_end)
+        add_item(raw)
     return keys, items, undecided
+
+
+def _decoded(value: bytes) -> str | None:
+    """A write key's text; None when it holds an escape (the parser unescapes) or bad UTF-8."""
+    if b"\\" in value:
+        return None
+    try:
+        return value.decode()
+    except UnicodeDecodeError:
+        return None
 
 
 def edit_line(raw: bytes, drop_sent_at: bool) -> tuple[str | None, bytes] | None:

@@ -17,7 +17,7 @@ import orjson
 from debugger.archive import parse_line
 from debugger.message import format_time, parse_time
 from replay.layout import Edited, edit_run
-from replay.rawjson import AMBIGUOUS, drop_key, edit_line, edit_lines
+from replay.rawjson import edit_lines
 from replay.reader import Chunk, SelectedLine
 
 TIME_FIELDS = ("timestamp", "originalTimestamp", "receivedAt", "sentAt")
@@ -81,20 +81,9 @@ class Transformer:
         return keys, items, broken
 
     def _per_line(self, lines: list[bytes]) -> Edited:
-        """A few lines that do not share a layout: edited one by one, bytes where possible."""
-        if self.spec.write_key is None:
-            return edit_lines(lines, self.drop_sent_at)
-        keys: list[str | None] = []
-        items: list[bytes] = []
-        undecided: list[int] = []
-        for index, raw in enumerate(lines):
-            edited = self._edit_bytes(raw)
-            if edited is None:
-                undecided.append(index)
-                edited = (None, raw)
-            keys.append(edited[0])
-            items.append(edited[1])
-        return keys, items, undecided
+        """Lines that do not share a layout: edited one by one, bytes where possible (any
+        field order, see replay.rawjson.edit_lines)."""
+        return edit_lines(lines, self.drop_sent_at, self.spec.write_key is not None)
 
     @staticmethod
     def _parse(raw: bytes) -> dict[str, Any]:
@@ -104,17 +93,11 @@ class Transformer:
         return parsed
 
     def _edit_bytes(self, raw: bytes) -> tuple[str | None, bytes] | None:
-        key = self.spec.write_key
-        if key is None:
-            return edit_line(raw, self.drop_sent_at)
-        edited = drop_key(raw, b"writeKey")
-        if edited is AMBIGUOUS:
+        keys, items, undecided = self._per_line([raw])
+        if undecided:
             return None
-        if self.drop_sent_at:
-            edited = drop_key(edited, b"sentAt")
-            if edited is AMBIGUOUS:
-                return None
-        return key, edited
+        override = self.spec.write_key
+        return (keys[0] if override is None else override), items[0]
 
     def _edit_message(self, message: dict[str, Any], ordinal: int) -> tuple[str | None, bytes]:
         spec = self.spec
