@@ -190,11 +190,12 @@ def headline(verdict: Verdict) -> str:
     return "; ".join(parts)
 
 
-def report(verdict: Verdict) -> str:
+def report(verdict: Verdict, verdict_word: bool = True) -> str:
     """What a person reads: the expectation, then what matched, what was refused (with their
-    codes) and the nearest misses, one `tail` line per event."""
-    status = "holds" if verdict.holds else "FAILED"
-    lines = [f"{status}: expected {headline(verdict)} (after {verdict.waited:.1f} s)"]
+    codes) and the nearest misses, one `tail` line per event. `verdict_word` starts it with
+    "holds:" / "FAILED:" (the command's output; a pytest failure says so already)."""
+    status = ("holds: " if verdict.holds else "FAILED: ") if verdict_word else ""
+    lines = [f"{status}expected {headline(verdict)} (after {verdict.waited:.1f} s)"]
     if verdict.unavailable:
         lines.append(verdict.unavailable)
         return "\n".join(lines)
