@@ -20,14 +20,17 @@ from aiohttp.typedefs import Handler
 from debugger.archive_writer import ArchiveWriter
 from debugger.checks import Checker
 from debugger.ingest import (
-    MAX_REQUEST, Accepted, Call, IngestError, Outcome, decode_pixel, error_body, ingest,
+    MAX_REQUEST, Accepted, Call, IngestError, Outcome, Refused, decode_pixel, error_body, ingest,
     refused_call, write_key_from_auth,
 )
 from debugger.message import CALL_TYPES, SHORT_PATHS
+from debugger.pending import CallContext
 from debugger.protocol import ACCEPTED, REFUSED, EventEnvelope, event
 from debugger.store import CallFacts, RecentStore
 
-Publish = Callable[[EventEnvelope], None]  # where each event goes (the hub, in serve.py)
+Publish = Callable[[EventEnvelope], None]  # where each event goes, one envelope at a time
+# Where each call's messages go, unbuilt (the hub, in serve.py): first seq, call, results, refusals
+PublishCall = Callable[[int, CallContext, list[Accepted | Refused], int], None]
 
 # Bodies up to this size are read whole so an oversize request still gets its JSON answer.
 READ_LIMIT = 4 * MAX_REQUEST
@@ -66,11 +69,17 @@ class Collector:
     tally: Callable[[int, int], None] | None = None
     seq: int = 1  # the next envelope's number
     store: RecentStore | None = None  # the recent messages the /segdebug/ API reads, fed always
+    # When given, every call's messages go here unbuilt, whoever watches (issue 16): ingest
+    # runs only the refusing checker and the hub builds envelopes, with the full problems,
+    # for what a viewer is sent. `publish`, `tally` and `watched` are then unused.
+    publish_call: PublishCall | None = None
 
     def checker(self) -> Checker:
-        if self.check_refusals is None or self.watched():
+        if self.check_refusals is None:
             return self.check
-        return self.check_refusals
+        if self.publish_call is not None or not self.watched():
+            return self.check_refusals
+        return self.check
 
     def record(self, request: web.Request, call: Call, outcome: Outcome, body_size: int) -> None:
         """Archive what was accepted (one write), log what was refused, then publish both.
@@ -82,10 +91,17 @@ class Collector:
             self._write(call, outcome, endpoint)
         except OSError as error:
             raise ArchiveWriteError(f"cannot append to {self.writer.archive_path}: {error.strerror or error}") from error
+        request_facts = _request_facts(request, body_size)
+        checked_fully = self.checker() is self.check
         if self.store is not None:
-            facts = CallFacts(call.received_at, endpoint, _request_facts(request, body_size), self.checker() is self.check)
+            facts = CallFacts(call.received_at, endpoint, request_facts, checked_fully)
             self.store.append_call(self.seq, facts, outcome.results, outcome.refusals)
-        if self.tally is None or self.watched():
+        if self.publish_call is not None:
+            first, self.seq = self.seq, self.seq + len(outcome.results)
+            full = None if checked_fully else self.check
+            context = CallContext(call.received_at, endpoint, request_facts, full)
+            self.publish_call(first, context, outcome.results, outcome.refusals)
+        elif self.tally is None or self.watched():
             self._publish(request, call, outcome, endpoint, body_size)
         else:
             self.seq += len(outcome.results)

@@ -145,11 +145,11 @@ async def _serve(options: CollectOptions) -> None:
     except BaseException:
         listening.close()
         raise
-    hub = Hub(version=__version__, http_url=url, archive=str(options.archive))
     store = RecentStore(options.recent, options.check)
+    hub = Hub(version=__version__, http_url=url, archive=str(options.archive), store=store)
     collector = Collector(
         writer=writer, check=options.check, check_refusals=options.check_refusals,
-        publish=hub.publish, tally=hub.tally, watched=hub.watched, allowed=options.allowed,
+        publish=hub.publish, publish_call=hub.publish_call, allowed=options.allowed,
         store=store,
     )
     app = make_app(collector, api.ROUTES)

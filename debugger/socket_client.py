@@ -33,9 +33,11 @@ class SubscriptionRefused(ConnectionError):
 
 
 async def subscribe(
-    path: Path, query: str | None = None, max_rate: float | None = None
+    path: Path, query: str | None = None, max_rate: float | None = None, *,
+    priority: str | None = None, history: int = 0,
 ) -> AsyncIterator[protocol.Line]:
-    """Yield every line from the collector at `path`, hello first.
+    """Yield every line from the collector at `path`, hello first (then, with `history`, up
+    to that many recent events marked `history`, then the live stream).
 
     Raises CollectorUnavailable when it cannot connect, CollectorGone when the collector goes
     away, SubscriptionRefused when it refuses the filter: all ConnectionErrors.
@@ -48,7 +50,7 @@ async def subscribe(
         raise CollectorUnavailable(f"cannot connect to {path}: {error.strerror or error}") from error
     try:
         # Always say what we want, so the collector need not wait out its grace period.
-        writer.write(protocol.subscribe(query, max_rate))
+        writer.write(protocol.subscribe(query, max_rate, priority=priority, history=history))
         while True:
             try:
                 line = await reader.readline()

@@ -13,13 +13,12 @@ import asyncio
 import os
 import socket
 import stat
-import time
 from pathlib import Path
 from typing import Any
 
 from debugger import protocol
 from debugger.errors import CliError
-from debugger.hub import Hub, Subscriber
+from debugger.hub import HISTORY, Hub, Subscriber
 from debugger.protocol import SubscribeError
 from debugger.query import Query, QueryError, parse
 
@@ -27,23 +26,27 @@ from debugger.query import Query, QueryError, parse
 SUBSCRIBE_GRACE = 0.5
 LINE_LIMIT = 64 * 1024
 STATS_INTERVAL = 1.0
+# How often due sampling windows are closed: the most a sampled event waits beyond its window.
+FLUSH_INTERVAL = 0.05
 
 
-def parse_subscribe(line: bytes) -> tuple[Query | None, float | None]:
-    """The (query, max_rate) a subscribe line asks for; None means no filter / no sampling.
+def parse_subscribe(line: bytes) -> tuple[protocol.Subscription, Query | None, Query | None]:
+    """The subscription a subscribe line asks for, with its filter and priority parsed.
     Raises SubscribeError, with the column for a bad query."""
     subscription = protocol.decode_subscription(line)
-    text = subscription.get("filter")
-    return _parse_query(text), subscription.get("max_rate")
+    if subscription.get("history", 0) > HISTORY:
+        raise SubscribeError(f"subscribe: history is at most {HISTORY} events")
+    return (subscription, _parse_query(subscription.get("filter")),
+            _parse_query(subscription.get("priority"), "priority"))
 
 
-def _parse_query(text: str | None) -> Query | None:
+def _parse_query(text: str | None, what: str = "query") -> Query | None:
     if text is None:
         return None
     try:
         return parse(text)
     except QueryError as error:
-        raise SubscribeError(f"bad query: {error}", query=text, position=error.position) from None
+        raise SubscribeError(f"bad {what}: {error}", query=text, position=error.position) from None
 
 
 def bind(path: Path) -> socket.socket:
@@ -130,9 +133,16 @@ class Server:
             pass
 
     async def _tick(self) -> None:
+        """Close due sampling windows often; post stats about once a second."""
+        clock = self.hub.clock
+        next_stats = clock()
         while True:
-            self.hub.tick(time.monotonic())
-            await asyncio.sleep(STATS_INTERVAL)
+            now = clock()
+            self.hub.flush(now)
+            if now >= next_stats:
+                self.hub.tick(now)
+                next_stats = max(next_stats + STATS_INTERVAL, now + STATS_INTERVAL / 2)
+            await asyncio.sleep(FLUSH_INTERVAL)
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
@@ -162,8 +172,8 @@ class Server:
                 subscriber.settle(None, None, self.hub.clock())
                 line = await reader.readline()
             while line:
-                query, max_rate = parse_subscribe(line)
-                subscriber.settle(query, max_rate, self.hub.clock())
+                subscription, query, priority = parse_subscribe(line)
+                self.hub.settle(subscriber, subscription, query, priority)
                 line = await reader.readline()
         except SubscribeError as error:
             subscriber.refuse(error.line())

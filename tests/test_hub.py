@@ -192,8 +192,10 @@ async def test_a_viewer_that_never_reads_loses_only_its_own_events(tmp_path: Pat
 
 
 async def test_a_filtered_rare_event_survives_sampling_of_a_flood(tmp_path: Path) -> None:
-    # A frozen clock keeps the sampler in one window: max_rate 1 admits exactly one event.
-    hub = Hub(version="1", http_url="http://x", archive="a", clock=lambda: 100.0)
+    # A hand-moved clock: max_rate 1 sends the flood's first event at once, then nothing more
+    # until its credit grows back.
+    now = [100.0]
+    hub = Hub(version="1", http_url="http://x", archive="a", clock=lambda: now[0])
     path = tmp_path / "s.sock"
     server = await serve(path, hub)
     try:
@@ -208,6 +210,9 @@ async def test_a_filtered_rare_event_survives_sampling_of_a_flood(tmp_path: Path
         for seq in range(501, 1001):
             hub.publish(event(seq, name="Flood"))
         assert [e["seq"] for e in await events(rare, 1)] == [500]
+        now[0] += 0.3  # the window closes: 0.3 s earn no whole event at 1/s
+        await asyncio.sleep(0.2)
+        now[0] += 1.5  # and the next stats tick comes
         # Without the filter, the same max_rate keeps one event of the flood.
         got: list[dict] = []
         async with asyncio.timeout(TIMEOUT):
@@ -239,6 +244,39 @@ async def test_events_held_before_a_late_subscribe_line_are_filtered_too(
         lines = [orjson.loads(await reader.readline()) for _ in range(2)]
     assert [line["seq"] for line in lines] == [1, 3]
     writer.close()
+
+
+async def test_history_on_open_then_the_live_stream(hub: Hub, path: Path) -> None:
+    for seq in range(1, 11):
+        hub.publish(event(seq, status="rejected" if seq == 9 else "accepted"))
+    stream = subscribe(path, max_rate=50, history=5)
+    await anext(stream)
+    got = await events(stream, 5)
+    assert [e["seq"] for e in got] == [6, 7, 8, 9, 10]
+    assert all(e["history"] is True for e in got) and got[3]["status"] == "rejected"
+    await settled(hub, 1)
+    hub.publish(event(11))
+    (live,) = await events(stream, 1)
+    assert live["seq"] == 11 and "history" not in live
+    await stream.aclose()
+
+
+async def test_priority_over_the_socket(hub: Hub, path: Path) -> None:
+    stream = subscribe(path, max_rate=1, priority='event:"Rare Thing"')
+    await anext(stream)
+    await settled(hub, 1)
+    for seq in range(300):
+        hub.publish(event(seq, name="Rare Thing" if seq in (150, 299) else "Flood"))
+    got = await events(stream, 3)
+    assert [e["seq"] for e in got] == [0, 150, 299]
+    await stream.aclose()
+
+
+async def test_history_over_500_is_refused(hub: Hub, path: Path) -> None:
+    stream = subscribe(path, history=501)
+    await anext(stream)
+    with pytest.raises(SubscriptionRefused, match="at most 500"):
+        await anext(stream)
 
 
 async def test_a_bad_filter_is_refused_with_its_position(hub: Hub, path: Path) -> None:

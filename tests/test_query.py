@@ -186,6 +186,16 @@ def test_is(env: dict[str, Any], kinds: set[str]) -> None:
     for kind in ("accepted", "rejected", "valid", "invalid", "warning"):
         assert match(f"is:{kind}", env) is (kind in kinds), kind
     assert match("is:rejected,warning", env) is bool(kinds & {"rejected", "warning"})
+    # one word for it: is:refused, with is:rejected kept as an alias
+    assert match("is:refused", env) is ("rejected" in kinds)
+    assert match("is:refused,warning", env) is bool(kinds & {"rejected", "warning"})
+    assert match("-is:refused", env) is ("rejected" not in kinds)
+
+
+def test_an_unknown_is_value_names_refused_not_rejected() -> None:
+    with pytest.raises(QueryError) as bad:
+        parse("is:nope")
+    assert "refused" in str(bad.value) and "rejected" not in str(bad.value)
 
 
 # Bare words ---------------------------------------------------------------------------------

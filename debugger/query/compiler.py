@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 from typing import Any, Callable, Mapping
 
+from debugger.protocol import REFUSED
 from debugger.query import values as v
 from debugger.query.nodes import (
     All, And, Compare, Equals, Has, Is, Node, Not, Or, Path, Pattern, Text, Time,
@@ -156,8 +157,8 @@ class _Compiler:
 
     def is_kind(self, kind: str) -> str:
         return {
-            "accepted": "(envelope.get('status') != 'rejected')",
-            "rejected": "(envelope.get('status') == 'rejected')",
+            "accepted": f"(envelope.get('status') != {REFUSED!r})",
+            "refused": f"(envelope.get('status') == {REFUSED!r})",
             "invalid": "_invalid(envelope)",
             "valid": "(not _invalid(envelope))",
             "warning": "_has_level(envelope, 'warning')",

@@ -46,9 +46,9 @@ def _at(paths: tuple[Path, ...], envelope: Mapping[str, Any]) -> Iterator[Any]:
 
 def _is(kind: str, envelope: Mapping[str, Any]) -> bool:
     if kind == "accepted":
-        return not v.is_rejected(envelope)
-    if kind == "rejected":
-        return v.is_rejected(envelope)
+        return not v.is_refused(envelope)
+    if kind == "refused":
+        return v.is_refused(envelope)
     if kind == "invalid":
         return v.is_invalid(envelope)
     if kind == "valid":

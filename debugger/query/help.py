@@ -16,7 +16,7 @@ Search events the way you search mail or GitHub issues.
   timestamp>=2024-05-01    (type:>100 works too; a value of another type never matches)
   properties.coupon:null   a field that is present and null
   has:properties.coupon    the field is present and not null
-  is:rejected              refused by the collector (also: is:accepted)
+  is:refused               refused by the collector (also: is:accepted; is:rejected works too)
   is:invalid               refused or has an error-level problem (also: is:valid, is:warning)
   after:2024-05-01         event time (timestamp, else originalTimestamp, else receivedAt)
   before:2024-05-01T12:00:00Z   after: is inclusive, before: is exclusive
@@ -28,7 +28,7 @@ Combine terms:
   type:track event:Signup        both (AND is implied; writing AND is fine too)
   type:page OR type:screen       either (AND binds tighter than OR)
   -user:test*  NOT is:valid      leave out what matches
-  (type:track OR type:page) -is:rejected   parentheses group
+  (type:track OR type:page) -is:refused    parentheses group
 
 Examples:
   segdebug tail --filter 'type:track properties.total>100 -user:test*'

@@ -13,7 +13,7 @@ from typing import Literal, Union
 
 Scope = Literal["message", "envelope"]
 CompareOp = Literal[">", ">=", "<", "<="]
-IsKind = Literal["accepted", "rejected", "valid", "invalid", "warning"]
+IsKind = Literal["accepted", "refused", "valid", "invalid", "warning"]
 
 
 @dataclass(frozen=True)
@@ -70,7 +70,7 @@ class Has:
 
 @dataclass(frozen=True)
 class Is:
-    """`is:accepted|rejected|valid|invalid|warning` on the envelope's status and problems."""
+    """`is:accepted|refused|valid|invalid|warning` on the envelope's status and problems."""
 
     kind: IsKind
 

@@ -20,7 +20,9 @@ from debugger.query.values import needles_for, number
 MAX_DEPTH = 40
 MAX_TERMS = 200
 MAX_LENGTH = 10_000
-IS_KINDS = ("accepted", "rejected", "valid", "invalid", "warning")
+IS_KINDS = ("accepted", "refused", "valid", "invalid", "warning")
+# Older words that still parse: `is:rejected` (the wire status of a refused call) is `is:refused`.
+IS_ALIASES = {"rejected": "refused"}
 
 # Shortcut fields: the name users type, the paths it looks at (any may match).
 SHORTCUTS: dict[str, tuple[Path, ...]] = {
@@ -179,6 +181,7 @@ class _Parser:
 
     def is_kind(self, value: Value) -> str:
         kind = value.pattern.literal
+        kind = IS_ALIASES.get(kind, kind)
         if value.pattern.wildcard or kind not in IS_KINDS:
             raise self.fail(f"unknown 'is:' value '{masked(value.source)}': expected one of "
                             + ", ".join(IS_KINDS), value.position, " or ".join(IS_KINDS))

@@ -14,6 +14,7 @@ from typing import Any, Iterator, Mapping
 import orjson
 
 from debugger.message import event_time, parse_time
+from debugger.protocol import REFUSED
 from debugger.query.nodes import Pattern
 
 _NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
@@ -117,8 +118,8 @@ def problems_of(envelope: Mapping[str, Any]) -> list[Any]:
     return problems if isinstance(problems, list) else []
 
 
-def is_rejected(envelope: Mapping[str, Any]) -> bool:
-    return envelope.get("status") == "rejected"
+def is_refused(envelope: Mapping[str, Any]) -> bool:
+    return envelope.get("status") == REFUSED
 
 
 def has_level(envelope: Mapping[str, Any], level: str) -> bool:
@@ -127,7 +128,7 @@ def has_level(envelope: Mapping[str, Any], level: str) -> bool:
 
 def is_invalid(envelope: Mapping[str, Any]) -> bool:
     """Refused, or carrying an error-level problem."""
-    return is_rejected(envelope) or has_level(envelope, "error")
+    return is_refused(envelope) or has_level(envelope, "error")
 
 
 def moment_of(envelope: Mapping[str, Any]) -> datetime | None:
