@@ -105,6 +105,8 @@ class Verdict:
     waited: float
     holds: bool
     near: list[EventEnvelope] = field(default_factory=list)
+    others: list[EventEnvelope] = field(default_factory=list)  # the rest of the window, accepted
+    others_total: int = 0
     unavailable: str | None = None  # why no look could be taken
 
 
@@ -202,10 +204,13 @@ def report(verdict: Verdict, verdict_word: bool = True) -> str:
     if verdict.holds:
         return lines[0]
     look = verdict.look
-    lines += _lines("matched", look.matched, look.matched_total)
+    if verdict.expectation is not None:
+        lines += _lines("matched", look.matched, look.matched_total)
     lines += _lines("refused", look.refused, look.refused_total)
     if verdict.near:
         lines += _lines("nearest misses", verdict.near, len(verdict.near))
+    if verdict.others_total:
+        lines += _lines("other events received", verdict.others, verdict.others_total)
     return "\n".join(lines)
 
 
@@ -217,6 +222,7 @@ def as_json(verdict: Verdict) -> dict[str, Any]:
         "no_refused": verdict.no_refused, "waited": round(verdict.waited, 3),
         "matched": look.matched_total, "refused": look.refused_total,
         "events": look.matched, "refused_events": look.refused, "near_misses": verdict.near,
+        "other_events": verdict.others,
     }
     if verdict.unavailable:
         body["error"] = verdict.unavailable
@@ -259,12 +265,20 @@ def poll(
         sleep(min(POLL_INTERVAL, max(within - waited, 0.0)))
     verdict = Verdict(query, expectation, no_refused, look, waited, holds, unavailable=unavailable)
     if not holds and unavailable is None and expectation is not None:
-        try:
-            window, _ = client.events("", "accepted", MAX_FETCH)
-        except ApiUnavailable:
-            window = []
-        verdict.near = nearest_misses(parsed, window)
+        _add_misses(verdict, client, parsed)
     return verdict
+
+
+def _add_misses(verdict: Verdict, client: ApiClient, query: Query) -> None:
+    """The failed verdict's nearest misses, and the other accepted events of the window."""
+    try:
+        window, accepted = client.events("", "accepted", MAX_FETCH)
+    except ApiUnavailable:
+        return
+    verdict.near = nearest_misses(query, window)
+    near = {e["seq"] for e in verdict.near}
+    verdict.others = [e for e in window if e["seq"] not in near and not query.matches(e)]
+    verdict.others_total = max(accepted - verdict.look.matched_total - len(near), len(verdict.others))
 
 
 # -- the command ------------------------------------------------------------------------------

@@ -23,8 +23,10 @@ Nothing here runs unless a test asks for the fixture.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,6 +49,7 @@ class CollectorProcess:
     url: str
     archive: Path
     log: Path
+    sockets: Path  # the private directory of its socket, removed on stop
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -58,13 +61,16 @@ class CollectorProcess:
                 self.process.wait()
         if self.process.stdout is not None:
             self.process.stdout.close()
+        shutil.rmtree(self.sockets, ignore_errors=True)
 
 
 def start_collector(directory: Path) -> CollectorProcess:
     """Start `segdebug collect --port 0` with its files under `directory`; wait for its URL."""
     archive, log = directory / "archive.ndjson", directory / "collector.log"
+    # A Unix socket path must be short (about 100 bytes): pytest's tmp paths can be longer.
+    sockets = Path(tempfile.mkdtemp(prefix="segdebug-pytest-"))
     command = [sys.executable, "-m", "debugger.cli", "collect", "--host", "127.0.0.1", "--port", "0",
-               "--archive", str(archive), "--socket", str(directory / "collector.sock")]
+               "--archive", str(archive), "--socket", str(sockets / "collector.sock")]
     with open(log, "wb") as errors:
         process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=errors,
                                    env={**os.environ, "PYTHONUNBUFFERED": "1"})
@@ -84,8 +90,9 @@ def start_collector(directory: Path) -> CollectorProcess:
     if not found:
         process.kill()
         process.wait()
+        shutil.rmtree(sockets, ignore_errors=True)
         raise RuntimeError(f"segdebug collect did not start: {log.read_text(errors='replace').strip()}")
-    return CollectorProcess(process, found[0], archive, log)
+    return CollectorProcess(process, found[0], archive, log, sockets)
 
 
 class Segdebug:
