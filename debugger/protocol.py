@@ -9,7 +9,8 @@ Collector -> viewer, one JSON object per line:
   hello  first, once: collector version, tracking API URL, archive path;
   event  one message (or refused call) with its problems;
   stats  about once a second: exact counts, rate, and this viewer's drops and sampling;
-  error  a subscription the collector cannot honour (then the connection closes).
+  error  a subscription the collector cannot honour (then the connection closes);
+  delivery  what happened to messages at a forwarding destination (collect --forward).
 Viewer -> collector, optional, any time: one `subscribe` line; a later one replaces it.
 """
 
@@ -31,6 +32,7 @@ HELLO: Final = "hello"
 EVENT: Final = "event"
 STATS: Final = "stats"
 ERROR: Final = "error"
+DELIVERY: Final = "delivery"
 
 
 class Problem(TypedDict):
@@ -85,7 +87,34 @@ class ErrorLine(TypedDict):
     position: NotRequired[int]
 
 
-Line = Union[Hello, EventEnvelope, Stats, ErrorLine]
+DeliveryStatus = Literal["delivered", "retrying", "failed", "filtered"]
+
+
+class DeliveryRecord(TypedDict):
+    """One message's part in a delivery line; viewers join it to the event by messageId.
+    `latency_ms` is end to end: from the collector's receivedAt to the destination's answer."""
+
+    messageId: str | None
+    receivedAt: str | None
+    latency_ms: float | None
+
+
+class Delivery(TypedDict):
+    """What happened to some messages at one forwarding destination: one line per request
+    outcome (a parcel delivered, retrying, failed) or per read of filtered messages, with the
+    Request to destination and Response from destination (bodies cut at 4 KB, keys masked)."""
+
+    kind: Literal["delivery"]
+    destination: str
+    status: DeliveryStatus
+    attempts: int
+    records: list[DeliveryRecord]
+    reason: NotRequired[str]
+    request: NotRequired[dict[str, Any]]
+    response: NotRequired[dict[str, Any]]
+
+
+Line = Union[Hello, EventEnvelope, Stats, ErrorLine, Delivery]
 
 
 class ProtocolError(ValueError):
@@ -159,6 +188,33 @@ def error(message: str, query: str | None = None, position: int | None = None) -
         line["query"] = query
     if position is not None:
         line["position"] = position
+    return line
+
+
+def delivery_record(message_id: str | None, received_at: str | None,
+                    latency_ms: float | None) -> DeliveryRecord:
+    return {"messageId": message_id, "receivedAt": received_at, "latency_ms": latency_ms}
+
+
+def delivery(
+    destination: str,
+    status: DeliveryStatus,
+    attempts: int,
+    records: list[DeliveryRecord],
+    *,
+    reason: str = "",
+    request: dict[str, Any] | None = None,
+    response: dict[str, Any] | None = None,
+) -> Delivery:
+    """A `delivery` line (sent by forwarding destinations, see debugger.delivery)."""
+    line: Delivery = {"kind": "delivery", "destination": destination, "status": status,
+                      "attempts": attempts, "records": records}
+    if reason:
+        line["reason"] = reason
+    if request is not None:
+        line["request"] = request
+    if response is not None:
+        line["response"] = response
     return line
 
 

@@ -203,8 +203,9 @@ class Sender:
                 result = BatchResult(False, None, f"unexpected error: {error!r}", 1)
             await done(batch, result)
 
-    async def deliver(self, batch: Outgoing) -> BatchResult:
-        """Send one batch, retrying what may succeed later, until it ends (see BatchResult)."""
+    async def deliver(self, batch: Outgoing, *, narrowing: bool = False) -> BatchResult:
+        """Send one batch, retrying what may succeed later, until it ends (see BatchResult).
+        When `narrowing`, a refusal that will be narrowed is not the batch's final attempt."""
         delivery = self.delivery
         headers = self.headers_for(batch.key)
         attempts = 0
@@ -219,7 +220,8 @@ class Sender:
             if exchange.ok:
                 return BatchResult(True, status, attempts=attempts, exchange=exchange)
             final = not is_retryable(status) or attempts > delivery.max_retries
-            self.observer.failed_attempt(batch, exchange, final)
+            halved = narrowing and status in NARROWED_STATUSES and len(batch.items) > 1
+            self.observer.failed_attempt(batch, exchange, final and not halved)
             if final:
                 return BatchResult(False, status, exchange.error, attempts, exchange=exchange)
             delay = backoff_delay(attempts, self.rng, delivery.backoff_base, delivery.backoff_cap)
@@ -236,7 +238,7 @@ class Sender:
         """Deliver `batch`; when the destination refuses it for its content, deliver each half
         the same way, so only the refused message(s) end refused (about 2·log2(n) requests for
         one bad message in n)."""
-        result = await self.deliver(batch)
+        result = await self.deliver(batch, narrowing=True)
         if not result.refused or len(batch.items) < 2:
             return [(batch, result)]
         left, right = split(batch)
