@@ -1,4 +1,4 @@
-"""Appending to the archive and to rejected.ndjson, before the collector answers.
+"""Appending to the archive and to its refusal log (X.rejected.ndjson), before the collector answers.
 
 One `os.write` of all a request's lines on an O_APPEND descriptor: once it returns, the lines
 are in the kernel and survive the collector being killed. `fsync` decides how much more:
@@ -89,7 +89,7 @@ class _AppendFile:
 
 
 class ArchiveWriter:
-    """The archive (accepted messages) and rejected.ndjson beside it (refused calls)."""
+    """The archive (accepted messages) and X.rejected.ndjson beside it (refused calls)."""
 
     def __init__(self, archive: Path, fsync: str = "interval") -> None:
         if fsync not in FSYNC_POLICIES:
@@ -132,7 +132,7 @@ class ArchiveWriter:
                 await asyncio.to_thread(self.sync)
 
     def follow_replaced(self) -> None:
-        """Write to a new archive (and rejected.ndjson) if the old one was deleted or moved."""
+        """Write to a new archive (and its refusal log) if the old one was deleted or moved."""
         for file in (self._archive, self._rejected):
             with contextlib.suppress(OSError):
                 file.reopen_if_replaced()

@@ -73,6 +73,7 @@ class Collector:
     # runs only the refusing checker and the hub builds envelopes, with the full problems,
     # for what a viewer is sent. `publish`, `tally` and `watched` are then unused.
     publish_call: PublishCall | None = None
+    strict: bool = False  # answer 400 for every refused call (`collect --strict`, for CI)
 
     def checker(self) -> Checker:
         if self.check_refusals is None:
@@ -158,10 +159,12 @@ def json_response(status: int, body: dict[str, Any]) -> web.Response:
 OK = orjson.dumps({"success": True})
 
 
-def _answer(outcome: Outcome) -> web.Response:
+def _answer(outcome: Outcome, strict: bool) -> web.Response:
+    """Segment's answer (200 unless the JSON, its encoding or its size is wrong), or with
+    `strict` a 4xx for any refusal; the body says what was refused either way."""
     if outcome.status == 200 and not outcome.refusals:
         return web.Response(body=OK, content_type="application/json")
-    return json_response(outcome.status, outcome.body)
+    return json_response(outcome.answer_status(strict), outcome.body)
 
 
 def make_app(collector: Collector, routes: Iterable[web.AbstractRouteDef] = ()) -> web.Application:
@@ -182,7 +185,7 @@ def make_app(collector: Collector, routes: Iterable[web.AbstractRouteDef] = ()) 
         else:
             outcome = ingest(body, request.headers.get("Content-Encoding"), call, collector.checker())
         collector.record(request, call, outcome, len(body))
-        return _answer(outcome)
+        return _answer(outcome, collector.strict)
 
     def single(kind: str) -> Callable[[web.Request], Any]:
         async def handler(request: web.Request) -> web.Response:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 import time
 import zlib
 from dataclasses import dataclass, field
@@ -29,6 +30,16 @@ MAX_ERRORS_SHOWN = 20  # per-item errors listed in a batch's answer
 RAW_KEPT = 64 * 1024  # how much of a refused body's text is kept for the record
 
 OK_BODY: dict[str, Any] = {"success": True}
+
+# Segment answers 200 to every call except JSON errors, bad encodings and size limits (400);
+# a call it will not accept for other reasons (no userId, track without event) still gets 200
+# and shows as an error in its Debugger. These are the codes answered 400; `--strict` (a local
+# extra, for CI) answers 400 for every refused call. The allow-list's 401 is ours too: only
+# keys the user listed are accepted.
+ANSWERED_400 = frozenset({
+    "invalid_json", "empty_body", "invalid_encoding", "unsupported_encoding",
+    "request_too_large", "message_too_large",
+})
 
 
 class IngestError(Exception):
@@ -74,6 +85,11 @@ class Outcome:
     body: dict[str, Any]
     results: list[Accepted | Refused] = field(default_factory=list)
     refusals: int = 0
+    strict_status: int = 0  # what `collect --strict` answers (0: the same as `status`)
+
+    def answer_status(self, strict: bool) -> int:
+        """Segment's status, or with `strict` a 4xx for any refusal."""
+        return (self.strict_status or self.status) if strict else self.status
 
     @property
     def accepted(self) -> list[Accepted]:
@@ -165,8 +181,9 @@ def decode_pixel(data: str | None) -> bytes:
 
 
 def raw_text(body: bytes) -> str:
-    """Body bytes as text for a refusal record: invalid UTF-8 escaped, long bodies cut."""
-    text = body[:RAW_KEPT].decode("utf-8", "backslashreplace")
+    """Body bytes as the text received, for a refusal record: decoded as UTF-8 with U+FFFD
+    where it is not; bodies over RAW_KEPT bytes are cut (and say so)."""
+    text = body[:RAW_KEPT].decode("utf-8", "replace")
     if len(body) > RAW_KEPT:
         text += f"…[truncated: {len(body)} bytes]"
     return text
@@ -205,7 +222,8 @@ def ingest(body: bytes, encoding: str | None, call: Call, check: Checker) -> Out
 def refused_call(error: IngestError, raw: str | None, write_key: str | None) -> Outcome:
     """The Outcome of a call refused as a whole: its answer and one refusal to record."""
     refused = Refused(None, raw, write_key, [problem("error", error.code, error.message)])
-    return Outcome(error.status, error_body(error.code, error.message), [refused], 1)
+    status = error.status if error.code in ANSWERED_400 or error.status != 400 else 200
+    return Outcome(status, error_body(error.code, error.message), [refused], 1, error.status)
 
 
 def _ingest(text: bytes, call: Call, check: Checker) -> Outcome:
@@ -257,7 +275,7 @@ def _single(payload: dict[str, Any], text: bytes, call: Call, check: Checker) ->
     if isinstance(result, Accepted):
         return Outcome(200, OK_BODY, [result])
     first = next(p for p in result.problems if p["level"] == "error")
-    return Outcome(400, error_body(first["code"], _summary(result.problems)), [result], 1)
+    return Outcome(200, error_body(first["code"], _summary(result.problems)), [result], 1, 400)
 
 
 def _batch(payload: dict[str, Any], text: bytes, call: Call, check: Checker) -> Outcome:
@@ -270,7 +288,7 @@ def _batch(payload: dict[str, Any], text: bytes, call: Call, check: Checker) -> 
         refused = Refused(None, raw_text(text), key, [problem("error", "too_many_events", message, "batch")])
         return Outcome(200, {"success": True, "accepted": 0, "rejected": len(items),
                              "errors": [{"index": None, "code": "too_many_events", "message": message}]},
-                       [refused], 1)
+                       [refused], 1, 400)
     merger = _Merger(call, key, payload.get("sentAt"), payload.get("context"), payload.get("integrations"))
     item_of = merger.item
     results: list[Accepted | Refused] = [item_of(item, check) for item in items]
@@ -286,7 +304,8 @@ def _batch(payload: dict[str, Any], text: bytes, call: Call, check: Checker) -> 
         message = "no item of this batch has a write key accepted by this collector"
         return Outcome(401, error_body("invalid_write_key", message), results, refusals)
     body = {"success": True, "accepted": len(results) - refusals, "rejected": refusals, "errors": errors}
-    return Outcome(200, body, results, refusals)
+    _exact_raw(results, text)
+    return Outcome(200, body, results, refusals, 400)
 
 
 class _Merger:
@@ -420,6 +439,87 @@ def _shift(timestamp: Any, skew_ms: int) -> str | None:
             _SECONDS.clear()
         _SECONDS[second] = prefix
     return prefix + _MILLIS[millisecond]
+
+
+_TOKEN = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{},:]')
+_SPACE = b" \t\r\n"
+
+
+def item_spans(text: bytes) -> list[tuple[int, int]] | None:
+    """Where each item of the body's top-level "batch" array is, as byte spans of the text
+    received (the last "batch" key wins, as when parsing). None when it cannot be told.
+
+    Why: the raw text of a refused batch item must be what the client sent (duplicate keys,
+    `1.50`, key order), not the item parsed and encoded again. Only run for a batch that has
+    refusals, so its cost (one regex pass) stays off the common path."""
+    depth = 0
+    key: bytes | None = None  # the last string seen at depth 1 in a key position
+    expect_key = False
+    spans: list[tuple[int, int]] | None = None
+    current: list[tuple[int, int]] = []
+    in_batch = False
+    start = -1
+    for match in _TOKEN.finditer(text):
+        token = match.group()
+        at = match.start()
+        first = token[0]
+        if first == 0x22:  # a string
+            if depth == 1 and expect_key:
+                key = token
+                expect_key = False
+            continue
+        if token in (b"{", b"["):
+            depth += 1
+            if depth == 1 and token == b"{":
+                expect_key = True
+            elif depth == 2 and token == b"[" and key is not None and _is_batch_key(key):
+                in_batch, current, start = True, [], match.end()
+            continue
+        if token == b":":
+            continue
+        if token == b",":
+            if depth == 1:
+                expect_key = True
+                key = None
+            elif depth == 2 and in_batch:
+                current.append(_trimmed(text, start, at))
+                start = match.end()
+            continue
+        # a closing bracket
+        if depth == 2 and in_batch and token == b"]":
+            span = _trimmed(text, start, at)
+            if span[0] < span[1] or current:
+                current.append(span)
+            spans, in_batch = current, False
+        depth -= 1
+    return spans
+
+
+def _is_batch_key(token: bytes) -> bool:
+    if token == b'"batch"':
+        return True
+    try:
+        return bool(orjson.loads(token) == "batch")
+    except orjson.JSONDecodeError:
+        return False
+
+
+def _trimmed(text: bytes, start: int, end: int) -> tuple[int, int]:
+    while start < end and text[start] in _SPACE:
+        start += 1
+    while end > start and text[end - 1] in _SPACE:
+        end -= 1
+    return start, end
+
+
+def _exact_raw(results: list[Accepted | Refused], text: bytes) -> None:
+    """Give each refused item of a batch its exact text in the body, when it can be found."""
+    spans = item_spans(text)
+    if spans is None or len(spans) != len(results):
+        return
+    for result, (start, end) in zip(results, spans, strict=True):
+        if type(result) is Refused:
+            result.raw = raw_text(text[start:end])
 
 
 def _raw(item: dict[str, Any], raw: bytes | None) -> str:

@@ -9,17 +9,27 @@ from pathlib import Path
 DEFAULT_PORT = 8088
 DEFAULT_HOST = "127.0.0.1"
 
-# Files segdebug writes beside archives. They are not archives: replaying or validating a
-# directory must not read refusal records, replay failures or checkpoints as messages.
-REJECTED_NAME = "rejected.ndjson"
+# Files segdebug writes beside archives, named after their archive (`X.ndjson` ->
+# `X.rejected.ndjson`), so collectors sharing a folder never share one. They are not
+# archives: replaying or validating a directory must not read refusal records, replay
+# failures or checkpoints as messages.
+REJECTED_SUFFIX = ".rejected.ndjson"
+# Before side files were named after their archive, every collector wrote this one name;
+# such files are still recognised (and skipped by directory scans).
+LEGACY_REJECTED_NAME = "rejected.ndjson"
+REJECTED_NAME = LEGACY_REJECTED_NAME  # the old name, for readers that look for it
 COPY_NAME = "copied.json"
 FAILED_SUFFIX = ".failed.ndjson"
 CHECKPOINT_SUFFIX = ".replay-checkpoint.json"
+ARCHIVE_EXTENSIONS = (".ndjson", ".jsonl", ".json")
 
 
 def is_side_file(name: str) -> bool:
-    """True for the files above, by name: a directory of archives skips them."""
-    return name in (REJECTED_NAME, COPY_NAME) or name.endswith((FAILED_SUFFIX, CHECKPOINT_SUFFIX))
+    """True for the files above, by name (compressed too): a directory of archives skips them."""
+    if name.endswith(".gz"):
+        name = name[:-3]
+    return name in (LEGACY_REJECTED_NAME, COPY_NAME) or name.endswith(
+        (REJECTED_SUFFIX, FAILED_SUFFIX, CHECKPOINT_SUFFIX))
 
 
 def data_dir() -> Path:
@@ -33,9 +43,24 @@ def default_archive() -> Path:
     return data_dir() / "archive.ndjson"
 
 
+def archive_stem(archive: Path) -> str:
+    """The archive's name without its archive extension: `a.ndjson` -> `a`, `a.jsonl` -> `a`."""
+    name = archive.name
+    for extension in ARCHIVE_EXTENSIONS:
+        if name.endswith(extension) and len(name) > len(extension):
+            return name[: -len(extension)]
+    return name
+
+
 def rejected_path(archive: Path) -> Path:
-    """Refused calls are kept beside the archive they were refused from."""
-    return archive.with_name(REJECTED_NAME)
+    """Refused calls are kept beside the archive they were refused from, under its name:
+    `X.ndjson` -> `X.rejected.ndjson`."""
+    return archive.with_name(archive_stem(archive) + REJECTED_SUFFIX)
+
+
+def legacy_rejected_path(archive: Path) -> Path:
+    """Where a collector before named side files kept the refusals of `archive`."""
+    return archive.with_name(LEGACY_REJECTED_NAME)
 
 
 def runtime_dir() -> Path:

@@ -27,9 +27,6 @@ from debugger import __version__, api
 from debugger.archive_writer import ArchiveWriter
 from debugger.checks import Checker, make_checker
 from debugger.collector import RUNNER_OPTIONS, Collector, make_app
-from debugger.delivery import service as forwarding
-from debugger.delivery.destinations import Destination, parse_destinations
-from debugger.delivery.forwarder import ForwardOptions
 from debugger.errors import CliError
 from debugger.hub import Hub
 from debugger.paths import default_archive, default_socket
@@ -52,19 +49,14 @@ def run_collect(
     fsync: str,
     plan: Path | None,
     recent: int = DEFAULT_CAPACITY,
-    forward: list[str] | None = None,
-    forward_write_key: str | None = None,
+    strict: bool = False,
 ) -> None:
     """Run the collector in the foreground until SIGINT/SIGTERM."""
     archive_path = (archive or default_archive()).expanduser().absolute()
-    try:
-        destinations = tuple(parse_destinations(forward or []))
-    except ValueError as error:
-        raise CliError(str(error)) from None
     options = CollectOptions(
         host, port, archive_path, socket, frozenset(write_keys), fsync,
-        check=make_checker(plan), check_refusals=make_checker(plan, refusing_only=True),
-        recent=recent, forward=destinations, forward_options=ForwardOptions(write_key=forward_write_key),
+        check=make_checker(plan), check_refusals=make_checker(plan, refusing_only=True), strict=strict,
+        recent=recent,
     )
     try:
         asyncio.run(_serve(options))
@@ -85,8 +77,7 @@ class CollectOptions:
     check: Checker
     check_refusals: Checker
     recent: int = DEFAULT_CAPACITY  # messages the /segdebug/ API keeps in memory
-    forward: tuple[Destination, ...] = ()  # --forward destinations (debugger.delivery)
-    forward_options: ForwardOptions = ForwardOptions()
+    strict: bool = False  # answer 400 to every refused call (collect --strict)
 
 
 def open_writer(archive: Path, fsync: str) -> ArchiveWriter:
@@ -161,10 +152,10 @@ async def _serve(options: CollectOptions) -> None:
     collector = Collector(
         writer=writer, check=options.check, check_refusals=options.check_refusals,
         publish=hub.publish, publish_call=hub.publish_call, allowed=options.allowed,
+        strict=options.strict,
         store=store,
     )
-    app = make_app(collector, [*api.ROUTES, *forwarding.ROUTES])
-    forwarding.install(app, options.archive, list(options.forward), options.forward_options, hub)
+    app = make_app(collector, api.ROUTES)
     app[api.STATE] = api.ApiState(store, options.archive, options.check)
     app[WRITER], app[HUB], app[SOCKET_PATH] = writer, hub, socket_path
     app.cleanup_ctx.extend([_writer_upkeep, _socket_server])

@@ -20,6 +20,8 @@ from urllib.parse import urlsplit
 
 import orjson
 
+from debugger.paths import rejected_path
+
 
 @dataclass
 class Collector:
@@ -96,7 +98,7 @@ def start_collector(directory: Path, *args: str) -> Collector:
         raise RuntimeError(f"collector did not start: {err.decode(errors='replace')}") from None
     return Collector(
         process=process, url=hello["http"], socket=sock, archive=archive,
-        rejected=archive.with_name("rejected.ndjson"), hello=hello,
+        rejected=rejected_path(archive), hello=hello,
     )
 
 

@@ -62,7 +62,7 @@ async def test_fsync_always_syncs_every_write(tmp_path: Path, fsyncs: Counter[st
             writer.append_lines([b'{"n":%d}' % n])
             assert fsyncs[str(tmp_path / "archive.ndjson")] == n + 1  # before the answer is sent
         writer.append_rejected([{"code": "invalid_json", "raw": "{"}])
-        assert fsyncs[str(tmp_path / "rejected.ndjson")] == 1
+        assert fsyncs[str(tmp_path / "archive.rejected.ndjson")] == 1
     finally:
         await writer.close()
 
@@ -70,7 +70,7 @@ async def test_fsync_always_syncs_every_write(tmp_path: Path, fsyncs: Counter[st
 async def test_fsync_interval_syncs_dirty_files_in_the_background_once_per_tick(
     tmp_path: Path, fsyncs: Counter[str]
 ) -> None:
-    archive, rejected = str(tmp_path / "archive.ndjson"), str(tmp_path / "rejected.ndjson")
+    archive, rejected = str(tmp_path / "archive.ndjson"), str(tmp_path / "archive.rejected.ndjson")
     writer = ArchiveWriter(tmp_path / "archive.ndjson", "interval")
     writer.start()
     try:
@@ -133,7 +133,7 @@ def test_collect_fsync_always_reaches_the_writer(tmp_path: Path) -> None:
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     hello = read_hello(sock)
     collector = Collector(process=process, url=hello["http"], socket=sock, archive=archive,
-                          rejected=tmp_path / "rejected.ndjson", hello=hello)
+                          rejected=tmp_path / "archive.rejected.ndjson", hello=hello)
     try:
         for n in range(3):
             assert post_json(collector.url + "/v1/track", {"userId": "u", "event": f"E{n}"}).status == 200

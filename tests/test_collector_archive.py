@@ -28,7 +28,7 @@ async def test_appends_lines_and_refusals(tmp_path: Path, policy: str) -> None:
     writer.sync()
     await writer.close()
     assert archive.read_bytes() == b'{"old":1}\n{"a":1}\n{"b":2}\n'
-    rejected = tmp_path / "nested" / "rejected.ndjson"
+    rejected = tmp_path / "nested" / "archive.rejected.ndjson"
     assert [orjson.loads(line) for line in rejected.read_bytes().splitlines()] == [
         {"code": "invalid_json", "raw": "{nope"}
     ]
@@ -39,12 +39,12 @@ async def test_a_torn_last_line_is_sealed_before_anything_is_appended(tmp_path: 
     the next acknowledged message is a line of its own, not glued to the torn one."""
     archive = tmp_path / "archive.ndjson"
     archive.write_bytes(b'{"old":1}\n{"torn":')
-    (tmp_path / "rejected.ndjson").write_bytes(b"")
+    (tmp_path / "archive.rejected.ndjson").write_bytes(b"")
     writer = ArchiveWriter(archive, "never")
     writer.append_lines([b'{"a":1}'])
     await writer.close()
     assert archive.read_bytes() == b'{"old":1}\n{"torn":\n{"a":1}\n'
-    assert (tmp_path / "rejected.ndjson").read_bytes() == b""  # an empty file stays empty
+    assert (tmp_path / "archive.rejected.ndjson").read_bytes() == b""  # an empty file stays empty
 
 
 async def test_creates_missing_directories_and_rejects_bad_policy(tmp_path: Path) -> None:
@@ -52,7 +52,7 @@ async def test_creates_missing_directories_and_rejects_bad_policy(tmp_path: Path
         ArchiveWriter(tmp_path / "a.ndjson", "sometimes")
     writer = ArchiveWriter(tmp_path / "x" / "y" / "a.ndjson", "never")
     await writer.close()
-    assert writer.rejected_path == tmp_path / "x" / "y" / "rejected.ndjson"
+    assert writer.rejected_path == tmp_path / "x" / "y" / "a.rejected.ndjson"
     assert writer.archive_path.exists() and writer.rejected_path.exists()
 
 
@@ -93,7 +93,7 @@ async def test_a_deleted_archive_is_started_afresh(tmp_path: Path) -> None:
     writer = ArchiveWriter(archive, "never")
     writer.append_lines([b'{"n":1}'])
     archive.unlink()
-    (tmp_path / "rejected.ndjson").rename(tmp_path / "old-rejected.ndjson")
+    (tmp_path / "archive.rejected.ndjson").rename(tmp_path / "old-rejected.ndjson")
     writer.follow_replaced()
     writer.append_lines([b'{"n":2}'])
     writer.append_rejected([{"code": "x"}])
@@ -101,7 +101,7 @@ async def test_a_deleted_archive_is_started_afresh(tmp_path: Path) -> None:
     writer.append_lines([b'{"n":3}'])
     await writer.close()
     assert archive.read_bytes() == b'{"n":2}\n{"n":3}\n'
-    assert (tmp_path / "rejected.ndjson").read_bytes() == b'{"code":"x"}\n'
+    assert (tmp_path / "archive.rejected.ndjson").read_bytes() == b'{"code":"x"}\n'
 
 
 async def test_unwatched_calls_are_counted_not_published(tmp_path: Path) -> None:
