@@ -84,6 +84,12 @@ def collect(
     strict: Annotated[bool, typer.Option(
         "--strict", help="Answer 400 to every refused call (Segment answers 200 unless the JSON, "
                          "its encoding or its size is wrong); for CI.")] = False,
+    forward: Annotated[Optional[list[str]], typer.Option(
+        "--forward", metavar="[NAME=]URL",
+        help="Also deliver every accepted message to URL (read as replay --to reads it; "
+             "NAME defaults to its host; repeatable). See: segdebug delivery.")] = None,
+    forward_write_key: Annotated[Optional[str], typer.Option(
+        "--forward-write-key", help="Forward with this write key instead of each message's own.")] = None,
 ) -> None:
     """Run the collector: Segment's HTTP tracking API on HOST:PORT, archived to NDJSON."""
     from debugger.serve import run_collect
@@ -91,7 +97,20 @@ def collect(
     run_collect(
         host=host, port=port, archive=archive, socket=socket,
         write_keys=write_key or [], fsync=fsync.value, plan=plan, recent=recent, strict=strict,
+        forward=forward or [], forward_write_key=forward_write_key,
     )
+
+
+@app.command()
+def delivery(
+    socket: SocketOption = None,
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port of the collector.")] = DEFAULT_PORT,
+    json: Annotated[bool, typer.Option("--json", help="Print the JSON summary.")] = False,
+) -> None:
+    """What reached each --forward destination: delivered, not delivered, p95, errors."""
+    from debugger.delivery.command import run_delivery
+
+    run_delivery(socket=socket, port=port, as_json=json)
 
 
 @app.command()

@@ -27,6 +27,9 @@ from debugger import __version__, api
 from debugger.archive_writer import ArchiveWriter
 from debugger.checks import Checker, make_checker
 from debugger.collector import RUNNER_OPTIONS, Collector, make_app
+from debugger.delivery import service as forwarding
+from debugger.delivery.destinations import Destination, parse_destinations
+from debugger.delivery.forwarder import ForwardOptions
 from debugger.errors import CliError
 from debugger.hub import Hub
 from debugger.paths import default_archive, default_socket
@@ -50,13 +53,19 @@ def run_collect(
     plan: Path | None,
     recent: int = DEFAULT_CAPACITY,
     strict: bool = False,
+    forward: list[str] | None = None,
+    forward_write_key: str | None = None,
 ) -> None:
     """Run the collector in the foreground until SIGINT/SIGTERM."""
     archive_path = (archive or default_archive()).expanduser().absolute()
+    try:
+        destinations = tuple(parse_destinations(forward or []))
+    except ValueError as error:
+        raise CliError(str(error)) from None
     options = CollectOptions(
         host, port, archive_path, socket, frozenset(write_keys), fsync,
         check=make_checker(plan), check_refusals=make_checker(plan, refusing_only=True), strict=strict,
-        recent=recent,
+        recent=recent, forward=destinations, forward_options=ForwardOptions(write_key=forward_write_key),
     )
     try:
         asyncio.run(_serve(options))
@@ -78,6 +87,8 @@ class CollectOptions:
     check_refusals: Checker
     recent: int = DEFAULT_CAPACITY  # messages the /segdebug/ API keeps in memory
     strict: bool = False  # answer 400 to every refused call (collect --strict)
+    forward: tuple[Destination, ...] = ()  # --forward destinations (debugger.delivery)
+    forward_options: ForwardOptions = ForwardOptions()
 
 
 def open_writer(archive: Path, fsync: str) -> ArchiveWriter:
@@ -155,7 +166,8 @@ async def _serve(options: CollectOptions) -> None:
         strict=options.strict,
         store=store,
     )
-    app = make_app(collector, api.ROUTES)
+    app = make_app(collector, [*api.ROUTES, *forwarding.ROUTES])
+    forwarding.install(app, options.archive, list(options.forward), options.forward_options, hub)
     app[api.STATE] = api.ApiState(store, options.archive, options.check)
     app[WRITER], app[HUB], app[SOCKET_PATH] = writer, hub, socket_path
     app.cleanup_ctx.extend([_writer_upkeep, _socket_server])
