@@ -203,7 +203,7 @@ async def run(args: argparse.Namespace, workdir: Path) -> None:
           f"  goal <= 100 ms: {'met' if p95(loaded) <= 0.1 else 'NOT met'}")
     print(f"events: collector received {model.stats.received:,}; sent to the TUI {model.arrived:,}"
           f" (sampled: 1 in {model.stats.sampled:,} at max rate {args.max_rate}/s); displayed"
-          f" {model.displayed:,}; the list holds {len(model.shown)} (cap 500)")
+          f" {model.displayed:,}; the list holds {len(model.kept)} (cap 500)")
     print(f"TUI CPU under load: {cpu:.1f} s in {wall:.1f} s ({cpu / wall:.0%} of one core);"
           f" machine load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     print(f"TUI peak RSS: {rss_mb:.0f} MB  goal <= 200 MB: {'met' if rss_mb <= 200 else 'NOT met'}")

@@ -125,6 +125,14 @@ def mask_key(key: str | None) -> str:
     return key[:4] + "…" + key[-2:]
 
 
+def shown_key(key: str | None, mask: bool = False) -> str:
+    """A write key as a viewer shows it: in full (the developer's own machine, and two keys
+    sharing a prefix and a suffix must stay apart), or masked when asked (`--mask-keys`)."""
+    if mask:
+        return mask_key(key)
+    return key or "-"
+
+
 def _get(message: Mapping[str, Any], *keys: str) -> Any:
     value: Any = message
     for key in keys:

@@ -7,10 +7,15 @@ Three forms, one per kind of output:
   visible    the live TUI: control characters as one-cell symbols (ESC -> "␛", newline
              -> "␊"), C1 controls and bidi overrides as escapes;
   masked     one character for one ("?"), where a position must stay true, such as the
-             caret under a bad query.
+             caret under a bad query;
+  pictured   code we wrote from a payload (JSON, a Python or JS literal): the escapes of
+             control characters (`\\u001b`, `\\x1b`) drawn as `visible` draws the character,
+             so ESC reads "␛" in the list, Pretty, Raw and Problems alike.
 """
 
 from __future__ import annotations
+
+import re
 
 # C0 controls, DEL and C1 controls become visible symbols: a payload can never move the cursor,
 # change colours or set the window title of the terminal that shows it.
@@ -39,6 +44,23 @@ def visible(text: str) -> str:
 def visible_lines(text: str) -> str:
     """`visible`, keeping the newlines of text we laid out ourselves."""
     return "\n".join(visible(part) for part in text.split("\n"))
+
+
+# An escaped backslash (kept as it is, so `\\\\x1b` stays text), or the escape of a C0 control
+# or DEL in JSON (`\\u001b`) or Python (`\\x1b`) form.
+_CONTROL_ESCAPE = re.compile(r"\\(?:\\|u00([01][0-9a-fA-F]|7[fF])|x([01][0-9a-fA-F]|7[fF]))")
+
+
+def pictured(code: str) -> str:
+    """`code` (JSON or a literal we generated, already free of raw control characters) with
+    each escaped control character drawn as its one-cell picture; `\\n`, `\\t` and the other
+    short escapes stay as code reads them."""
+    return _CONTROL_ESCAPE.sub(_picture, code)
+
+
+def _picture(match: re.Match[str]) -> str:
+    digits = match.group(1) or match.group(2)
+    return match.group(0) if digits is None else _CONTROL_PICTURES[int(digits, 16)]
 
 
 def masked(text: str) -> str:

@@ -50,12 +50,12 @@ def test_buffer_keeps_the_newest_500_and_reports_evictions() -> None:
         if n % 300 == 0:
             model.flush()
     flush = model.flush()
-    assert len(model.shown) == 500
+    assert len(model.kept) == 500
     assert len(model.pending) == 0
-    assert model.shown[-1].envelope["message"]["properties"]["total"] == 1999
-    assert model.shown[0].envelope["message"]["properties"]["total"] == 1500
-    assert all(item not in model.shown for item in flush.evicted)
-    assert all(item in model.shown for item in flush.added)
+    assert model.kept[-1].envelope["message"]["properties"]["total"] == 1999
+    assert model.kept[0].envelope["message"]["properties"]["total"] == 1500
+    assert all(item not in model.kept for item in flush.evicted)
+    assert all(item in model.kept for item in flush.added)
 
 
 def test_pause_counts_arrivals_and_resume_shows_the_newest() -> None:
@@ -72,7 +72,7 @@ def test_pause_counts_arrivals_and_resume_shows_the_newest() -> None:
     added = model.flush().added
     assert mode_text(model) == "LIVE"
     assert len(added) == 500  # what waited is bounded too; the newest win
-    assert model.shown[-1].envelope["message"]["properties"]["total"] == 1234
+    assert model.kept[-1].envelope["message"]["properties"]["total"] == 1234
 
 
 def test_clear_and_filter() -> None:
@@ -80,7 +80,7 @@ def test_clear_and_filter() -> None:
     for n in range(4):
         model.arrive(envelope(track(n)))
     model.flush()
-    model.query = Query("even", lambda e: e["message"]["properties"]["total"] % 2 == 0)
+    model.set_query(Query("even", lambda e: e["message"]["properties"]["total"] % 2 == 0))
     assert [i.envelope["message"]["properties"]["total"] for i in model.listed()] == [0, 2]
     model.clear()
     assert model.listed() == [] and model.flush().added == []
@@ -106,7 +106,8 @@ def test_row_text_per_call_type(message: dict, expected: tuple[str, str, str]) -
     row = row_of(envelope(message))
     assert (row.type, row.name, row.user) == expected
     assert row.mark == "✓"
-    assert row.source == "writ…23"
+    assert row.source == "writekey123"  # in full: the developer's own machine
+    assert row_of(envelope(message), mask_keys=True).source == "writ…23"
 
 
 def test_row_marks_warnings_and_refused_calls() -> None:
@@ -144,10 +145,10 @@ def test_counters_show_sampling_and_drops() -> None:
 
 def test_compose_query_from_toggles() -> None:
     assert compose_query("user:42", ["page", "track"], []) == "(user:42) type:track,page"
-    assert compose_query("", ["track"], ["refused"]) == "type:track is:rejected"
+    assert compose_query("", ["track"], ["refused"]) == "type:track is:refused"
     assert compose_query("", ["track", "page", "screen", "identify", "group", "alias"],
                          ["accepted", "refused"]) == ""
-    assert compose_query("x", [], ["accepted"]) == "(x) -is:rejected"
+    assert compose_query("x", [], ["accepted"]) == "(x) -is:refused"
 
 
 def test_pretty_python_library_uses_positional_sdk_style() -> None:
@@ -205,8 +206,8 @@ def test_raw_text_of_refused_calls_is_visible_and_bounded() -> None:
     assert (text, is_json) == ("not json ␛[31m", False)
     big, _ = raw_text(envelope(None, "rejected", raw="x" * 70000))
     assert big.endswith("… 4,464 more characters (y copies all)")
-    pretty, is_json = raw_text(envelope(None, "rejected", raw='{"a":1}'))
-    assert (pretty, is_json) == ('{\n  "a": 1\n}', True)
+    exact, is_json = raw_text(envelope(None, "rejected", raw='{"a":1,"a":2,"p":1.50}'))
+    assert (exact, is_json) == ('{"a":1,"a":2,"p":1.50}', True)  # as received, not re-serialised
 
 
 def test_problem_lines_errors_first_with_paths_and_hints() -> None:
@@ -228,7 +229,8 @@ def test_request_fields_mask_the_key_and_compute_skew() -> None:
                                             "remote": "127.0.0.1", "bytes": 1234}}
     fields = dict(request_fields(item))
     assert fields["endpoint"] == "POST /v1/batch"
-    assert fields["write key"] == "writ…23"
+    assert fields["write key"] == "writekey123"
+    assert dict(request_fields(item, mask_keys=True))["write key"] == "writ…23"
     assert fields["encoding"] == "gzip"
     assert fields["user agent"] == "ua␛"
     assert fields["size"] == "1,234 bytes"
@@ -253,13 +255,13 @@ def test_file_envelope_checks_with_the_spec_rules() -> None:
     assert garbage is not None and garbage["status"] == "rejected"
 
 
-@pytest.mark.parametrize("total", [60, 80, 120, 139, 140, 200, 300])
+@pytest.mark.parametrize("total", [57, 60, 80, 120, 144, 145, 200, 300])
 def test_columns_fill_the_line_and_wide_lines_show_problems(total: int) -> None:
     widths = dict(zip(COLUMNS, column_widths(total), strict=True))
     shown = [width for width in widths.values() if width]
     assert sum(shown) + len(shown) + 1 == total  # one space before each column and at the end
-    assert (widths["Problem"] > 0) == (total >= 140)
-    assert widths["Name"] == 48 if widths["Problem"] else widths["Name"] > 12
+    assert (widths["Problem"] > 0) == (total >= 145)
+    assert widths["Name"] == 48 if widths["Problem"] else widths["Name"] >= 12
 
 
 def test_file_event_refuses_what_the_collector_would_refuse() -> None:

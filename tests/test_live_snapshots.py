@@ -54,7 +54,8 @@ EVENTS = [
 class FixedSource:
     """The lines a collector would send, then silence."""
 
-    remote_filter = True
+    def prioritise(self, query: str | None) -> None:
+        pass
 
     async def lines(self, query: str | None) -> AsyncIterator[dict[str, Any]]:
         for line in [HELLO, STATS, *EVENTS]:

@@ -108,7 +108,7 @@ async def test_file_source_shows_the_last_500_then_follows_appends(tmp_path: Pat
         await wait_for(pilot, lambda: app.table.row_count == 2)
         assert users() == ["user-800", "user-801"]
         await pilot.pause(0.3)
-        assert len(app.model.shown) == 500
+        assert len(app.model.kept) == 500
 
 
 async def test_file_source_reads_a_gzip_archive(tmp_path: Path) -> None:
@@ -153,7 +153,8 @@ def test_segdebug_live_in_a_terminal_starts_and_stops_its_collector(tmp_path: Pa
 class ListSource:
     """Lines given by the test, then silence."""
 
-    remote_filter = True
+    def prioritise(self, query: str | None) -> None:
+        pass
 
     def __init__(self, lines: list[dict]) -> None:
         self.items = lines

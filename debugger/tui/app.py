@@ -19,8 +19,7 @@ from textual.signal import Signal
 
 from debugger import protocol
 from debugger.paths import COPY_NAME, data_dir
-from debugger.query import MATCH_ALL
-from debugger.tui.model import ListFilter, LiveModel
+from debugger.tui.model import LiveModel
 from debugger.tui.screens import SCREENS
 from debugger.tui.screens.base import HelpKeys, ViewScreen
 from debugger.tui.screens.events import EventsScreen
@@ -54,14 +53,16 @@ class LiveApp(App[None]):
         self,
         source: LineSource,
         *,
-        query: ListFilter = MATCH_ALL,
+        filter_text: str = "",
+        mask_keys: bool = False,
         demo: bool = False,
         copy_path: Path | None = None,
         save_dir: Path | None = None,
     ) -> None:
         super().__init__()
         self.source = source
-        self.model = LiveModel(query=query)
+        self.model = LiveModel(hard_filter=filter_text.strip())
+        self.mask_keys = mask_keys
         self.demo = demo
         self.copy_path = copy_path or data_dir() / COPY_NAME
         self.save_dir = save_dir or Path.cwd()
@@ -77,7 +78,7 @@ class LiveApp(App[None]):
             self.install_screen(entry.build(self), entry.name)
 
     def on_mount(self) -> None:
-        self._consume(self.model.query.text)
+        self._consume(self.model.hard_filter)
 
     def on_unmount(self) -> None:
         self._demo_stop.set()
@@ -107,9 +108,8 @@ class LiveApp(App[None]):
     # --- lines in ------------------------------------------------------------------------
 
     @work(exclusive=True, group="source")
-    async def _consume(self, query_text: str) -> None:
-        remote = query_text if self.source.remote_filter else None
-        async for line in self.source.lines(remote):
+    async def _consume(self, hard_filter: str) -> None:
+        async for line in self.source.lines(hard_filter or None):
             try:
                 self.take(line)
             except (TypeError, ValueError, AttributeError, KeyError) as error:  # one odd line, not a crash
@@ -137,11 +137,10 @@ class LiveApp(App[None]):
         self.stream_changed.publish(None)
 
     @on(SearchBar.Applied)
-    def _resubscribe(self, event: SearchBar.Applied) -> None:
-        """A new search (the screen has filtered its list already): ask the collector to
-        filter before it samples, when the source can."""
-        if self.source.remote_filter:
-            self._consume(event.query.text)
+    def _prioritise(self, event: SearchBar.Applied) -> None:
+        """A new search (the screen has filtered its list already): the collector is told to
+        never sample its matches away, and keeps sending the rest as before."""
+        self.source.prioritise(event.query.text.strip() or None)
 
     @work(group="demo", exit_on_error=False)
     async def _run_demo(self, url: str) -> None:
@@ -161,6 +160,7 @@ class LiveApp(App[None]):
 
 
 def create_app(source: LineSource, **options: Any) -> LiveApp:
-    """The app, wired to a source; `options` are LiveApp's (query, demo, copy_path, save_dir).
+    """The app, wired to a source; `options` are LiveApp's (filter_text, mask_keys, demo,
+    copy_path, save_dir).
     run_live, the tests, the snapshots and the bench all start here."""
     return LiveApp(source, **options)

@@ -10,28 +10,30 @@ from typing import Any, Mapping
 
 import orjson
 
-from debugger.message import mask_key, parse_time, skew_seconds
-from debugger.text import visible, visible_lines
+from debugger.message import parse_time, shown_key, skew_seconds
+from debugger.text import pictured, visible, visible_lines
 
 RAW_DISPLAY_LIMIT = 64 * 1024
 
 
 def raw_text(envelope: Mapping[str, Any]) -> tuple[str, bool]:
-    """(text, is_json): pretty JSON of an accepted message; the received text of a refused call,
-    pretty-printed when it parses, cut at RAW_DISPLAY_LIMIT."""
+    """(text, is_json): pretty JSON of an accepted message; for a refused call the exact text
+    the collector received (never parsed and re-serialised: duplicate keys and `1.50` stay as
+    sent), cut at RAW_DISPLAY_LIMIT. Control characters are drawn as everywhere else."""
     message = envelope.get("message")
     if envelope.get("status") != "rejected" and isinstance(message, Mapping):
         # JSON leaves C1 controls and bidi overrides unescaped: make them visible too.
-        return visible_lines(orjson.dumps(message, option=orjson.OPT_INDENT_2).decode()), True
+        return visible_lines(pictured(orjson.dumps(message, option=orjson.OPT_INDENT_2).decode())), True
     raw = envelope.get("raw")
     text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else (raw or "")
     if len(text) > RAW_DISPLAY_LIMIT:
         more = len(text) - RAW_DISPLAY_LIMIT
-        return visible(text[:RAW_DISPLAY_LIMIT]) + f"\n… {more:,} more characters (y copies all)", False
+        return visible_lines(text[:RAW_DISPLAY_LIMIT]) + f"\n… {more:,} more characters (y copies all)", False
     try:
-        return visible_lines(orjson.dumps(orjson.loads(text), option=orjson.OPT_INDENT_2).decode()), True
+        orjson.loads(text)  # only to know whether to colour it as JSON
     except orjson.JSONDecodeError:
-        return visible(text), False
+        return visible_lines(text), False
+    return visible_lines(text), True
 
 
 def problem_lines(envelope: Mapping[str, Any]) -> list[tuple[str, str]]:
@@ -47,15 +49,15 @@ def problem_lines(envelope: Mapping[str, Any]) -> list[tuple[str, str]]:
     return lines
 
 
-def request_fields(envelope: Mapping[str, Any]) -> list[tuple[str, str]]:
-    """Label/value pairs for the Request tab."""
+def request_fields(envelope: Mapping[str, Any], mask_keys: bool = False) -> list[tuple[str, str]]:
+    """Label/value pairs for the Request tab; the write key in full unless `mask_keys`."""
     found = envelope.get("message")
     message: Mapping[str, Any] = found if isinstance(found, Mapping) else {}
     request = envelope.get("request") or {}
     encoding = request.get("contentEncoding") or "identity"
     fields = [
         ("endpoint", f"{request.get('method', 'POST')} {envelope.get('endpoint') or request.get('path', '')}"),
-        ("write key", mask_key(_text(envelope.get("writeKey")) or None)),
+        ("write key", shown_key(_text(envelope.get("writeKey")) or None, mask_keys)),
         ("content type", _text(request.get("contentType"))),
         ("encoding", _text(encoding)),
         ("size", f"{request['bytes']:,} bytes" if isinstance(request.get("bytes"), int) else ""),

@@ -39,7 +39,9 @@ def probe(path: Path, timeout: float = 2.0) -> protocol.Hello | None:
 class EmbeddedCollector:
     """A `segdebug collect` child process, stopped with SIGTERM when the viewer exits."""
 
-    def __init__(self, port: int, socket_path: Path, archive: Path | None = None) -> None:
+    def __init__(
+        self, port: int, socket_path: Path, archive: Path | None = None, strict: bool = False
+    ) -> None:
         self.socket_path = socket_path
         self._log: IO[bytes] = tempfile.TemporaryFile()
         command = [
@@ -48,6 +50,8 @@ class EmbeddedCollector:
         ]
         if archive is not None:
             command += ["--archive", str(archive)]
+        if strict:
+            command.append("--strict")
         self.process = subprocess.Popen(
             command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=self._log,
             start_new_session=True,  # Ctrl-C in the TUI is ours to handle, not the child's

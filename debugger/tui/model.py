@@ -1,10 +1,16 @@
-"""The live view's state, without any Textual: the bounded buffer, LIVE/PAUSED, the list
-filter, following the newest, and what the collector last said about itself. Pure, so it is
-tested without a terminal; how a row or the header reads lives in `rows` and the status bar.
+"""The live view's state, without any Textual: the bounded buffer, LIVE/PAUSED, the search,
+following the newest, and what the collector last said about itself. Pure, so it is tested
+without a terminal; how a row or the header reads lives in `rows` and the status bar.
 
 Arrivals only append to a bounded `pending` deque (O(1), whatever the burst); the events
 screen calls `flush()` on a timer, so a burst costs one table update, and a pause simply stops
 flushing.
+
+The search filters what is *shown*, never what is kept: `kept` holds the newest 500 events of
+the whole stream, and while a search is active `found` holds its newest 500 matches as well
+(the collector sends matches as priority events, so they are never sampled away; without their
+own ring a busy stream of non-matching events would push them out of `kept`). Clearing the
+search shows `kept` again, with everything that arrived meanwhile.
 """
 
 from __future__ import annotations
@@ -39,7 +45,8 @@ class Item:
 
 @dataclass(slots=True)
 class Flush:
-    """What changed on screen: items that left the buffer and items that joined it."""
+    """What changed in the list: items that left it and items that joined it (matches of the
+    search only, when one is active)."""
 
     evicted: list[Item]
     added: list[Item]
@@ -55,6 +62,7 @@ class Counts:
     rate: float | None = None  # None: not known (an archive file has no arrival rate)
     dropped: int = 0
     sampled: int = 1
+    refused_dropped: int = 0  # refused calls this viewer was not sent (over its refused budget)
 
     @classmethod
     def of(cls, line: Mapping[str, Any]) -> Counts:
@@ -66,12 +74,18 @@ class Counts:
             rate=float(rate) if rate is not None and math.isfinite(float(rate)) else None,
             dropped=int(line.get("dropped", 0)),
             sampled=max(1, int(line.get("sampled", 1) or 1)),
+            refused_dropped=int(line.get("refused_dropped", 0) or 0),
         )
+
+
+def identity(envelope: Mapping[str, Any]) -> tuple[Any, Any]:
+    """What tells one collector event from another across reconnects: (seq, receivedAt)."""
+    return envelope.get("seq"), envelope.get("receivedAt")
 
 
 @dataclass
 class LiveModel:
-    """Bounded buffer (500 shown + at most 500 waiting), pause state and the current filter,
+    """Bounded buffer (500 kept + at most 500 waiting), pause state and the current search,
     plus the connection facts the header shows."""
 
     capacity: int = CAPACITY
@@ -82,48 +96,105 @@ class LiveModel:
     connection: str = "connecting"
     http: str = ""
     archive: str = ""
+    hard_filter: str = ""  # `live --filter`: the collector sends nothing else
 
     def __post_init__(self) -> None:
-        self.shown: deque[Item] = deque(maxlen=self.capacity)
+        self.kept: deque[Item] = deque(maxlen=self.capacity)
         self.pending: deque[Item] = deque(maxlen=self.capacity)
+        self.found: deque[Item] | None = None  # the search's matches, None without a search
+        self.cleared: list[Item] = []  # what `c` took away, until `u` brings it back
         self._ids = itertools.count(1)
-        self.arrived = 0  # events this viewer was sent
-        self.displayed = 0  # of those, how many reached the list (a pause skips the overflow)
+        self._known: set[tuple[Any, Any]] | None = None  # identities, while history arrives
+        self.arrived = 0  # events this viewer was sent (history repeats not counted)
+        self.displayed = 0  # of those, how many reached the buffer (a pause skips the overflow)
+        self.refused_arrived = 0
+        self.refused_displayed = 0
+        self.set_query(self.query)
+
+    # --- arrivals ------------------------------------------------------------------------
 
     def arrive(self, envelope: protocol.EventEnvelope) -> None:
-        """An event arrived: queue it for the next flush (counted when paused)."""
+        """An event arrived: queue it for the next flush (counted when paused). A history
+        event this viewer already holds (sent again after a reconnect) is skipped."""
+        if envelope.get("history"):
+            if self._known is None:
+                self._known = {identity(item.envelope) for item in itertools.chain(self.kept, self.pending)}
+            if identity(envelope) in self._known:
+                return
+        else:
+            self._known = None
         self.pending.append(Item(next(self._ids), envelope))
         self.arrived += 1
+        self.refused_arrived += envelope.get("status") == protocol.REFUSED
         if self.paused:
             self.new_while_paused += 1
 
     def flush(self) -> Flush:
-        """Move waiting events into the shown buffer (nothing while paused)."""
+        """Move waiting events into the buffer (nothing while paused); what the list gains
+        and loses."""
         if self.paused or not self.pending:
             return Flush([], [])
         added = list(self.pending)
         self.pending.clear()
-        overflow = max(0, len(self.shown) + len(added) - self.capacity)
-        evicted = [self.shown[i] for i in range(min(overflow, len(self.shown)))]
-        self.shown.extend(added)
         self.displayed += len(added)
+        self.refused_displayed += sum(item.envelope.get("status") == protocol.REFUSED for item in added)
+        listed_before = self.kept
+        if self.found is not None:
+            self.kept.extend(added)
+            added = self.matching(added)
+            listed_before = self.found
+        overflow = max(0, len(listed_before) + len(added) - self.capacity)
+        evicted = [listed_before[i] for i in range(min(overflow, len(listed_before)))]
+        listed_before.extend(added)
         return Flush(evicted, added)
+
+    # --- the search ----------------------------------------------------------------------
+
+    def set_query(self, query: ListFilter) -> None:
+        """A new search: the list shows the kept events it matches (all of them for none)."""
+        self.query = query
+        self.found = deque(self.matching(self.kept), maxlen=self.capacity) if query.text.strip() else None
+
+    @property
+    def searching(self) -> bool:
+        return self.found is not None
+
+    def listed(self) -> list[Item]:
+        """What the list shows, oldest first: the search's matches, or everything kept."""
+        return list(self.found if self.found is not None else self.kept)
+
+    def matching(self, items: Iterable[Item]) -> list[Item]:
+        return [item for item in items if self.query.matches(item.envelope)]
+
+    # --- keys ----------------------------------------------------------------------------
 
     def toggle_pause(self) -> None:
         self.paused = not self.paused
         self.new_while_paused = 0
 
-    def clear(self) -> None:
-        self.shown.clear()
+    def clear(self) -> int:
+        """Empty the list; `restore` undoes it. Returns how many events were cleared."""
+        self.cleared = [*self.kept, *self.pending]  # disjoint: a flush moves pending into kept
+        self.kept.clear()
         self.pending.clear()
+        if self.found is not None:
+            self.found.clear()
         self.new_while_paused = 0
+        return len(self.cleared)
 
-    def listed(self) -> list[Item]:
-        """The shown events that match the filter, oldest first."""
-        return [item for item in self.shown if self.query.matches(item.envelope)]
+    def restore(self) -> int:
+        """Bring back what the last `clear` removed, before what arrived since (still at most
+        `capacity`); how many came back."""
+        back, self.cleared = self.cleared, []
+        if not back:
+            return 0
+        since = list(self.kept)
+        self.kept.clear()
+        self.kept.extend(back + since)
+        self.set_query(self.query)
+        return len(back)
 
-    def matching(self, items: Iterable[Item]) -> list[Item]:
-        return [item for item in items if self.query.matches(item.envelope)]
+    # --- news from the collector ---------------------------------------------------------
 
     def take_stats(self, line: Mapping[str, Any]) -> None:
         self.stats = Counts.of(line)

@@ -13,7 +13,7 @@ from typing import Any, Mapping, Sequence
 from rich.cells import cell_len, set_cell_size
 from rich.text import Text
 
-from debugger.message import call_type, mask_key, name_of, parse_time, user_of
+from debugger.message import call_type, name_of, parse_time, shown_key, user_of
 from debugger.text import visible
 from debugger.tui.model import Item
 
@@ -40,7 +40,10 @@ MARK_REFUSED = "✗"
 _MARK_STYLES = {MARK_ACCEPTED: "bold green", MARK_REFUSED: "bold red"}
 _PROBLEM_STYLES = {MARK_REFUSED: "red"}
 _CELL_STYLES = ("dim", "", "bold", "", "", "dim", "yellow")
-_FIXED_WIDTHS = {"Time": 8, "": 1, "Type": 8, "Source": 7}
+# Source: wide enough for two keys that share a prefix and a suffix ("dev_py_key",
+# "dev_node_key") to read apart; a longer key is cut at its end (random keys differ early).
+_FIXED_WIDTHS = {"Time": 8, "": 1, "Type": 8, "Source": 12}
+_SOURCE_GIVES = 5  # cells Source gives up on a very narrow line
 _MIN_NAME, _MAX_NAME = 12, 48
 _MIN_USER, _MAX_USER = 14, 40
 _MIN_PROBLEM = 24
@@ -53,8 +56,9 @@ def mark_of(envelope: Mapping[str, Any]) -> str:
     return MARK_WARNING if envelope.get("problems") else MARK_ACCEPTED
 
 
-def row_of(envelope: Mapping[str, Any]) -> Row:
-    """The row for an event envelope; a refused call without a message shows its first reason."""
+def row_of(envelope: Mapping[str, Any], mask_keys: bool = False) -> Row:
+    """The row for an event envelope; a refused call without a message shows its first reason.
+    The write key is shown in full unless `mask_keys`."""
     message = envelope.get("message")
     received = parse_time(envelope.get("receivedAt"))
     time = received.astimezone().strftime("%H:%M:%S") if received else ""
@@ -71,7 +75,7 @@ def row_of(envelope: Mapping[str, Any]) -> Row:
         type=visible(kind),
         name=visible(_clip(name)),
         user=visible(_clip(user)),
-        source=visible(mask_key(_as_text(envelope.get("writeKey")))),
+        source=visible(shown_key(_as_text(envelope.get("writeKey")), mask_keys)),
         problem=visible(_clip(problems[0]) + more) if problems else "",
     )
 
@@ -86,12 +90,14 @@ def column_widths(total: int) -> list[int]:
     each edge); Name and User share what is left, User a third of it within limits. A wide
     line stops Name at _MAX_NAME and gives the rest to Problem, which is 0 (hidden) otherwise."""
     fixed = sum(_FIXED_WIDTHS.values()) + len(COLUMNS)  # the spaces of every column but Problem
-    flexible = max(_MIN_NAME + _MIN_USER, total - fixed)
+    # A very narrow line takes what Name and User lack from Source first.
+    source = _FIXED_WIDTHS["Source"] - min(_SOURCE_GIVES, max(0, _MIN_NAME + _MIN_USER - (total - fixed)))
+    flexible = max(_MIN_NAME + _MIN_USER, total - fixed + _FIXED_WIDTHS["Source"] - source)
     user = min(_MAX_USER, max(_MIN_USER, flexible // 3))
     name, problem = flexible - user, 0
     if name - _MAX_NAME - 1 >= _MIN_PROBLEM:
         name, problem = _MAX_NAME, name - _MAX_NAME - 1
-    widths = {**_FIXED_WIDTHS, "Name": name, "User": user, "Problem": problem}
+    widths = {**_FIXED_WIDTHS, "Source": source, "Name": name, "User": user, "Problem": problem}
     return [widths[label] for label in COLUMNS]
 
 
@@ -118,10 +124,13 @@ def header_text(widths: list[int]) -> Text:
     return line_text(COLUMNS, widths, ("",) * len(COLUMNS))
 
 
-def row_text(item: Item, widths: list[int]) -> Text:
-    """One event's row: its mark and problem coloured by acceptance."""
-    row = row_of(item.envelope)
+def row_text(item: Item, widths: list[int], mask_keys: bool = False) -> Text:
+    """One event's row: its mark and problem coloured by acceptance; an event the collector
+    sent as history (it arrived before this viewer connected) has its time in italics."""
+    row = row_of(item.envelope, mask_keys)
     styles = list(_CELL_STYLES)
+    if item.envelope.get("history"):
+        styles[0] = "dim italic"
     styles[1] = _MARK_STYLES.get(row.mark, "bold yellow")
     styles[6] = _PROBLEM_STYLES.get(row.mark, "yellow")
     return line_text(cells_of(row), widths, styles)

@@ -10,18 +10,24 @@ from pathlib import Path
 
 from debugger.errors import CliError
 from debugger.paths import default_socket
-from debugger.query import MATCH_ALL, parse_option
+from debugger.query import parse_option
 from debugger.tui.launcher import EmbeddedCollector, probe
 from debugger.tui.sources import FileSource, LineSource, SocketSource
 
 
 def run_live(
     socket: Path | None, port: int, file: Path | None, query: str | None,
-    max_rate: int, demo: bool,
+    max_rate: int, demo: bool, *, archive: Path | None = None, strict: bool = False,
+    mask_keys: bool = False,
 ) -> None:
-    matcher = parse_option(query) or MATCH_ALL
+    """`query` is the hard filter (nothing else is shown or received); `archive` and `strict`
+    are passed to the collector live starts, and refused when one already runs."""
+    parse_option(query)  # a bad filter: one clear line before anything starts
     if file is not None and demo:
         raise CliError("--demo sends to a collector; it cannot be used with --file")
+    embedded_only = [name for name, given in (("--archive", archive), ("--strict", strict)) if given]
+    if file is not None and embedded_only:
+        raise CliError(f"{' and '.join(embedded_only)} configure a collector; they cannot be used with --file")
     if file is not None and not file.is_file():
         raise CliError(f"{file}: no such archive file")
     if not sys.stdout.isatty():
@@ -33,12 +39,15 @@ def run_live(
     else:
         path = socket or default_socket(port)
         if probe(path) is None:
-            embedded = EmbeddedCollector(port, path)
+            embedded = EmbeddedCollector(port, path, archive=archive, strict=strict)
             embedded.wait_ready()
+        elif embedded_only:
+            raise CliError(f"a collector already runs on {path}; {' and '.join(embedded_only)}"
+                           " only apply to the one live starts (stop it, or use another --port)")
         source = SocketSource(path, max_rate=max_rate)
     from debugger.tui.app import create_app
 
-    app = create_app(source, query=matcher, demo=demo)
+    app = create_app(source, filter_text=query or "", mask_keys=mask_keys, demo=demo)
 
     def hang_up(*_: object) -> None:
         """The terminal is gone: Textual cannot shut down cleanly without it (it waits on

@@ -21,9 +21,9 @@ def compose_query(text: str, types: Iterable[str], statuses: Iterable[str]) -> s
         toggles.append("type:" + ",".join(chosen))
     wanted = set(statuses)
     if wanted == {"accepted"}:
-        toggles.append("-is:rejected")
+        toggles.append("-is:refused")
     elif wanted == {"refused"}:
-        toggles.append("is:rejected")
+        toggles.append("is:refused")
     text = text.strip()
     if not toggles:
         return text

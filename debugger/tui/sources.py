@@ -19,8 +19,10 @@ from typing import AsyncIterator, Iterable, Iterator, Protocol, Union
 from debugger import protocol
 from debugger.archive import GZIP_MAGIC, event_of_line, open_archive
 from debugger.checks import Checker, make_checker
+from debugger.query import MATCH_ALL, Query, QueryError, parse
 
 TAIL_EVENTS = 500
+HISTORY = 500  # recent events a viewer asks the collector for when it connects
 RECONNECT_DELAYS = (0.2, 0.5, 1.0, 2.0)
 
 
@@ -39,56 +41,116 @@ Received = Union[protocol.Line, Disconnected]
 
 
 class LineSource(Protocol):
-    """A stream of protocol lines; `query` is the filter the far side may apply."""
-
-    remote_filter: bool
+    """A stream of protocol lines. `query` is the hard filter (`live --filter`): nothing else
+    is sent. `prioritise` tells the far side what the search looks for, so those events are
+    never sampled away (a no-op where nothing is sampled)."""
 
     def lines(self, query: str | None) -> AsyncIterator[Received]: ...
 
+    def prioritise(self, query: str | None) -> None: ...
+
 
 class SocketSource:
-    """A collector's Unix socket, resubscribed with the current filter, reconnecting forever."""
+    """A collector's Unix socket, reconnecting forever. It asks for the collector's recent
+    events first (`history`), and while a search is active sends it as the subscription's
+    `priority` on the open connection: the unfiltered stream keeps arriving underneath.
 
-    remote_filter = True
+    Not debugger.socket_client.subscribe: that yields lines but keeps no way to write a later
+    subscribe line on the same connection, and reconnecting for each search would repeat the
+    history."""
 
-    def __init__(self, path: Path, max_rate: float | None = None) -> None:
+    def __init__(self, path: Path, max_rate: float | None = None, history: int = HISTORY) -> None:
         self.path = path
         self.max_rate = max_rate
+        self.history = history
+        self.priority: str | None = None
+        self._query: str | None = None
+        self._writer: asyncio.StreamWriter | None = None
 
     async def lines(self, query: str | None) -> AsyncIterator[Received]:
-        from debugger.socket_client import SubscriptionRefused, subscribe
+        from debugger.socket_client import SubscriptionRefused
 
         failures = 0
+        self._query = query or None
+        local = MATCH_ALL  # the filter, applied here if the collector could not
         while True:
             try:
-                async for line in subscribe(self.path, query or None, self.max_rate):
+                async for line in self._connection():
                     failures = 0
-                    yield line
+                    if line["kind"] != protocol.EVENT or local.matches(line):
+                        yield line
                 error: object = "the collector closed the connection"
             except SubscriptionRefused as refused:
                 error = refused
-                if query:  # retrying the same filter would loop: take everything, filter here
-                    error, query = f"the collector refused the filter ({refused}); filtering locally", None
+                if self.priority:  # an older collector: search locally, sampled
+                    error, self.priority = f"the collector refused the search ({refused}); searching what arrives", None
+                elif self._query:  # retrying the same filter would loop: take everything, filter here
+                    local = _local_filter(self._query)
+                    error, self._query = f"the collector refused the filter ({refused}); filtering locally", None
             except (ConnectionError, OSError, EOFError, ValueError) as problem:  # ValueError: a bad line
                 error = problem
             yield Disconnected.of(error)
             await asyncio.sleep(RECONNECT_DELAYS[min(failures, len(RECONNECT_DELAYS) - 1)])
             failures += 1
 
+    def prioritise(self, query: str | None) -> None:
+        """Search for `query` (None: no search): said at once on the open connection, and on
+        every reconnection."""
+        self.priority = query or None
+        writer = self._writer
+        if writer is not None and not writer.is_closing():
+            writer.write(protocol.subscribe(self._query, self.max_rate, priority=self.priority))
+
+    async def _connection(self) -> AsyncIterator[protocol.Line]:
+        from debugger.socket_client import (
+            LINE_LIMIT, CollectorGone, CollectorUnavailable, SubscriptionRefused,
+        )
+
+        try:
+            reader, writer = await asyncio.open_unix_connection(str(self.path), limit=LINE_LIMIT)
+        except OSError as error:
+            raise CollectorUnavailable(f"cannot connect to {self.path}: {error.strerror or error}") from error
+        self._writer = writer
+        try:
+            writer.write(protocol.subscribe(self._query, self.max_rate, priority=self.priority,
+                                            history=self.history))
+            while True:
+                try:
+                    data = await reader.readline()
+                except (ConnectionError, ValueError) as error:
+                    raise CollectorGone(f"connection lost: {error}") from error
+                if not data.endswith(b"\n"):
+                    raise CollectorGone("connection closed")
+                line = protocol.decode(data)
+                if line["kind"] == protocol.ERROR:
+                    raise SubscriptionRefused(line)
+                yield line
+        finally:
+            self._writer = None
+            writer.close()
+
+
+def _local_filter(text: str) -> Query:
+    try:
+        return parse(text)
+    except QueryError:  # nothing sensible to filter by: everything
+        return MATCH_ALL
+
 
 class FileSource:
     """An NDJSON archive: its last 500 events, then whatever is appended (watchfiles)."""
 
-    remote_filter = False
-
     def __init__(self, path: Path) -> None:
         self.path = path
+
+    def prioritise(self, query: str | None) -> None:
+        """Nothing to do: an archive is never sampled."""
 
     async def lines(self, query: str | None) -> AsyncIterator[Received]:
         from watchfiles import awatch
 
         yield protocol.hello(version="", http="", archive=str(self.path.resolve()))
-        tally = Tally()
+        tally = Tally(only=parse(query) if query else MATCH_ALL)
         if _is_gzip(self.path):  # a finished, compressed archive: its last 500, nothing to tail
             for envelope in tally.envelopes(_last_gzip_lines(self.path, TAIL_EVENTS)):
                 yield envelope
@@ -118,16 +180,18 @@ class Tally:
     """A file source's own counters: an archive has no collector to send stats lines."""
 
     check: Checker = field(default_factory=make_checker)
+    only: Query = MATCH_ALL  # `live --filter`: the hard filter a collector would apply
     received: int = 0
     rejected: int = 0
 
     def envelopes(self, lines: Iterable[bytes]) -> Iterator[protocol.EventEnvelope]:
-        """The lines as event envelopes (blank ones skipped), counted."""
+        """The lines as event envelopes (blank ones skipped), counted; those the filter keeps."""
         for raw in lines:
             if (envelope := file_event(raw, self.check, self.received + 1)) is not None:
                 self.received += 1
                 self.rejected += envelope["status"] == protocol.REFUSED
-                yield envelope
+                if self.only.matches(envelope):
+                    yield envelope
 
     def stats(self) -> protocol.Stats:
         # NaN: an archive has no arrival rate, and the viewer shows none (see LiveModel).

@@ -15,6 +15,7 @@ from rich.syntax import Syntax
 from rich.text import Text
 from textual.binding import Binding
 
+from debugger.text import pictured
 from debugger.tui.detail import problem_lines, raw_text, request_fields
 from debugger.tui.pretty import language_of, pretty_call
 
@@ -23,13 +24,20 @@ THEME = "monokai"
 
 
 @dataclass(frozen=True)
+class Display:
+    """How the viewer was asked to show things (`live --mask-keys`)."""
+
+    mask_keys: bool = False
+
+
+@dataclass(frozen=True)
 class DetailTab:
-    """One pane: `view` renders an envelope; `count`, when given, is shown in the title
-    ("Problems (2)") whenever it is not zero."""
+    """One pane: `view` renders an envelope as plain Text (never markup: payload text stays
+    text); `count`, when given, is shown in the title ("Problems (2)") whenever it is not zero."""
 
     id: str
     title: str
-    view: Callable[[Envelope], RenderableType]
+    view: Callable[[Envelope, Display], RenderableType]
     count: Callable[[Envelope], int] | None = None
 
     def label(self, envelope: Envelope | None) -> str:
@@ -40,21 +48,21 @@ class DetailTab:
 # --- the views -------------------------------------------------------------------------------
 
 
-def pretty_view(envelope: Envelope) -> RenderableType:
+def pretty_view(envelope: Envelope, display: Display) -> RenderableType:
     message = envelope.get("message")
     if not isinstance(message, Mapping):
         return Text("Refused before it was a call: see Raw and Problems.", style="italic")
-    return highlighted(pretty_call(message), language_of(message))
+    return highlighted(pictured(pretty_call(message)), language_of(message))
 
 
-def raw_view(envelope: Envelope) -> RenderableType:
+def raw_view(envelope: Envelope, display: Display) -> RenderableType:
     text, is_json = raw_text(envelope)
     if is_json:
         return highlighted(text, "json")
     return Text(text)
 
 
-def problems_view(envelope: Envelope) -> RenderableType:
+def problems_view(envelope: Envelope, display: Display) -> RenderableType:
     lines = problem_lines(envelope)
     if not lines:
         return Text("No problems.", style="green")
@@ -66,8 +74,8 @@ def problem_count(envelope: Envelope) -> int:
     return len(envelope.get("problems") or [])
 
 
-def request_view(envelope: Envelope) -> RenderableType:
-    fields = request_fields(envelope)
+def request_view(envelope: Envelope, display: Display) -> RenderableType:
+    fields = request_fields(envelope, display.mask_keys)
     width = max(len(label) for label, _ in fields)
     rows = [Text(f"{label:>{width}}  ", style="bold").append(value) for label, value in fields]
     return Text("\n").join(rows)

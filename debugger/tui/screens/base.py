@@ -28,6 +28,9 @@ class Host(Protocol):
     def copy_path(self) -> Path: ...
 
     @property
+    def mask_keys(self) -> bool: ...
+
+    @property
     def save_dir(self) -> Path: ...
 
     @property

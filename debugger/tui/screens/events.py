@@ -1,33 +1,32 @@
 """The events screen: status bar, search bar, the event list over the detail tabs, footer.
 
 It shows the app's buffer (`host.model`): a timer flushes arrivals into the list about five
-times a second, so a burst costs one table update; the detail always shows the highlighted
-row; keys act on the list and the selected event.
+times a second, so a burst costs one table update. The detail always shows the highlighted
+row: after a flush it is updated in the same callback as the list (no frame can show the
+list's new cursor over the old detail), and it caches what it renders to stay cheap.
+Keys act on the list and the selected event.
 """
 
 from __future__ import annotations
 
-import time
 from datetime import datetime
 
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.timer import Timer
 from textual.widgets import Footer
 
 from debugger.tui.export import ndjson_lines, payload_bytes, write_new_file
+from debugger.message import CALL_TYPES
 from debugger.tui.screens.base import HelpKeys, Host, ViewScreen
-from debugger.tui.tabs import tab_bindings, tab_help
+from debugger.tui.search import STATUSES
+from debugger.tui.tabs import Display, tab_bindings, tab_help
 from debugger.tui.widgets.detail_tabs import DetailTabs
 from debugger.tui.widgets.event_table import EventTable
 from debugger.tui.widgets.search_bar import SearchBar
 from debugger.tui.widgets.status_bar import StatusBar
 
 FLUSH_INTERVAL = 0.2  # seconds: a burst between two ticks becomes one table update
-# While the list follows a stream, the detail (a full re-render and layout pass, the costliest
-# thing on screen) catches up with the newest event at most this often; user moves are at once.
-FOLLOW_DETAIL_INTERVAL = 0.5
 
 
 class EventsScreen(ViewScreen):
@@ -41,6 +40,7 @@ class EventsScreen(ViewScreen):
         Binding("y", "copy", "Copy"),
         Binding("w", "write", "Write"),
         Binding("c", "clear", "Clear"),
+        Binding("u", "restore", "Undo clear", show=False),
         Binding("g", "oldest", "Oldest", show=False),
         Binding("G", "newest", "Newest", show=False),
     ]
@@ -48,12 +48,10 @@ class EventsScreen(ViewScreen):
     def __init__(self, host: Host) -> None:
         super().__init__(host)
         self.model = host.model
-        self._detail_at = 0.0  # monotonic time of the last detail update
-        self._detail_timer: Timer | None = None
         self.status_bar = StatusBar(self.model, id="status", markup=False)
         self.search_bar = SearchBar(id="search")
-        self.table = EventTable(id="events")
-        self.detail = DetailTabs(id="detail")
+        self.table = EventTable(mask_keys=host.mask_keys, id="events")
+        self.detail = DetailTabs(Display(mask_keys=host.mask_keys), id="detail")
 
     def compose(self) -> ComposeResult:
         yield self.status_bar
@@ -64,9 +62,6 @@ class EventsScreen(ViewScreen):
 
     def on_mount(self) -> None:
         self.table.focus()
-        if self.model.query.text:
-            self.search_bar.input.value = self.model.query.text
-            self.search_bar.add_class("-open")
         self.host.stream_changed.subscribe(self, self._stream_changed)
         self.status_bar.refresh_if_changed()
         self.detail.show(None, None)
@@ -75,15 +70,18 @@ class EventsScreen(ViewScreen):
     def help_keys(self) -> HelpKeys:
         return (
             ("space", "pause / resume (arrivals are counted while paused)"),
-            ("/", "search with the query language (segdebug help query)"),
-            ("esc", "clear the search / back to the list"),
+            ("/", "search what is listed, as you type (segdebug help query); while a search"
+                  " is on, the collector never samples its matches away"),
+            ("toggles", "in the search bar: " + " ".join(CALL_TYPES) + " (type:...), "
+                        + " ".join(STATUSES) + " (is:accepted, is:refused); tab moves, space flips"),
+            ("esc", "clear the search (everything that arrived meanwhile shows) / back to the list"),
             ("enter, tab", "to the detail of the selected event"),
             tab_help(),
             ("up down pgup pgdn", "select an event (the list follows only from the newest)"),
             ("g, G", "oldest / newest event"),
             ("y", "copy the selected payload (clipboard and a file)"),
             ("w", "write the listed accepted messages to an NDJSON file"),
-            ("c", "clear the list"),
+            ("c, u", "clear the list / undo the clear"),
         )
 
     # --- the buffer to the list ----------------------------------------------------------
@@ -94,24 +92,17 @@ class EventsScreen(ViewScreen):
     def _tick(self) -> None:
         flush = self.model.flush()
         if flush.added or flush.evicted:
-            self.table.apply(flush, self.model)
+            self.table.apply(flush)
+            self._show_selected()
         self.status_bar.refresh_if_changed()
 
     def _show_selected(self) -> None:
-        if self._detail_timer is not None:
-            self._detail_timer.stop()
-            self._detail_timer = None
-        self._detail_at = time.monotonic()
         item = self.table.selected
         self.detail.show(item.id if item else None, item.envelope if item else None)
 
     @on(EventTable.Highlighted)
-    def _highlighted(self, event: EventTable.Highlighted) -> None:
-        wait = self._detail_at + FOLLOW_DETAIL_INTERVAL - time.monotonic()
-        if not event.following or wait <= 0:
-            self._show_selected()
-        elif self._detail_timer is None:  # one catch-up, showing whatever is selected then
-            self._detail_timer = self.set_timer(wait, self._show_selected)
+    def _highlighted(self) -> None:
+        self._show_selected()
 
     @on(EventTable.Selected)
     def _selected(self) -> None:
@@ -122,7 +113,7 @@ class EventsScreen(ViewScreen):
     @on(SearchBar.Applied)
     def _filter(self, event: SearchBar.Applied) -> None:
         """Filter what is buffered; the message goes on to the app, which resubscribes."""
-        self.model.query = event.query
+        self.model.set_query(event.query)
         self.table.rebuild(self.model.listed())
         self._show_selected()
 
@@ -148,8 +139,11 @@ class EventsScreen(ViewScreen):
     # --- keys ----------------------------------------------------------------------------
 
     def action_toggle_pause(self) -> None:
+        """Pause, or resume at the newest event (what arrived meanwhile is listed)."""
         self.model.toggle_pause()
         self._tick()
+        if not self.model.paused:
+            self.table.action_newest()
 
     def action_tab(self, pane_id: str) -> None:
         self.detail.active = pane_id
@@ -161,9 +155,21 @@ class EventsScreen(ViewScreen):
         self.table.action_newest()
 
     def action_clear(self) -> None:
-        self.model.clear()
+        cleared = self.model.clear()
         self.table.rebuild([])
         self._show_selected()
+        if cleared:
+            self.notify(f"Cleared {cleared:,} events: u brings them back.")
+
+    def action_restore(self) -> None:
+        """Undo the last clear: its events come back before what arrived since."""
+        restored = self.model.restore()
+        if not restored:
+            self.notify("Nothing to bring back.", severity="warning")
+            return
+        self.table.rebuild(self.model.listed())
+        self._show_selected()
+        self.notify(f"Brought back {restored:,} events.")
 
     def action_copy(self) -> None:
         """OSC 52 to the terminal's clipboard, and the exact bytes to a file for terminals
@@ -187,6 +193,10 @@ class EventsScreen(ViewScreen):
     def action_write(self) -> None:
         """The listed accepted messages as an archive `segdebug replay` can read."""
         data, written, refused = ndjson_lines(item.envelope for item in self.model.listed())
+        if not written:
+            left_out = f" ({refused:,} refused calls are never written)" if refused else ""
+            self.notify(f"Nothing written: no accepted events are listed{left_out}.", severity="warning")
+            return
         stem = datetime.now().strftime("segdebug-%Y%m%d-%H%M%S")
         directory = self.host.save_dir
         try:

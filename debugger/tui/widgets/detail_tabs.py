@@ -1,23 +1,34 @@
-"""The detail of the highlighted event: one scrollable pane per entry of the tab registry."""
+"""The detail of the highlighted event: one scrollable pane per entry of the tab registry.
+
+It is updated with every move of the highlighted row, arrivals included (the detail never
+belongs to another event than the highlighted row), so what it renders is cached per event and
+tab: going back to an event, or showing one again after a search, costs no highlighting."""
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from typing import Any, Mapping
 
+from rich.console import RenderableType
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Vertical, VerticalScroll
 from textual.widgets import Static, TabbedContent, TabPane
 
-from debugger.tui.tabs import DETAIL_TABS, TABS_BY_ID
+from debugger.tui.tabs import DETAIL_TABS, TABS_BY_ID, Display
+
+
+CACHED_VIEWS = 256  # rendered panes kept (event id, tab id)
 
 
 class DetailTabs(Vertical):
     """A pane per DetailTab; `show` re-renders them for one envelope (or none)."""
 
-    def __init__(self, **kwargs: Any) -> None:
+    def __init__(self, display: Display | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        self.display_options = display or Display()
+        self._views: OrderedDict[tuple[int, str], RenderableType] = OrderedDict()
         self.shown_id: int | None = None
         self._envelope: Mapping[str, Any] | None = None
         self._stale: set[str] = set()
@@ -63,10 +74,23 @@ class DetailTabs(Vertical):
         if pane_id not in self._stale:
             return
         self._stale.discard(pane_id)
-        envelope = self._envelope
         body = self.query_one(f"#{pane_id}-body", Static)
-        body.update(TABS_BY_ID[pane_id].view(envelope) if envelope else Text("No event selected.", style="dim"))
+        body.update(self._view(pane_id))
         self.query_one(f"#{pane_id}-scroll", VerticalScroll).scroll_home(animate=False)
+
+    def _view(self, pane_id: str) -> RenderableType:
+        envelope, item_id = self._envelope, self.shown_id
+        if envelope is None or item_id is None:
+            return Text("No event selected.", style="dim")
+        key = (item_id, pane_id)
+        view = self._views.get(key)
+        if view is None:
+            view = self._views[key] = TABS_BY_ID[pane_id].view(envelope, self.display_options)
+            if len(self._views) > CACHED_VIEWS:
+                self._views.popitem(last=False)
+        else:
+            self._views.move_to_end(key)
+        return view
 
     @on(TabbedContent.TabActivated)
     def _opened(self, event: TabbedContent.TabActivated) -> None:

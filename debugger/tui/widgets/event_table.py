@@ -21,7 +21,7 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from debugger.tui.model import Flush, Item, LiveModel, follows
+from debugger.tui.model import Flush, Item, follows
 from debugger.tui.rows import cells_of, column_widths, header_text, row_of, row_text
 
 HEADER_LINES = 1
@@ -52,8 +52,9 @@ class EventTable(ScrollView, can_focus=True):
     class Selected(Message):
         """Enter (or a double click) on an event: the user wants its detail."""
 
-    def __init__(self, **kwargs: Any) -> None:
+    def __init__(self, mask_keys: bool = False, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        self.mask_keys = mask_keys
         self.rows: list[Item] = []
         self.cursor_row = 0
         self._strips: dict[int, tuple[Strip, Strip]] = {}  # id -> (bare, with base style)
@@ -71,12 +72,12 @@ class EventTable(ScrollView, can_focus=True):
 
     def cells_at(self, index: int) -> tuple[str, ...]:
         """The text of row `index` as shown, cell by cell (for tests and captures)."""
-        return cells_of(row_of(self.rows[index].envelope))
+        return cells_of(row_of(self.rows[index].envelope, self.mask_keys))
 
     # --- updates ------------------------------------------------------------------------
 
-    def apply(self, flush: Flush, model: LiveModel) -> None:
-        """Show one flush: drop evicted rows, append matching new ones, keep or follow the cursor."""
+    def apply(self, flush: Flush) -> None:
+        """Show one flush: drop evicted rows, append new ones, keep or follow the cursor."""
         following = follows(self.cursor_row, self.row_count)
         gone = {item.id for item in flush.evicted}
         if gone:
@@ -88,7 +89,7 @@ class EventTable(ScrollView, can_focus=True):
             self.cursor_row = max(0, self.cursor_row - above)
             if not following:  # keep the same events in view
                 self.scroll_to(y=max(0, self.scroll_y - (before - len(self.rows))), animate=False)
-        self.rows.extend(model.matching(flush.added))
+        self.rows.extend(flush.added)
         self._resized_rows()
         self.move_cursor(row=self.row_count - 1 if following else self.cursor_row, force=True,
                          following=following)
@@ -163,7 +164,7 @@ class EventTable(ScrollView, can_focus=True):
         item = self.rows[index]
         cached = self._strips.get(item.id)
         if cached is None:
-            bare = self._bare(row_text(item, column_widths(width)), width)
+            bare = self._bare(row_text(item, column_widths(width), self.mask_keys), width)
             cached = self._strips[item.id] = (bare, bare.apply_style(base))
         if index == self.cursor_row:
             # Under the row's own colours, over the widget's background.

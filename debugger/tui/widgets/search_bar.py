@@ -1,7 +1,8 @@
 """The search bar: a query, the quick toggles (call types, accepted/refused) and inline errors.
 
-It parses here so a bad query never reaches the screen: the error is shown under the input
-and the previous filter stays in force.
+Results follow the typing: a short pause after the last key applies the query (Enter applies
+at once and goes back to the list). It parses here so a bad query never reaches the screen:
+the error is shown under the input and the previous filter stays in force.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.reactive import reactive
+from textual.timer import Timer
 from textual.widgets import Input, Static
 
 from debugger.message import CALL_TYPES
@@ -51,8 +53,16 @@ class Toggle(Static, can_focus=True):
         self.value = not self.value
 
 
+TYPING_PAUSE = 0.15  # seconds after the last key before the query applies
+
+
 class SearchBar(Vertical):
     """Hidden until `/`. Posts `Applied` with the parsed query when it is valid."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._typing: Timer | None = None
+        self.applied_text = ""  # the query text in force
 
     class Done(Message):
         """Enter on a good query: back to the list."""
@@ -65,7 +75,7 @@ class SearchBar(Vertical):
             self.query = query
 
     def compose(self) -> ComposeResult:
-        yield Input(placeholder="search: type:track user:42 \"Order Completed\" (enter applies, esc clears)", id="search-input")
+        yield Input(placeholder="search: type:track user:42 is:refused \"Order Completed\" (esc clears)", id="search-input")
         yield Static(id="search-error")
         with Horizontal(id="toggles"):
             for name in (*CALL_TYPES, *STATUSES):
@@ -81,7 +91,9 @@ class SearchBar(Vertical):
         return compose_query(self.input.value, on_ & set(CALL_TYPES), on_ & set(STATUSES))
 
     def apply(self) -> bool:
-        """Parse and post the query; on a bad one show why and keep the current filter."""
+        """Parse and post the query (unless it is the one in force); on a bad one show why
+        and keep the current filter."""
+        self._stop_typing()
         text = self.query_text()
         error = self.query_one("#search-error", Static)
         try:
@@ -91,15 +103,28 @@ class SearchBar(Vertical):
             error.display = True
             return False
         error.display = False
-        self.post_message(self.Applied(query))
+        if query.text != self.applied_text:
+            self.applied_text = query.text
+            self.post_message(self.Applied(query))
         return True
 
     def reset(self) -> None:
+        self._stop_typing()
         self.input.value = ""
         for box in self.query(Toggle):
             box.set_reactive(Toggle.value, False)
             box.refresh()
         self.query_one("#search-error", Static).display = False
+
+    def _stop_typing(self) -> None:
+        if self._typing is not None:
+            self._typing.stop()
+            self._typing = None
+
+    @on(Input.Changed, "#search-input")
+    def _typed(self) -> None:
+        self._stop_typing()
+        self._typing = self.set_timer(TYPING_PAUSE, self.apply)
 
     @on(Input.Submitted, "#search-input")
     def _submitted(self) -> None:

@@ -17,6 +17,8 @@ def counters_text(stats: Counts) -> str:
     parts = [f"received {stats.received:,}  accepted {stats.accepted:,}  refused {stats.rejected:,}"]
     if stats.sampled > 1:
         parts.append(f"sampled: 1 in {stats.sampled:,}")
+    if stats.refused_dropped:  # over this viewer's budget for refused calls: say so, count them
+        parts.append(f"{stats.refused_dropped:,} refused not shown")
     if stats.rate is not None:
         parts.append(f"{stats.rate:,.0f}/s" if stats.rate >= 10 else f"{stats.rate:.1f}/s")
     if stats.dropped:
@@ -50,7 +52,7 @@ class StatusBar(Static):
         second and on every hello/stats line)."""
         model = self.model
         shown = (model.paused, model.new_while_paused, model.connection, model.http,
-                 model.archive, model.stats)
+                 model.archive, model.stats, model.hard_filter)
         if shown != self._shown:
             self._shown = shown
             self.show()
@@ -71,6 +73,9 @@ class StatusBar(Static):
         if model.connection != "connected":
             state.append(f" {model.connection}", style="bold red")
         state.append("  " + counters_text(model.stats))
+        if model.hard_filter:
+            state.append("  filter: ", style="dim")
+            state.append(visible(model.hard_filter), style="bold")
         for line in (where, state):
             line.no_wrap = True
             line.overflow = "ellipsis"
