@@ -142,16 +142,24 @@ def live(
         Optional[Path], typer.Option("--file", help="Tail an NDJSON archive instead of a collector.")
     ] = None,
     filter: Annotated[Optional[str], typer.Option(
-        "--filter", help="Initial search query (see: segdebug help query).")] = None,
+        "--filter", help="Receive only events matching this query; the search (/) works "
+                         "within them (see: segdebug help query).")] = None,
     max_rate: Annotated[
         int, typer.Option(min=1, help="Events/s shown before the collector samples.")
     ] = 50,
     demo: Annotated[bool, typer.Option("--demo", help="Also send demo traffic.")] = False,
+    archive: Annotated[Optional[Path], typer.Option(
+        "--archive", help="Archive of the collector live starts (when none runs).")] = None,
+    strict: Annotated[bool, typer.Option(
+        "--strict", help="The collector live starts answers 400 to refused calls (as collect --strict).")] = False,
+    mask_keys: Annotated[bool, typer.Option(
+        "--mask-keys", help="Show write keys masked (they are shown in full by default).")] = False,
 ) -> None:
     """Open the live terminal debugger."""
     from debugger.tui.run import run_live
 
-    run_live(socket=socket, port=port, file=file, query=filter, max_rate=max_rate, demo=demo)
+    run_live(socket=socket, port=port, file=file, query=filter, max_rate=max_rate, demo=demo,
+             archive=archive, strict=strict, mask_keys=mask_keys)
 
 
 @app.command()
