@@ -125,11 +125,16 @@ def tail(
     count: Annotated[
         Optional[int], typer.Option(min=1, help="Stop after N events.")
     ] = None,
+    last: Annotated[int, typer.Option(
+        "--last", help="First print the newest N events the collector has (at most 500).")] = 0,
+    mask_keys: Annotated[bool, typer.Option(
+        "--mask-keys", help="Show write keys masked (they are shown in full by default).")] = False,
 ) -> None:
     """Print events from a running collector, one line each (or NDJSON with --json)."""
     from debugger.tail import run_tail
 
-    run_tail(socket=socket, port=port, query=filter, as_json=json, count=count)
+    run_tail(socket=socket, port=port, query=filter, as_json=json, count=count, last=last,
+             mask_keys=mask_keys)
 
 
 @app.command()

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import sys
+import unicodedata
 from pathlib import Path
 from typing import Any, BinaryIO, Mapping
 
@@ -17,7 +19,8 @@ import typer
 
 from debugger import protocol
 from debugger.errors import CliError
-from debugger.message import call_type, mask_key, name_of, parse_time, user_of
+from debugger.hub import HISTORY
+from debugger.message import call_type, name_of, parse_time, shown_key, user_of
 from debugger.paths import default_socket
 from debugger.query import parse_option
 from debugger.text import printable
@@ -33,14 +36,20 @@ USER_WIDTH = 22
 
 
 def run_tail(
-    socket: Path | None, port: int, query: str | None, as_json: bool, count: int | None
+    socket: Path | None, port: int, query: str | None, as_json: bool, count: int | None,
+    last: int = 0, mask_keys: bool = False,
 ) -> None:
-    """Tail the collector on `socket` (default: the one for `port`) until Ctrl-C or `count`."""
+    """Tail the collector on `socket` (default: the one for `port`) until Ctrl-C or `count`;
+    with `last`, the newest `last` events it has come first."""
     path = socket or default_socket(port)
     if query:
         parse_option(query)  # a bad filter fails before connecting
+    if not 0 <= last <= HISTORY:
+        raise CliError(f"--last must be between 0 and {HISTORY}")
+    width = shutil.get_terminal_size((0, 0)).columns if sys.stdout.isatty() else 0
+    layout = Layout(mask_keys=mask_keys, width=width)
     try:
-        asyncio.run(_tail(path, query, as_json, count, sys.stdout.buffer))
+        asyncio.run(_tail(path, query, as_json, count, sys.stdout.buffer, last, layout))
     except KeyboardInterrupt:
         raise typer.Exit(130) from None
     except BrokenPipeError:  # `segdebug tail | head`: the reader has had enough
@@ -61,13 +70,14 @@ def run_tail(
 
 
 async def _tail(
-    path: Path, query: str | None, as_json: bool, count: int | None, out: BinaryIO
+    path: Path, query: str | None, as_json: bool, count: int | None, out: BinaryIO,
+    last: int = 0, layout: Layout | None = None,
 ) -> None:
-    viewer = _Tail(as_json, count, out)
+    viewer = _Tail(as_json, count, out, layout or Layout())
     handlers: dict[str, protocol.Handler] = {
         protocol.EVENT: viewer.event, protocol.HELLO: viewer.hello, protocol.STATS: viewer.stats,
     }
-    async for item in subscribe(path, query):
+    async for item in subscribe(path, query, history=last):
         protocol.dispatch(item, handlers)
         if viewer.done:
             return
@@ -76,8 +86,8 @@ async def _tail(
 class _Tail:
     """What `tail` does with each kind of line: events to stdout, notes to stderr."""
 
-    def __init__(self, as_json: bool, count: int | None, out: BinaryIO) -> None:
-        self.as_json, self.count, self.out = as_json, count, out
+    def __init__(self, as_json: bool, count: int | None, out: BinaryIO, layout: Layout) -> None:
+        self.as_json, self.count, self.out, self.layout = as_json, count, out, layout
         self.shown = 0
         self.dropped = 0
 
@@ -86,7 +96,8 @@ class _Tail:
         return self.count is not None and self.shown >= self.count
 
     def event(self, item: protocol.EventEnvelope) -> None:
-        self.out.write(protocol.encode(item) if self.as_json else format_event(item).encode() + b"\n")
+        text = protocol.encode(item) if self.as_json else format_event(item, self.layout).encode() + b"\n"
+        self.out.write(text)
         self.out.flush()
         self.shown += 1
 
@@ -99,27 +110,77 @@ class _Tail:
             self.dropped = item["dropped"]
 
 
-def format_event(envelope: Mapping[str, Any]) -> str:
-    """One line: time, status, type, name, user, masked source, then problems if any."""
+class Layout:
+    """How lines are laid out: keys in full or masked, and the terminal width (0: no limit)."""
+
+    __slots__ = ("mask_keys", "width")
+
+    def __init__(self, mask_keys: bool = False, width: int = 0) -> None:
+        self.mask_keys = mask_keys
+        self.width = width
+
+
+def format_event(envelope: Mapping[str, Any], layout: Layout | None = None) -> str:
+    """One line: time, status, type, name, user, source, then problems if any. Columns are
+    measured in terminal cells (CJK and emoji take two); a long problem text is cut to the
+    line when the width is known."""
+    layout = layout or Layout()
     message = envelope.get("message")
     message = message if isinstance(message, Mapping) else {}
     kind = call_type(message) or str(envelope.get("endpoint") or "-")
-    status = "REJECTED" if envelope.get("status") == "rejected" else "accepted"
+    status = "REFUSED " if envelope.get("status") == protocol.REFUSED else "accepted"  # one width
     columns = [
         _clock(envelope.get("receivedAt")),
         status,
-        f"{printable(kind):<8}",
+        _fit(printable(kind), 8, cut=False),
         _fit(printable(name_of(message)) or "-", NAME_WIDTH),
         _fit(printable(user_of(message)) or "-", USER_WIDTH),
-        printable(mask_key(envelope.get("writeKey"))),
+        printable(shown_key(envelope.get("writeKey"), layout.mask_keys)),
     ]
     line = "  ".join(columns)
     summary = _problems(envelope.get("problems"))
-    return f"{line}  {summary}" if summary else line
+    if not summary:
+        return line
+    if layout.width:
+        room = layout.width - cells(line) - 2
+        if room < 2:
+            return line
+        summary = _cut(summary, room)
+    return f"{line}  {summary}"
 
 
-def _fit(text: str, width: int) -> str:
-    return text[: width - 1] + "…" if len(text) > width else f"{text:<{width}}"
+def cells(text: str) -> int:
+    """Terminal cells `text` takes: wide (CJK, emoji) 2, combining marks 0, others 1."""
+    if text.isascii():
+        return len(text)
+    return sum(_cell(ch) for ch in text)
+
+
+def _cell(ch: str) -> int:
+    if unicodedata.combining(ch) or ch in "\u200b\u200d\ufe0f":
+        return 0
+    return 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1
+
+
+def _cut(text: str, width: int) -> str:
+    """`text` in at most `width` cells, ending with "…" when cut."""
+    if cells(text) <= width:
+        return text
+    used, out = 0, []
+    for ch in text:
+        size = _cell(ch)
+        if used + size > width - 1:
+            break
+        out.append(ch)
+        used += size
+    return "".join(out) + "…"
+
+
+def _fit(text: str, width: int, cut: bool = True) -> str:
+    """`text` padded (or cut, with "…") to exactly `width` cells."""
+    if cut:
+        text = _cut(text, width)
+    return text + " " * max(0, width - cells(text))
 
 
 def _clock(received_at: Any) -> str:

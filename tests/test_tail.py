@@ -12,7 +12,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from debugger.tail import format_event, printable
+from debugger.tail import Layout, cells, format_event, printable
 from tests.support import Collector
 
 KEY = "wk_live_0123456789"
@@ -55,7 +55,7 @@ def finish(process: subprocess.Popen[bytes]) -> tuple[int, str, str]:
 def test_readable_lines_for_accepted_and_refused_calls(collector: Collector) -> None:
     tail = start_tail(collector, "--count", "3")
     assert post(collector, "/v1/track", {"userId": "u-42", "event": "Order Completed"}) == 200
-    assert post(collector, "/v1/identify", {"traits": {"plan": "pro"}}) == 400
+    assert post(collector, "/v1/identify", {"traits": {"plan": "pro"}}) == 200  # as Segment answers
     hostile = "Evil\x1b[2J\x1b]0;pwned\x07\u202e\x9b31m\nNext"
     assert post(collector, "/v1/track", {"anonymousId": "a-1", "event": hostile}) == 200
     code, out, err = finish(tail)
@@ -64,8 +64,8 @@ def test_readable_lines_for_accepted_and_refused_calls(collector: Collector) -> 
     assert len(lines) == 3
     accepted, refused, escaped = (line.split() for line in lines)
     assert accepted[1:5] == ["accepted", "track", "Order", "Completed"] and "u-42" in accepted
-    assert refused[1:3] == ["REJECTED", "identify"] and "no_user_anon_id:" in refused
-    assert "wk_l…89" in lines[0] and KEY not in out  # the source is masked
+    assert refused[1:3] == ["REFUSED", "identify"] and "no_user_anon_id:" in refused
+    assert KEY in lines[0].split()  # the developer's own machine: the key in full
     assert escaped[1] == "accepted" and "a-1" in escaped
     for control in ("\x1b", "\x07", "\u202e", "\x9b"):
         assert control not in out
@@ -155,5 +155,55 @@ def test_a_refused_call_without_a_message_shows_its_endpoint() -> None:
         "problems": [{"level": "error", "code": "invalid_json", "message": "bad\x1bjson",
                       "path": ""}],
     })
-    assert line.split() == ["-", "REJECTED", "/v1/batch", "-", "-", "-", "invalid_json:",
+    assert line.split() == ["-", "REFUSED", "/v1/batch", "-", "-", "-", "invalid_json:",
                             "bad\\x1bjson"]
+
+
+def envelope(name: str, user: str, key: str | None = "wk_dev_python_key", problem: str = "") -> dict:
+    problems = [{"level": "warning", "code": "naming", "message": problem, "path": ""}] if problem else []
+    return {"kind": "event", "receivedAt": "2024-05-01T10:00:00.000Z", "endpoint": "/v1/track",
+            "writeKey": key, "status": "accepted", "problems": problems, "raw": None,
+            "message": {"type": "track", "event": name, "userId": user}}
+
+
+def test_keys_are_shown_in_full_and_masked_on_request() -> None:
+    python, node = envelope("A", "u", "dev_py_key"), envelope("A", "u", "dev_node_key")
+    assert "dev_py_key" in format_event(python) and "dev_node_key" in format_event(node)
+    masked = [format_event(e, Layout(mask_keys=True)) for e in (python, node)]
+    assert "dev_py_key" not in masked[0] and "dev_node_key" not in masked[1]
+
+
+def test_wide_characters_keep_the_columns_aligned() -> None:
+    lines = [format_event(envelope(name, user)) for name, user in [
+        ("Order Completed", "ada"), ("注文完了", "ユーザー"), ("Party 🎉🎉", "😀 user"),
+        ("x" * 40, "y" * 40), ("日本語" * 20, "u")]]
+    key_columns = {cells(line[: line.index("wk_dev_python_key")]) for line in lines}
+    assert len(key_columns) == 1, [cells(line) for line in lines]
+
+
+def test_a_long_problem_text_is_cut_to_the_line() -> None:
+    long = "the event name should be Object Action in Title Case, " * 10
+    line = format_event(envelope("Order Completed", "u", problem=long), Layout(width=120))
+    assert cells(line) <= 120 and line.endswith("…")
+    wide = format_event(envelope("Order Completed", "u", problem="名前" * 100), Layout(width=131))
+    assert 129 <= cells(wide) <= 131 and wide.endswith("…")
+    assert format_event(envelope("A", "u", problem=long)).endswith("Case,")  # a pipe: all of it
+
+
+def test_tail_last_prints_the_newest_events_before_following(collector: Collector) -> None:
+    for n in range(8):
+        assert post(collector, "/v1/track", {"userId": f"u-{n}", "event": "Order Completed"}) == 200
+    tail = start_tail(collector, "--last", "3", "--count", "4", "--json")
+    assert post(collector, "/v1/track", {"userId": "u-live", "event": "Order Completed"}) == 200
+    code, out, err = finish(tail)
+    assert code == 0, err
+    got = [orjson.loads(line) for line in out.splitlines()]
+    assert [e["message"]["userId"] for e in got] == ["u-5", "u-6", "u-7", "u-live"]
+    assert [e.get("history", False) for e in got] == [True, True, True, False]
+
+
+def test_tail_last_over_500_is_a_clear_usage_error(collector: Collector) -> None:
+    result = subprocess.run(segdebug("tail", "--socket", str(collector.socket), "--last", "501"),
+                            capture_output=True, timeout=20)
+    assert result.returncode == 2 and b"Traceback" not in result.stderr
+    assert len(result.stderr.decode().strip().splitlines()) == 1
