@@ -31,8 +31,9 @@ from debugger.delivery.sender import FORWARD_USER_AGENT, BatchResult, DeliveryOp
 from debugger.delivery.summary import DestinationSummary, Example
 
 POLL_SECONDS = 0.02  # how often an idle outbox looks for new lines
-SAVE_SECONDS = 0.25  # how often a moved position is saved
-BATCH_EVENTS = 100
+SAVE_SECONDS = 0.25  # how often a position moved past filtered lines only is saved
+STOP_GRACE_SECONDS = 1.0  # on shutdown, how long requests in flight may still finish
+BATCH_EVENTS = 500  # Segment takes up to 500 KB per batch: fewer, larger requests
 BATCH_BYTES = 480_000  # under Segment's 500 KB, with room for the envelope
 # the collector's own fields are not part of what the app sent: a fresh batch-level sentAt
 # replaces the client's (Segment corrects clock skew with it) and the key goes in the envelope
@@ -133,8 +134,10 @@ class Forwarder:
                         continue
                     await self._forward(lines)
                     self.summary.backlog_bytes = self.outbox.backlog()
-                if self._tasks:
-                    await asyncio.wait(self._tasks, timeout=self.options.timeout + 1)
+                if self._tasks:  # a moment for answers on their way; the rest is resent next time
+                    _, unfinished = await asyncio.wait(self._tasks, timeout=STOP_GRACE_SECONDS)
+                    for task in unfinished:
+                        task.cancel()
             finally:
                 saver.cancel()
                 self.save()
