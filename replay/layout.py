@@ -127,15 +127,18 @@ def edit_run(lines: list[bytes], drop_sent_at: bool, drop_write_key: bool,
              per_line: Callable[[list[bytes]], Edited]) -> Edited:
     """Keys, edited bytes and the indexes the parser must decide, for a run of lines that look
     like objects. Lines that share a layout are edited at once; a run that does not is halved,
-    and below MIN_RUN lines `per_line` edits them. Dropped write keys come back as None."""
+    and below MIN_RUN lines `per_line` edits them; so does a run whose first line has no tail
+    to learn (its fields are elsewhere: exports, mixed archives). Dropped write keys come back
+    as None."""
     count = len(lines)
     if count < MIN_RUN:
         return per_line(lines)
     layout = learn(lines[0], drop_sent_at, drop_write_key)
-    if layout is not None:
-        items = layout.edit(lines)
-        if items is not None:
-            return [layout.key] * count, items, []
+    if layout is None:  # no tail to learn (fields elsewhere, as in exports): halving won't find one
+        return per_line(lines)
+    items = layout.edit(lines)
+    if items is not None:
+        return [layout.key] * count, items, []
     half = count // 2
     keys, items, undecided = edit_run(lines[:half], drop_sent_at, drop_write_key, per_line)
     more_keys, more_items, more_undecided = edit_run(lines[half:], drop_sent_at, drop_write_key, per_line)

@@ -13,6 +13,7 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Iterator
 
 from debugger.archive import ArchiveError, RawLine, content_size, expand, parse_line
 from debugger.delivery.sender import BatchResult, DeliveryOptions, Sender, preflight
@@ -71,7 +72,7 @@ def run_replay(options: ReplayOptions) -> int:
     needs_fields = options.speed is not None or options.target.per_type  # gaps, or /v1/<type>
     reader = ArchiveReader(options.archives, options.selection, parse_all=needs_fields,
                            limit=options.limit, done_before=previous.done_before() if previous else None,
-                           chunks=not (options.rate or options.speed or options.target.per_type))
+                           chunks=not options.target.per_type)
     run = Run(options, reader, Transformer(spec), state, append_failed=previous is not None)
     return asyncio.run(run.main())
 
@@ -170,9 +171,14 @@ class Run:
         window = HoldWindow(HOLD_SECONDS)
         for entry in self.reader:  # handle each entry fully: the reader already counted it
             if type(entry) is Chunk:
-                full = self.add_chunk(entry, url)
-                if full:
-                    await self.enqueue(full)
+                if paced:
+                    for first, keys, items in self.segments(entry):
+                        await self.add_paced(first, keys, items, url, [start + due for due in
+                                             schedule.dues([None] * len(items))], window)
+                else:
+                    full = self.add_chunk(entry, url)
+                    if full:
+                        await self.enqueue(full)
                 if stopping.is_set():
                     return
                 continue
@@ -223,20 +229,57 @@ class Run:
                 await asyncio.wait_for(self.stopping.wait(), delay)
 
     def add_chunk(self, chunk: Chunk, url: str) -> list[Batch]:
-        """Transform and batch a run of unparsed lines; the rare oversized one goes aside."""
+        """Transform and batch a run of unparsed lines; the full batches."""
+        full: list[Batch] = []
+        for first, keys, items in self.segments(chunk):
+            full += self.batcher.add_many(keys, url, items, first)
+        return full
+
+    def segments(self, chunk: Chunk) -> Iterator[tuple[int, list[str | None], list[bytes]]]:
+        """A run of unparsed lines transformed, as runs of consecutive sendable lines (first
+        ordinal, keys, bytes); the rare broken or oversized line goes aside between them."""
         keys, items, broken = self.transform.chunk(chunk)
         self.keys.update(keys)
         if not broken and max(map(len, items)) <= MAX_MESSAGE_BYTES:
-            return self.batcher.add_many(keys, url, items, chunk.first)
-        full: list[Batch] = []
-        for index, (key, item) in enumerate(zip(keys, items, strict=True)):
-            if index in broken:
-                self.bad_item(chunk.first + index, item, broken[index])
-            elif len(item) > MAX_MESSAGE_BYTES:
-                self.too_big(chunk.first + index, item)
-            else:
-                full += self.batcher.add(key, url, item, chunk.first + index)
-        return full
+            yield chunk.first, keys, items
+            return
+        begin = 0
+        for index, item in enumerate(items):
+            if index in broken or len(item) > MAX_MESSAGE_BYTES:
+                if begin < index:
+                    yield chunk.first + begin, keys[begin:index], items[begin:index]
+                if index in broken:
+                    self.bad_item(chunk.first + index, item, broken[index])
+                else:
+                    self.too_big(chunk.first + index, item)
+                begin = index + 1
+        if begin < len(items):
+            yield chunk.first + begin, keys[begin:], items[begin:]
+
+    async def add_paced(self, first: int, keys: list[str | None], items: list[bytes], url: str,
+                        dues: list[float], window: HoldWindow) -> None:
+        """Consecutive lines (ordinals from `first`) due at `dues` (loop time), batched in bulk
+        as unpaced ones are; the hold window decides when each request leaves, as it does
+        event by event: a full batch when its newest event is due, the others when the window
+        closes. Never early, at most the hold late."""
+        batcher, position, count = self.batcher, 0, len(items)
+        while position < count:
+            held_until = window.last
+            end, closing = window.admit_run(dues, position)
+            if closing is not None:
+                await self.until(closing)
+                await self.enqueue(batcher.flush())
+                continue
+            full = batcher.add_many(keys[position:end], url, items[position:end], first + position)
+            for batch in full:
+                newest = batch.ordinals[-1] - first  # a batch closed early may end before `first`
+                await self.until(dues[newest] if newest >= 0 else held_until)
+                await self.enqueue([batch])
+            if full and not batcher:
+                window.emptied()
+            position = end
+            if self.stopping.is_set():
+                return
 
     def bad_item(self, ordinal: int, item: bytes, reason: str) -> None:
         self.stats.bad_lines += 1
