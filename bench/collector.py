@@ -4,7 +4,9 @@ Both servers run as their own processes; the load comes from a third process pos
 /v1/batch bodies of realistic events with a fixed number of requests in flight. The baseline
 only reads each body, parses it with orjson and answers 200: the least any Python collector
 on aiohttp must do. The collector does everything it really does (decode, checks, merge,
-skew, archive append before answering, socket fan-out).
+skew, archive append before answering, socket fan-out), measured alone and with one viewer
+subscribed as `segdebug live` subscribes (max_rate 50, history 500). Goals (issue 16): with
+the viewer >= 0.3 of the bare app, without >= 0.45 (medians of interleaved rounds).
 
     .venv/bin/python bench/collector.py                 # full run
     .venv/bin/python bench/collector.py --requests 300  # quick run
@@ -15,6 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import statistics
 import random
 import signal
 import subprocess
@@ -165,15 +168,21 @@ def bench_baseline(args: argparse.Namespace) -> dict:
         server.wait(timeout=10)
 
 
+LIVE_SUBSCRIPTION = b'{"subscribe": {"max_rate": 50, "history": 500}}\n'  # as tui/sources.py
+
+
 def watch(socket_path: str) -> None:
-    """A viewer like `segdebug live`: subscribes at 50 events/s and reads until closed."""
+    """A viewer like `segdebug live`: subscribes at 50 events/s with history, reads until
+    closed, and prints how many event lines it got (to stderr)."""
     import socket
 
+    events = 0
     with socket.socket(socket.AF_UNIX) as viewer:
         viewer.connect(socket_path)
-        viewer.sendall(b'{"subscribe": {"max_rate": 50}}\n')
-        while viewer.recv(65536):
-            pass
+        viewer.sendall(LIVE_SUBSCRIPTION)
+        while chunk := viewer.recv(65536):
+            events += chunk.count(b'"kind":"event"')
+    print(f"viewer received {events} events", file=sys.stderr)
 
 
 def bench_collector(args: argparse.Namespace, viewer: bool) -> tuple[dict, int]:
@@ -181,14 +190,16 @@ def bench_collector(args: argparse.Namespace, viewer: bool) -> tuple[dict, int]:
         collector = start_collector(Path(directory), "--fsync", args.fsync)
         watcher = None
         if viewer:
-            watcher = subprocess.Popen([sys.executable, __file__, "--watch", str(collector.socket)])
+            watcher = subprocess.Popen([sys.executable, __file__, "--watch", str(collector.socket)],
+                                       stderr=subprocess.PIPE, text=True)
             time.sleep(0.5)  # connected and subscribed before the load starts
         try:
             result = measure(collector.url, collector.process.pid, args)
         finally:
             collector.stop()
             if watcher is not None:
-                watcher.wait(timeout=10)
+                _, note = watcher.communicate(timeout=10)
+                result["viewer"] = note.strip()
         archived = sum(1 for _ in open(collector.archive, "rb"))
     return result, archived
 
@@ -198,10 +209,10 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=3000, help="batches per measurement")
     parser.add_argument("--size", type=int, default=100, help="events per batch")
     parser.add_argument("--in-flight", type=int, default=8, help="concurrent requests")
-    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds; best of each")
+    parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds; median of each")
     parser.add_argument("--fsync", default="interval", choices=["always", "interval", "never"])
-    parser.add_argument("--viewer", action="store_true",
-                        help="also measure with a viewer subscribed (all spec rules run then)")
+    parser.add_argument("--no-viewer", dest="viewer", action="store_false",
+                        help="skip the measurement with a live-like viewer subscribed")
     parser.add_argument("--load", help=argparse.SUPPRESS)
     parser.add_argument("--watch", help=argparse.SUPPRESS)
     parser.add_argument("--baseline-server", action="store_true", help=argparse.SUPPRESS)
@@ -214,10 +225,10 @@ def main() -> None:
         return watch(args.watch)
 
     print(f"{args.requests} x /v1/batch of {args.size} events, {args.in_flight} in flight, "
-          f"{os.cpu_count()} CPUs, fsync={args.fsync}, best of {args.rounds} interleaved rounds")
+          f"{os.cpu_count()} CPUs, fsync={args.fsync}, median (best) of {args.rounds} interleaved rounds")
     configs = ("baseline", "collector", "viewer") if args.viewer else ("baseline", "collector")
-    best = dict.fromkeys(configs, 0.0)
-    best_cpu = dict.fromkeys(configs, 0.0)
+    rates: dict[str, list[float]] = {config: [] for config in configs}
+    cpu: dict[str, list[float]] = {config: [] for config in configs}
     for _ in range(args.rounds):  # interleaved, so a burst of load elsewhere hits both sides
         for config in configs:
             if config == "baseline":
@@ -226,21 +237,22 @@ def main() -> None:
                 result, archived = bench_collector(args, viewer=config == "viewer")
                 if archived != result["sent"]:
                     print(f"WARNING: archive holds {archived} messages, {result['sent']} were sent")
-            best[config] = max(best[config], result["per_second"])
-            best_cpu[config] = max(best_cpu[config], result["per_cpu_second"])
+                if "viewer" in result:
+                    print(f"  ({result['viewer']})")
+            rates[config].append(result["per_second"])
+            cpu[config].append(result["per_cpu_second"])
     labels = {"baseline": "baseline (aiohttp + orjson.loads):", "collector": "segdebug collect:",
-              "viewer": "segdebug collect + a viewer:"}
-    for config in configs:
-        line = f"{labels[config]:<35}{best[config]:>10,.0f} events/s"
-        if config != "baseline":
-            line += f"   ratio {best[config] / best['baseline']:.2f}"
-        print(line)
-    print("server events per CPU-second (the capacity of one free core):")
-    for config in configs:
-        line = f"  {labels[config]:<33}{best_cpu[config]:>10,.0f}"
-        if config != "baseline":
-            line += f"   ratio {best_cpu[config] / best_cpu['baseline']:.2f}"
-        print(line)
+              "viewer": "segdebug collect + a live viewer:"}
+    for title, figures in (("events/s (wall clock)", rates),
+                           ("server events per CPU-second (the capacity of one free core)", cpu)):
+        print(title + ":")
+        base = statistics.median(figures["baseline"])
+        for config in configs:
+            median, top = statistics.median(figures[config]), max(figures[config])
+            line = f"  {labels[config]:<35}{median:>10,.0f}  (best {top:,.0f})"
+            if config != "baseline":
+                line += f"   ratio {median / base:.2f}  (best/best {top / max(figures['baseline']):.2f})"
+            print(line)
 
 
 if __name__ == "__main__":
