@@ -32,6 +32,13 @@ def is_side_file(name: str) -> bool:
         (REJECTED_SUFFIX, FAILED_SUFFIX, CHECKPOINT_SUFFIX))
 
 
+def is_archive_name(name: str) -> bool:
+    """An archive by its name: .ndjson, .jsonl or .json, or one of those gzipped; not a side
+    file. What a directory of archives is read for (`validate DIR`)."""
+    base = name[:-3] if name.endswith(".gz") else name
+    return base.endswith(ARCHIVE_EXTENSIONS) and not is_side_file(name)
+
+
 def data_dir() -> Path:
     """Per-user data dir ($XDG_DATA_HOME/segdebug, else ~/.local/share/segdebug)."""
     base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")

@@ -116,3 +116,22 @@ def test_json_values_that_are_not_objects_are_bad_lines(tmp_path: Path) -> None:
     archive.write_bytes(b'"a string"\n42\nnull\n')
     finding = lint([archive]).findings["bad_line"]
     assert finding.count == 3 and finding.message == "not a JSON object (a str)"
+
+
+def test_a_directory_is_read_for_archive_files_only(tmp_path: Path) -> None:
+    """`validate DIR` reads .ndjson, .jsonl, .json and their .gz; not logs, tarballs or side
+    files (X.rejected.ndjson, the old rejected.ndjson)."""
+    import gzip
+
+    from debugger.validate import lint
+
+    good = b'{"type": "track", "event": "Order Completed", "userId": "u"}\n'
+    for name in ("a.ndjson", "b.jsonl", "c.json"):
+        (tmp_path / name).write_bytes(good)
+    (tmp_path / "d.ndjson.gz").write_bytes(gzip.compress(good))
+    for name in ("server.log", "notes.txt", "a.rejected.ndjson", "rejected.ndjson"):
+        (tmp_path / name).write_bytes(b"not an archive line\n")
+    (tmp_path / "bundle.tar.gz").write_bytes(gzip.compress(b"garbage\n"))
+    report = lint([tmp_path])
+    assert sorted(Path(name).name for name in report.files) == ["a.ndjson", "b.jsonl", "c.json", "d.ndjson.gz"]
+    assert report.lines == 4 and report.total("error") == 0
