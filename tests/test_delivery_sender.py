@@ -81,7 +81,8 @@ def test_a_refused_batch_is_narrowed_down_to_the_bad_messages() -> None:
                 results = await sender.deliver_narrowed(Parcel("wk", url, items(100, {17, 63})), halves)
         finally:
             await runner.cleanup()
-        assert all(final for _, final, _ in observed.failed)  # 400 never retried
+        # a 400 is never retried: halved (not final) while it holds several, final for one
+        assert all(status == 400 and final == (size == 1) for status, final, size in observed.failed)
         return [(parcel, result.delivered, result.status) for parcel, result in results]
 
     results = run(main)

@@ -18,6 +18,7 @@ from typing import Any, Awaitable, Callable
 import orjson
 from aiohttp import web
 
+from debugger.delivery.forwarder import BATCH_EVENTS, ForwardOptions
 from tests.support import Collector, http, post_json, start_collector
 
 Answer = Callable[["Endpoint", int, list[dict[str, Any]]], Awaitable[web.StreamResponse | None]]
@@ -72,9 +73,9 @@ class Endpoint:
 async def flaky(endpoint: Endpoint, number: int, batch: list[dict[str, Any]]) -> web.StreamResponse | None:
     if number == 2:
         return web.json_response({"message": "slow down"}, status=429, headers={"Retry-After": "1"})
-    if number == 4:
+    if number == 3:
         return None
-    if number % 3 == 0:
+    if number % 4 == 1:
         return web.json_response({"message": "internal error"}, status=500)
     return web.json_response({"success": True})
 
@@ -215,9 +216,9 @@ def test_sigkill_while_forwarding_then_restart_skips_nothing(tmp_path: Path) -> 
     with Endpoint(slow) as sleepy:
         directory = tmp_path / "c"
         collector = start_collector(directory, "--forward", f"slow={sleepy.url}")
-        ids = send(collector, [message(n) for n in range(3000)], per_call=100)
+        ids = send(collector, [message(n) for n in range(6000)], per_call=500)
         deadline = time.monotonic() + 30
-        while len(sleepy.acknowledged) < 1000 and time.monotonic() < deadline:  # some positions saved
+        while len(sleepy.acknowledged) < 2000 and time.monotonic() < deadline:  # some positions saved
             time.sleep(0.05)
         collector.stop(signal.SIGKILL)
         before = len(sleepy.acknowledged)
@@ -235,7 +236,8 @@ def test_sigkill_while_forwarding_then_restart_skips_nothing(tmp_path: Path) -> 
             collector.stop()
         assert not failed_ids(failed)
         duplicates = sum(count - 1 for count in sleepy.acknowledged.values())
-        assert duplicates <= 4 * 100  # only what was in flight (4 requests of 100) is sent twice
+        in_flight = ForwardOptions().concurrency * BATCH_EVENTS
+        assert duplicates <= in_flight  # only what was in flight when killed is sent twice
 
 
 def test_viewers_get_delivery_lines(tmp_path: Path) -> None:
