@@ -45,11 +45,20 @@ class Problem(TypedDict):
     hint: NotRequired[str]
 
 
+class ArchiveStart(TypedDict):
+    """Byte sizes of the archive and its refusal log when the collector opened them: what this
+    session received is what follows (the live Schema screen folds only that)."""
+
+    archive: int
+    rejected: int
+
+
 class Hello(TypedDict):
     kind: Literal["hello"]
     version: str
     http: str
     archive: str
+    archive_start: NotRequired[ArchiveStart]
 
 
 class EventEnvelope(TypedDict):

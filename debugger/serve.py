@@ -160,6 +160,8 @@ async def _serve(options: CollectOptions) -> None:
         raise
     store = RecentStore(options.recent, options.check)
     hub = Hub(version=__version__, http_url=url, archive=str(options.archive), store=store)
+    hub.hello["archive_start"] = {"archive": writer.archive_path.stat().st_size,
+                                  "rejected": writer.rejected_path.stat().st_size}
     collector = Collector(
         writer=writer, check=options.check, check_refusals=options.check_refusals,
         publish=hub.publish, publish_call=hub.publish_call, allowed=options.allowed,
