@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 import pytest
 
 from debugger import rules
@@ -16,8 +17,9 @@ FULL = CallFacts("2024-05-01T10:00:00.000Z", "/v1/batch", None, checked_fully=Tr
 
 
 def accepted(name: str, **extra: Any) -> Accepted:
-    message = {"type": "track", "event": name, "userId": "u1", "messageId": "m", **extra}
-    return Accepted(message=message, line=b"{}", write_key="wk", problems=[])
+    """As ingest makes it: the line is the message's JSON, the write key merged into it."""
+    message = {"type": "track", "event": name, "userId": "u1", "messageId": "m", "writeKey": "wk", **extra}
+    return Accepted(message=message, line=orjson.dumps(message), write_key="wk", problems=[])
 
 
 def refused(name: str) -> Refused:
@@ -110,3 +112,23 @@ def test_skipped_numbers_read_as_missing() -> None:
 def test_capacity_must_be_positive() -> None:
     with pytest.raises(ValueError):
         RecentStore(capacity=0)
+
+
+def test_an_accepted_message_read_back_from_its_line_is_the_same() -> None:
+    store = RecentStore(capacity=10)
+    items = [accepted("Order Completed", properties={"total": 1.5, "tags": ["a"]}),
+             Accepted({"type": "track", "event": "No Key", "userId": "u"},
+                      orjson.dumps({"type": "track", "event": "No Key", "userId": "u"}), None, [])]
+    store.append_call(1, FULL, items, refusals=0)
+    first, second = store.window()
+    assert first["message"] == items[0].message and first["writeKey"] == "wk"
+    assert second["message"] == items[1].message and second["writeKey"] is None
+    assert first["problems"] == [] and first["status"] == "accepted"
+
+
+def test_an_accepted_message_with_warnings_keeps_them() -> None:
+    store = RecentStore(capacity=10)
+    item = accepted("order completed")
+    item.problems = rules.check(item.message)
+    store.append_call(1, FULL, [item], refusals=0)
+    assert store.window()[0]["problems"] == item.problems != []

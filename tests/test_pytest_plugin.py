@@ -76,7 +76,7 @@ def test_refusals(segdebug):
         "*segdebug.assert_no_refused()",
         "E*AssertionError: expected no refused calls: found 1 (after 0.0 s)",
         "E*refused (1):",
-        "E*REJECTED  track     Order Completed*no_user_anon_id: *",
+        "E*RE*track     Order Completed*no_user_anon_id: *",
     ])
     assert "E       matched: none" not in result.stdout.str().split("test_refusals")[-1]
 
