@@ -12,6 +12,7 @@ from typing import Callable
 
 from debugger.tui.screens.base import Host, ViewScreen
 from debugger.tui.screens.events import EventsScreen
+from debugger.tui.screens.schema import SchemaScreen
 
 
 @dataclass(frozen=True)
@@ -27,4 +28,5 @@ class ScreenEntry:
 
 SCREENS: tuple[ScreenEntry, ...] = (
     ScreenEntry("events", None, "Events", EventsScreen),
+    ScreenEntry("schema", "s", "Schema", SchemaScreen),
 )
