@@ -38,6 +38,7 @@ T_co = TypeVar("T_co", covariant=True)
 WINDOW = 0.25  # seconds a decision may wait
 BURST = 1.0  # seconds of budget a quiet viewer may spend at once
 POOL = 1024  # events pooled per window before decimation
+POOL_MAX = 65_536  # a high max_rate pools up to a burst's credit before decimating, at most this
 REPORT_SPAN = 1.0  # seconds of closed windows `every` looks back over
 
 
@@ -60,8 +61,9 @@ class RateSampler(Generic[T]):
             raise ValueError("max_rate must be a positive number")
         self.max_rate = float(max_rate)
         self.window = window
-        self.pool_size = max(2, pool_size)
         self.cap = max(1.0, self.max_rate * burst)  # the most credit a quiet viewer holds
+        # Decimating a pool the credit could send whole would lose events for nothing.
+        self.pool_size = max(2, pool_size, min(math.ceil(self.cap) + 1, POOL_MAX))
         self.credit = self.cap
         self._refilled: float | None = None  # when credit was last brought up to date
         self._deadline: float | None = None  # the open window's end; None: idle

@@ -160,3 +160,9 @@ def test_evenly_spaced_takes_the_middle_of_each_share() -> None:
 def test_max_rate_must_be_positive(bad: float) -> None:
     with pytest.raises(ValueError):
         RateSampler(bad)
+
+
+def test_a_high_max_rate_keeps_a_whole_burst_it_has_credit_for() -> None:
+    sampler: RateSampler[int] = RateSampler(100_000)
+    kept = sampler.offer_run(list(range(2000)), 0.0) + sampler.due(WINDOW)
+    assert kept == list(range(2000))
