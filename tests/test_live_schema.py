@@ -1,0 +1,206 @@
+"""The live Schema screen: the archive read as it grows, the fold of this session only, the
+rows it shows, a Pilot run against a real collector process, and an 80x24 snapshot."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from debugger.query import parse
+from debugger.schema import NEAR_DUPLICATE, SOMETIMES_MISSING, TYPE_DRIFT
+from debugger.tui.app import LiveApp, create_app
+from debugger.tui.schema_rows import event_cells, event_query, property_cells
+from debugger.tui.schema_source import GrowingFile, SchemaFeed, Where
+from debugger.tui.screens.schema import SchemaScreen
+from debugger.tui.sources import FileSource, SocketSource
+from tests.support import post_json, start_collector
+
+# --- reading a growing file ------------------------------------------------------------------
+
+
+def test_growing_file_waits_for_a_torn_last_line(tmp_path: Path) -> None:
+    path = tmp_path / "a.ndjson"
+    path.write_bytes(b'{"n": 1}\n{"n": ')
+    growing = GrowingFile(path)
+    assert growing.read() == [b'{"n": 1}']
+    assert growing.read() == []  # nothing new, the torn line still waits
+    with open(path, "ab") as handle:
+        handle.write(b'2}\n{"n": 3}\n')
+    assert growing.read() == [b'{"n": 2}', b'{"n": 3}']
+
+
+def test_growing_file_reads_from_its_start_and_in_steps(tmp_path: Path) -> None:
+    path = tmp_path / "a.ndjson"
+    path.write_bytes(b"old\n")
+    start = path.stat().st_size
+    with open(path, "ab") as handle:
+        handle.write(b"one\ntwo\nthree\n")
+    growing = GrowingFile(path, start)
+    first = growing.read(limit=6)
+    assert first == [b"one"] and growing.behind > 0
+    assert growing.read(limit=6) + growing.read(limit=6) == [b"two", b"three"]
+    assert growing.behind == 0
+
+
+def test_growing_file_replaced_is_read_from_its_top(tmp_path: Path) -> None:
+    path = tmp_path / "a.ndjson"
+    path.write_bytes(b"one\ntwo\n")
+    growing = GrowingFile(path)
+    assert growing.read() == [b"one", b"two"]
+    os.unlink(path)  # `rm archive.ndjson`: the collector starts a new one
+    path.write_bytes(b"fresh\n")
+    assert growing.read() == [b"fresh"]
+    assert growing.restarted == 1
+
+
+# --- the fold of an archive and its refusal log ----------------------------------------------
+
+
+def track(name: str, properties: dict[str, Any], second: int = 0, **fields: Any) -> dict[str, Any]:
+    return {"type": "track", "event": name, "userId": "u-1", "properties": properties,
+            "receivedAt": f"2024-05-01T12:00:{second:02d}.000Z", **fields}
+
+
+def lines(messages: list[dict[str, Any]]) -> bytes:
+    return b"".join(orjson.dumps(message) + b"\n" for message in messages)
+
+
+def test_feed_folds_this_session_and_its_refusals(tmp_path: Path) -> None:
+    archive, rejected = tmp_path / "x.ndjson", tmp_path / "x.rejected.ndjson"
+    archive.write_bytes(lines([track("Old Session", {})]))
+    rejected.write_bytes(b"")
+    start = {"archive": archive.stat().st_size, "rejected": 0}
+    with open(archive, "ab") as handle:
+        handle.write(lines([track("Signed Up", {"plan": "pro"})]))
+    refusal = {"receivedAt": "2024-05-01T12:00:09.000Z", "endpoint": "/v1/batch", "writeKey": "wk",
+               "code": "missing_user", "problems": [{"level": "error", "code": "missing_user"}],
+               "message": {"type": "track", "event": "Signed Up"}, "raw": "{}"}
+    rejected.write_bytes(orjson.dumps(refusal) + b"\n")
+    feed = SchemaFeed(Where(archive, start))  # type: ignore[arg-type]
+    while feed.step():
+        pass
+    schema = feed.snapshot()
+    assert [event.name for event in schema.events] == ["Signed Up"]
+    signed_up = schema.events[0]
+    assert (signed_up.count, signed_up.refused) == (2, 1)
+
+
+def test_feed_applies_the_hard_filter(tmp_path: Path) -> None:
+    archive = tmp_path / "x.ndjson"
+    archive.write_bytes(lines([track("Signed Up", {}), track("Order Completed", {})]))
+    feed = SchemaFeed(Where(archive), parse('event:"Order Completed"'))
+    feed.step()
+    assert [event.name for event in feed.snapshot().events] == ["Order Completed"]
+    assert feed.filtered_out == 1
+
+
+# --- rows and the search they lead to --------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["Order Completed", 'say "hi"', "a*b", "back\\slash"])
+def test_event_query_finds_exactly_that_event(name: str) -> None:
+    query = parse(event_query("track", name))
+    assert query.matches({"message": {"type": "track", "event": name}})
+    assert not query.matches({"message": {"type": "track", "event": name + "x"}})
+    assert not query.matches({"message": {"type": "page", "name": name}})
+
+
+def test_untrusted_names_stay_text(tmp_path: Path) -> None:
+    archive = tmp_path / "x.ndjson"
+    archive.write_bytes(lines([track("[bold]Promo[/]\x1b[31m", {"k\x1b": "v\x07"})]))
+    feed = SchemaFeed(Where(archive))
+    feed.step()
+    event = feed.snapshot().events[0]
+    name = event_cells(event)[2]
+    assert name.plain == "[bold]Promo[/]␛[31m" and not name.spans
+    prop = property_cells(event.properties[0])
+    assert prop[1].plain == "k␛" and prop[6].plain == '"v␇"'
+
+
+# --- the screen against a real collector -----------------------------------------------------
+
+CRAFTED = [
+    *(track("Order Completed", {"order_id": f"o-{n}", "total": "42.50" if n % 10 == 0 else 42.5,
+                                **({"coupon": "SAVE10"} if n % 2 else {})}, n) for n in range(20)),
+    track("order_completed", {"order_id": "o-x", "total": 3}, 30),
+    {"type": "identify", "userId": "u-1", "traits": {"email": "ada@example.com"}},
+]
+
+
+async def wait_for(pilot: Any, condition: Any, seconds: float = 20.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out waiting for the screen"
+        await pilot.pause(0.05)
+
+
+async def test_schema_screen_over_a_real_collector(tmp_path: Path) -> None:
+    directory = tmp_path / "collector"
+    directory.mkdir()
+    (directory / "archive.ndjson").write_bytes(lines([track("Old Session Event", {})]))  # before this session
+    collector = start_collector(directory)
+    try:
+        assert post_json(collector.url + "/v1/batch", {"batch": CRAFTED, "writeKey": "wk_test"}).status == 200
+        refused = {"type": "track", "event": "Order Completed", "properties": {"order_id": "o-r", "total": 9.5}}  # no user
+        post_json(collector.url + "/v1/track", refused, {"Authorization": "Basic d2tfdGVzdDo="})
+        app = create_app(SocketSource(collector.socket), copy_path=tmp_path / "c.json", save_dir=tmp_path)
+        async with app.run_test(headless=True, size=(120, 40)) as pilot:
+            await wait_for(pilot, lambda: app.table.row_count >= 23)
+            await pilot.press("s")
+            screen = app.screen
+            assert isinstance(screen, SchemaScreen)
+            await wait_for(pilot, lambda: screen.events_table.row_count == 3)
+            shown = screen.events_table.shown
+            assert set(shown) == {"track:Order Completed", "track:order_completed", "identify:Identify"}
+            order = shown["track:Order Completed"]
+            assert (order.count, order.refused) == (21, 1)
+            assert NEAR_DUPLICATE in order.flags and NEAR_DUPLICATE in shown["track:order_completed"].flags
+            views = {view.path: view for view in order.properties}
+            assert TYPE_DRIFT in views["total"].flags and dict(views["total"].types) == {"number": 19, "string": 2}
+            assert SOMETIMES_MISSING in views["coupon"].flags and TYPE_DRIFT not in views["coupon"].flags
+            assert not views["order_id"].flags
+            assert screen.events_table.selected is order  # the first row
+            assert screen.events_table.get_row_at(0)[5].plain == "near-dup, drift 1, missing 1"
+            assert {row[1].plain: row[0].plain for row in
+                    (screen.properties.get_row_at(n) for n in range(screen.properties.row_count))} == {
+                        "coupon": "!", "order_id": " ", "total": "!"}
+            await pilot.press("enter")
+            assert app.screen is app.events
+            await wait_for(pilot, lambda: app.search_bar.applied_text == 'type:track event:"Order Completed"')
+            names = {item.envelope["message"]["event"] for item in app.table.rows}
+            assert names == {"Order Completed"} and app.table.row_count == 21
+    finally:
+        collector.stop()
+
+
+# --- snapshot --------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def file_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> LiveApp:
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    archive = tmp_path / "archive.ndjson"
+    messages = [{**message, "receivedAt": message.get("receivedAt", "2024-05-01T12:01:00.000Z")}
+                for message in CRAFTED]
+    messages.append(track("Promo [bold]Shown[/]\x1b[31m", {"slot\x1b": "top\x07"}, 40))
+    archive.write_bytes(lines(messages))
+    yield create_app(FileSource(archive), copy_path=tmp_path / "c.json", save_dir=tmp_path)
+    monkeypatch.undo()
+    time.tzset()
+
+
+def test_schema_screen_80x24(file_app: LiveApp, snap_compare: Any) -> None:
+    async def run_before(pilot: Any) -> None:
+        await wait_for(pilot, lambda: file_app.table.row_count >= 23)
+        await pilot.press("s")
+        screen = file_app.screen
+        await wait_for(pilot, lambda: isinstance(screen, SchemaScreen) and screen.events_table.row_count == 4)
+        await pilot.pause(0.2)
+
+    assert snap_compare(file_app, terminal_size=(80, 24), run_before=run_before)
