@@ -45,7 +45,8 @@ def problem_lines(envelope: Mapping[str, Any]) -> list[tuple[str, str]]:
         text = f"{item.get('level', '')}  {item.get('code', '')}{path}: {item.get('message', '')}"
         if item.get("hint"):
             text += f"\n    hint: {item['hint']}"
-        lines.append((str(item.get("level", "")), visible_lines(text)))
+        # Rules quote payload text with repr (`\x1b`): drawn as the list draws it (␛).
+        lines.append((str(item.get("level", "")), visible_lines(pictured(text))))
     return lines
 
 

@@ -121,6 +121,7 @@ class LiveModel:
                 self._known = {identity(item.envelope) for item in itertools.chain(self.kept, self.pending)}
             if identity(envelope) in self._known:
                 return
+            self._known.add(identity(envelope))
         else:
             self._known = None
         self.pending.append(Item(next(self._ids), envelope))
@@ -203,6 +204,7 @@ class LiveModel:
         self.http = str(line.get("http") or "")
         self.archive = str(line.get("archive") or "")
         self.connection = "connected"
+        self._known = None  # a new connection: its history is checked against what is held now
 
     def lost(self, reason: str) -> None:
         self.connection = f"disconnected ({reason}), reconnecting…"

@@ -88,7 +88,7 @@ class EventTable(ScrollView, can_focus=True):
                 self._strips.pop(item_id, None)
             self.cursor_row = max(0, self.cursor_row - above)
             if not following:  # keep the same events in view
-                self.scroll_to(y=max(0, self.scroll_y - (before - len(self.rows))), animate=False)
+                self._scroll(max(0, self.scroll_y - (before - len(self.rows))))
         self.rows.extend(flush.added)
         self._resized_rows()
         self.move_cursor(row=self.row_count - 1 if following else self.cursor_row, force=True,
@@ -107,12 +107,18 @@ class EventTable(ScrollView, can_focus=True):
         self.cursor_row = max(0, min(row, self.row_count - 1))
         visible = max(1, self.scrollable_content_region.height - HEADER_LINES)
         if self.cursor_row < self.scroll_y:
-            self.scroll_to(y=self.cursor_row, animate=False)
+            self._scroll(self.cursor_row)
         elif self.cursor_row >= self.scroll_y + visible:
-            self.scroll_to(y=self.cursor_row - visible + 1, animate=False)
+            self._scroll(self.cursor_row - visible + 1)
         self.refresh()
         if force or self.selected is not before:
             self.post_message(self.Highlighted(following))
+
+    def _scroll(self, y: float) -> None:
+        """Scroll now, and even before the scrollbar exists: the first rows into an empty list
+        arrive before a layout pass has shown it, and a deferred or refused scroll left the
+        cursor (and the detail's event) below the visible rows."""
+        self.scroll_to(y=y, animate=False, immediate=True, force=True)
 
     def _resized_rows(self) -> None:
         self.virtual_size = Size(self.scrollable_content_region.width, self.row_count + HEADER_LINES)
