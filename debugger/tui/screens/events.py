@@ -70,11 +70,10 @@ class EventsScreen(ViewScreen):
     def help_keys(self) -> HelpKeys:
         return (
             ("space", "pause / resume (arrivals are counted while paused)"),
-            ("/", "search what is listed, as you type (segdebug help query); while a search"
-                  " is on, the collector never samples its matches away"),
-            ("toggles", "in the search bar: " + " ".join(CALL_TYPES) + " (type:...), "
-                        + " ".join(STATUSES) + " (is:accepted, is:refused); tab moves, space flips"),
-            ("esc", "clear the search (everything that arrived meanwhile shows) / back to the list"),
+            ("/", "search as you type (segdebug help query); matches are never sampled away"),
+            ("toggles", "type: " + " ".join(CALL_TYPES) + "; status: " + " ".join(STATUSES)
+                        + " (is:refused)"),
+            ("esc", "clear the search (all that arrived shows) / back to the list"),
             ("enter, tab", "to the detail of the selected event"),
             tab_help(),
             ("up down pgup pgdn", "select an event (the list follows only from the newest)"),
