@@ -44,6 +44,7 @@ _CELL_STYLES = ("dim", "", "bold", "", "", "dim", "yellow")
 # "dev_node_key") to read apart; a longer key is cut at its end (random keys differ early).
 _FIXED_WIDTHS = {"Time": 8, "": 1, "Type": 8, "Source": 12}
 _SOURCE_GIVES = 5  # cells Source gives up on a very narrow line
+_SOURCE_TAKES = 12  # cells Source takes from Problem on a wide line
 _MIN_NAME, _MAX_NAME = 12, 48
 _MIN_USER, _MAX_USER = 14, 40
 _MIN_PROBLEM = 24
@@ -97,6 +98,8 @@ def column_widths(total: int) -> list[int]:
     name, problem = flexible - user, 0
     if name - _MAX_NAME - 1 >= _MIN_PROBLEM:
         name, problem = _MAX_NAME, name - _MAX_NAME - 1
+        wider = min(_SOURCE_TAKES, problem - _MIN_PROBLEM)  # a wide line shows longer keys whole
+        source, problem = source + wider, problem - wider
     widths = {**_FIXED_WIDTHS, "Source": source, "Name": name, "User": user, "Problem": problem}
     return [widths[label] for label in COLUMNS]
 
