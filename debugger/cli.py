@@ -12,12 +12,8 @@ from typing import Annotated, Optional
 
 import typer
 
-try:  # typer >= 0.22 vendors click
-    from typer._click import exceptions as click_exceptions
-    from typer._click.utils import echo
-except ImportError:  # pragma: no cover - older typer on top of click
-    from click import exceptions as click_exceptions  # type: ignore[no-redef]
-    from click import echo  # type: ignore[no-redef]
+# typer >= 0.22 vendors click; its UsageError (bad option, missing argument) is not re-exported
+from typer._click import exceptions as click_exceptions
 
 from debugger import __version__
 from debugger.errors import CliError
@@ -269,14 +265,14 @@ def main(argv: list[str] | None = None) -> int:
     try:
         result = app(args=argv, prog_name="segdebug", standalone_mode=False)
     except CliError as error:
-        echo(f"segdebug: error: {error}", err=True)
+        typer.echo(f"segdebug: error: {error}", err=True)
         return error.code
     except click_exceptions.UsageError as error:
         command = f" {error.ctx.info_name}" if error.ctx and error.ctx.parent else ""
-        echo(f"segdebug{command}: error: {error.format_message()}", err=True)
+        typer.echo(f"segdebug{command}: error: {error.format_message()}", err=True)
         return 2
     except (typer.Abort, KeyboardInterrupt):  # typer's own names: its vendored click has none
-        echo("", err=True)
+        typer.echo("", err=True)
         return 130
     except typer.Exit as done:
         return done.exit_code
