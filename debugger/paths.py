@@ -71,10 +71,13 @@ def legacy_rejected_path(archive: Path) -> Path:
 
 
 def runtime_dir() -> Path:
-    """A private (0700) directory for sockets: $XDG_RUNTIME_DIR/segdebug, else under the temp dir."""
+    """A private (0700) directory for sockets: $XDG_RUNTIME_DIR/segdebug when that directory
+    exists, else segdebug-UID under the temp dir (also when XDG_RUNTIME_DIR names a missing one)."""
     runtime = os.environ.get("XDG_RUNTIME_DIR")
-    base = Path(runtime) if runtime and Path(runtime).is_dir() else Path(tempfile.gettempdir())
-    directory = base / ("segdebug" if runtime else f"segdebug-{os.getuid()}")
+    if runtime and Path(runtime).is_dir():  # already private to this user
+        directory = Path(runtime) / "segdebug"
+    else:  # the temp dir is shared by every user: the name says whose it is
+        directory = Path(tempfile.gettempdir()) / f"segdebug-{os.getuid()}"
     directory.mkdir(mode=0o700, parents=True, exist_ok=True)
     os.chmod(directory, 0o700)
     return directory

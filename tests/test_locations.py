@@ -100,9 +100,6 @@ def test_private_temp_dir_without_runtime_dir(collect: Callable[..., Started], t
     assert mode(started.socket) == 0o600
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bug: with XDG_RUNTIME_DIR set to a missing directory, paths.runtime_dir falls back to the "
-    "temp dir but names the directory `segdebug` (shared by every user) instead of `segdebug-UID`"))
 def test_missing_runtime_dir_falls_back_to_the_private_temp_dir(
     collect: Callable[..., Started], tmp_path: Path
 ) -> None:
