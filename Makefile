@@ -18,6 +18,8 @@ live: $(STAMP)
 	$(BIN)/segdebug live $(ARGS)
 
 test: $(STAMP)
+	$(BIN)/mypy
+	$(BIN)/ruff check debugger replay tests bench samples
 	$(BIN)/python -m pytest -q
 
 bench: $(STAMP)
