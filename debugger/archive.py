@@ -19,12 +19,10 @@ import orjson
 
 from debugger import protocol
 from debugger.message import now_iso
-from debugger.paths import is_side_file
+from debugger.paths import is_archive_name
 
 if TYPE_CHECKING:
     from debugger.checks import Checker
-
-ARCHIVE_SUFFIXES = (".ndjson", ".jsonl", ".json", ".gz", ".log")
 
 
 class ArchiveError(Exception):
@@ -53,7 +51,8 @@ class RawLine:
 
 def expand(paths: Iterable[str | Path]) -> list[str]:
     """Files to read, in order: directories become their archive files, recursively sorted
-    (segdebug's own side files, such as rejected.ndjson, left out); files named are read."""
+    (by name, `paths.is_archive_name`: no logs, tarballs or segdebug's own side files such as
+    X.rejected.ndjson); files named are read whatever their name."""
     files: list[str] = []
     for item in paths:
         text = str(item)
@@ -64,7 +63,7 @@ def expand(paths: Iterable[str | Path]) -> list[str]:
         if path.is_dir():
             found = sorted(
                 p for p in path.rglob("*")
-                if p.is_file() and p.name.endswith(ARCHIVE_SUFFIXES) and not is_side_file(p.name)
+                if p.is_file() and is_archive_name(p.name)
             )
             files.extend(str(p) for p in found)
         elif path.is_file():

@@ -97,6 +97,19 @@ def test_a_directory_leaves_out_segdebugs_own_side_files(tmp_path: Path) -> None
     assert archive.expand([tmp_path / "rejected.ndjson"]) == [str(tmp_path / "rejected.ndjson")]
 
 
+def test_a_directory_is_read_for_its_archives_only(tmp_path: Path) -> None:
+    """`replay DIR` / `live --file DIR` read what `validate DIR` reads: .ndjson, .jsonl, .json
+    and their .gz; not a log, a tarball or other gzipped files beside them."""
+    line = b'{"type":"track","event":"A","userId":"u"}\n'
+    names = ("a.ndjson", "b.jsonl", "c.json", "d.ndjson.gz", "collector.log", "backup.tar.gz",
+             "notes.txt.gz", "e.jsonl.gz")
+    for name in names:
+        (tmp_path / name).write_bytes(gzip.compress(line) if name.endswith(".gz") else line)
+    found = [Path(name).name for name in archive.expand([tmp_path])]
+    assert found == ["a.ndjson", "b.jsonl", "c.json", "d.ndjson.gz", "e.jsonl.gz"]
+    assert archive.expand([tmp_path / "collector.log"]) == [str(tmp_path / "collector.log")]
+
+
 def test_content_size_of_plain_and_gzip_archives(tmp_path: Path) -> None:
     """What the progress bar divides by: a plain file's size, a gzip file's recorded size."""
     content = b'{"type":"track"}\n' * 1000
