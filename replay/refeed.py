@@ -12,10 +12,9 @@ from itertools import chain
 from typing import Iterable, Iterator
 
 from debugger.archive import BadLine, RawLine, expand, parse_line, read_raw
+from debugger.delivery.failures import MESSAGE_KEY, RECORD_KEY  # the writer's own keys
 
-RECORD_KEY = "replayFailed"
 MARKER = b'{"' + RECORD_KEY.encode() + b'":1,'
-MESSAGE_KEY = b',"message":'
 
 
 def is_failed_file(first_line: bytes) -> bool:

@@ -4,10 +4,11 @@ exchanges (masking, 4 KB bodies), the summary (key metrics, error table, windows
 from __future__ import annotations
 
 import random
+from pathlib import Path
 
 from debugger.delivery.backoff import backoff_delay, is_retryable, server_wait
 from debugger.delivery.exchange import BODY_LIMIT, Exchange, clip, hide_key, masked_headers
-from debugger.delivery.failures import RECORD_KEY
+from debugger.delivery.failures import FailedFile
 from debugger.delivery.integrations import excluded
 from debugger.delivery.latency import LatencyHistogram
 from debugger.delivery.summary import MAX_ERROR_GROUPS, OTHER_REASON, DestinationSummary, ErrorTable, Example
@@ -127,5 +128,14 @@ def test_error_table_is_bounded() -> None:
     assert table.groups[(None, OTHER_REASON)].count == 10
 
 
-def test_failed_records_are_what_replay_reads_back() -> None:
-    assert RECORD_KEY == refeed.RECORD_KEY
+def test_failed_records_are_what_replay_reads_back(tmp_path: Path) -> None:
+    """What the failed file writes, refeed reads back: each message's exact bytes (its key
+    order, its spacing, a `"message":` inside a string) and a broken line as a bad line."""
+    items = [b'{"b":1,  "a":"x\\",\\"message\\":1"}', b'{"type":"track","n":1.50}']
+    failed = FailedFile(tmp_path / "f.ndjson", append=False)
+    failed.messages([1, 2], items, "HTTP 500", 500, 3)
+    failed.raw(b"not json", "invalid JSON", input=3)
+    failed.close()
+    lines = list(refeed.read_input([str(tmp_path / "f.ndjson")]))
+    assert [line.raw for line in lines] == [*items, b"not json"]
+    assert [type(line).__name__ for line in lines] == ["RawLine", "RawLine", "BadLine"]
