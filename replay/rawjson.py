@@ -102,11 +102,12 @@ def field_spans(raw: bytes, search: Callable[[bytes, bytes], int], drop_sent_at:
     - A found `"writeKey"` (or `"sentAt"`) whose byte before is `{` or `,` and after is `:"` is
       a key with a string value: its first quote is not escaped (a quote inside a string always
       is), so it opens a string, the name, followed by `:`.
-    - That key belongs to the outermost object when no `{` or `[` byte comes before it, in or
-      out of strings (nothing was opened yet: the front of the line, as S3 exports and
-      RudderStack write), or when no `}` comes after it but the last byte (a nested object
-      would close there first: the end of the line, as the collector writes). Bytes inside
-      strings can only make these tests fail, never pass wrongly.
+    - That key belongs to the outermost object when no `{` byte comes before it but the first,
+      in or out of strings (a nested object would have opened there: the front of the line,
+      as S3 exports and RudderStack write), or when no `}` comes after it but the last byte
+      (a nested object would close there: the end of the line, as the collector writes).
+      Arrays need no test: a key is always in an object. Bytes inside strings can only make
+      these tests fail, never pass wrongly.
     - Its value ends at the next quote byte unless that one is escaped.
     - A line seemingly without the field may spell its name with escapes (`"sent\\u0041t"`):
       lines holding `\\u00` then go to the parser.
@@ -135,19 +136,14 @@ def field_spans(raw: bytes, search: Callable[[bytes, bytes], int], drop_sent_at:
     low, high = (sent_at, key_at) if key_at < 0 or 0 <= sent_at < key_at else (key_at, sent_at)
     if high < 0:
         high = low
-    if raw.find(b"}", low, last) < 0 or _opens_nothing(raw, high):  # both at the end, or front
+    if raw.find(b"{", 1, high) < 0 or raw.find(b"}", low, last) < 0:  # both at the front, or end
         return key_at, key_end, sent_at, sent_end
-    if low != high and _opens_nothing(raw, low) and raw.find(b"}", high, last) < 0:  # one each
+    if low != high and raw.find(b"{", 1, low) < 0 and raw.find(b"}", high, last) < 0:  # one each
         return key_at, key_end, sent_at, sent_end
     return None
 
 
 _AFTER_VALUE = (b",", b"}")
-
-
-def _opens_nothing(raw: bytes, before: int) -> bool:
-    """No object or array opens between the first byte and `before`."""
-    return raw.find(b"{", 1, before) < 0 and raw.find(b"[", 1, before) < 0
 
 
 def edit_lines(lines: list[bytes], drop_sent_at: bool,
@@ -168,7 +164,19 @@ def edit_lines(lines: list[bytes], drop_sent_at: bool,
     add_key, add_item = keys.append, items.append
     spans, first, final = field_spans, bytes.find, bytes.rfind
     seen, seen_key = b"\0", ""  # the last `"writeKey":"<key>"` decoded (none yet), and its key
+    usual = drop_sent_at and not drop_write_key
     for raw in lines:
+        if usual:  # the usual case, inline: `field_spans`' checks, the previous line's key
+            key_at = raw.find(seen)
+            sent_at = raw.find(b'"sentAt":"')
+            if key_at > 0 and sent_at > 0:
+                end = raw.find(b'"', sent_at + 10) + 1  # 0 when unterminated: then raw[0] is `{`
+                low, high = (key_at, sent_at) if key_at < sent_at else (sent_at, key_at)
+                if (raw[end] == 44 and raw[end - 2] != 92 and raw[key_at - 1] in b"{," and raw[sent_at - 1] in b"{,"
+                        and (raw.find(b"{", 1, high) < 0 or raw.find(b"}", low, len(raw) - 1) < 0)):
+                    add_key(seen_key)
+                    add_item(raw[:sent_at] + raw[end + 1 :])
+                    continue
         found = spans(raw, first, drop_sent_at) or spans(raw, final, drop_sent_at)
         if found is None:
             undecided.append(len(items))
