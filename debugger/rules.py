@@ -28,6 +28,7 @@ CODES: dict[str, tuple[str, str]] = {
     "invalid_type": ("error", "type is not one of the six call types"),
     "no_user_anon_id": ("error", "neither userId nor anonymousId"),
     "missing_event": ("error", "track without event"),
+    "invalid_event": ("error", "track whose event is not a string"),
     "missing_group_id": ("error", "group without groupId"),
     "missing_previous_id": ("error", "alias without previousId"),
     "missing_user_id": ("error", "alias without userId"),
@@ -38,6 +39,7 @@ CODES: dict[str, tuple[str, str]] = {
     "reserved_type": ("warning", "reserved trait or property of the wrong type"),
     "missing_message_id": ("warning", "no messageId"),
     "long_message_id": ("warning", "messageId of 100 characters or more"),
+    "invalid_message_id": ("warning", "messageId that is not a string"),
     "bad_timestamp": ("warning", "timestamp field that is not an ISO 8601 date"),
     "future_timestamp": ("warning", "timestamp in the future"),
     "clock_skew": ("warning", "sentAt over a minute away from receivedAt"),
@@ -70,7 +72,8 @@ def check_required(message: Mapping[str, Any]) -> list[Problem]:
     known = type(kind) is str and kind in _TYPES
     required = _REQUIRED_FIELD.get(kind) if known else None
     if known and (message.get("userId") or message.get("anonymousId")) and (
-        required is None or (kind != "alias" and message.get(required))
+        required is None or (kind != "alias" and message.get(required)
+                             and (kind != "track" or type(message.get("event")) is str))
     ):
         return []  # the usual case, decided without building anything
     if kind not in CALL_TYPES:
@@ -93,6 +96,13 @@ def check_required(message: Mapping[str, Any]) -> list[Problem]:
         code = _REQUIRED_CODE[required]
         found.append(
             problem("error", code, f"{kind} requires {required}", required, f"set {required}")
+        )
+    elif kind == "track" and type(message.get("event")) is not str:  # the SDKs require a string
+        found.append(
+            problem(
+                "error", "invalid_event", f"event is {_describe(message.get('event'))}, not a string",
+                "event", 'name the event with a string, e.g. "Order Completed"',
+            )
         )
     if kind == "alias" and _missing(message.get("userId")):
         found.append(
@@ -350,12 +360,19 @@ def check_message_id(message: Mapping[str, Any]) -> Sequence[Problem]:
                 "send through an SDK, or set a unique messageId (e.g. a UUID) per call",
             ),
         )
-    if isinstance(message_id, str) and len(message_id) < MESSAGE_ID_LIMIT:
+    if type(message_id) is not str:  # Segment compares ids as text: 1 and "1" are not one id
+        return (
+            problem(
+                "warning", "invalid_message_id", f"messageId is {_describe(message_id)}, not a string",
+                "messageId", "send a unique string id, e.g. a UUID",
+            ),
+        )
+    if len(message_id) < MESSAGE_ID_LIMIT:
         return NOTHING
     return (
         problem(
             "warning", "long_message_id",
-            f"messageId is {len(str(message_id))} characters; Segment needs under {MESSAGE_ID_LIMIT}",
+            f"messageId is {len(message_id)} characters; Segment needs under {MESSAGE_ID_LIMIT}",
             "messageId", "use a shorter unique id, e.g. a UUID",
         ),
     )

@@ -292,3 +292,14 @@ def test_any_body_gets_a_json_answer_and_archive_lines_round_trip(
         assert accepted.message["receivedAt"] == "2024-05-01T12:00:00.000Z"
     for refused in outcome.refused:
         assert refused.problems and refused.problems[0]["level"] == "error"
+
+
+def test_a_track_whose_event_is_not_a_string_is_refused_by_the_refusing_checker() -> None:
+    """The refusing-only checker (what ingest runs) refuses what the full checker refuses:
+    an event name that is a number, a list or true, as every Segment SDK does."""
+    for event in (42, ["Order Completed"], True):
+        call = Call(kind=None, received=RECEIVED)
+        body = orjson.dumps({"batch": [track(event=event), track()]})
+        outcome = ingest.ingest(body, None, call, rules.check_required)
+        assert [type(r).__name__ for r in outcome.results] == ["Refused", "Accepted"], event
+        assert outcome.body["errors"][0]["code"] == "invalid_event"

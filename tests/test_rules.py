@@ -40,6 +40,7 @@ CASES: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
     "invalid_type": (good(), good(type="purchase")),
     "no_user_anon_id": (good(userId=...), good(userId=..., anonymousId=...)),
     "missing_event": (good(), good(event="")),
+    "invalid_event": (good(), good(event=42)),
     "missing_group_id": (GROUP, {**GROUP, "groupId": None}),
     "missing_previous_id": (ALIAS, {**ALIAS, "previousId": ""}),
     "missing_user_id": (ALIAS, {k: v for k, v in ALIAS.items() if k != "userId"}),
@@ -51,6 +52,7 @@ CASES: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
     "reserved_type": (IDENTIFY, {**IDENTIFY, "traits": {"email": ["a@b.example"], "createdAt": 1700000000}}),
     "missing_message_id": (good(), good(messageId=...)),
     "long_message_id": (good(messageId="x" * 99), good(messageId="x" * 100)),
+    "invalid_message_id": (good(messageId="1"), good(messageId=1)),
     "bad_timestamp": (good(), good(timestamp="02/03/2026")),
     "future_timestamp": (good(timestamp="2026-03-02T09:00:59.000Z"), good(timestamp="2026-03-02T09:05:00.000Z")),
     "clock_skew": (good(sentAt="2026-03-02T08:59:30.000Z", timestamp="2026-03-02T08:59:29.000Z"),
@@ -144,6 +146,10 @@ def test_odd_values_never_raise() -> None:
         absent = odd is None or odd == ""
         assert (("missing_event", "event") in at) == absent, odd
         assert (("missing_message_id", "messageId") in at) == absent, odd
+        not_text = not absent and type(odd) is not str
+        assert (("invalid_event", "event") in at) == not_text, odd
+        assert (("invalid_message_id", "messageId") in at) == not_text, odd
+        assert (("long_message_id", "messageId") in at) == (odd == "x" * 10_000), odd
         assert (("empty_id", "userId") in at) == (odd == ""), odd
 
 
