@@ -24,6 +24,8 @@ Checker = Callable[[Mapping[str, Any]], list[Problem]]
 # by validate and shown by `live --file` as a refused event. Not a rule: no message to check.
 BAD_LINE = "bad_line"
 BAD_LINE_HINT = "fix or remove the line; a torn last line means the writer was cut off"
+# A rule that raised on a message: the message is kept with this warning instead of lost.
+CHECK_FAILED = "check_failed"
 
 # Every code a checker (or the archive reader) can report, its level and what it is about:
 # the catalogue `validate --rule` accepts.
@@ -49,6 +51,26 @@ def make_checker(plan: Path | None = None, *, refusing_only: bool = False) -> Ch
         return _errors_first(base(message) + plan_check(message))
 
     return checker
+
+
+def check_failed(error: Exception) -> Problem:
+    """The warning that replaces a rule that raised: the message is kept, and says why."""
+    return problem("warning", CHECK_FAILED, f"a spec rule failed on this message: {error!r}")
+
+
+def refusal_problems(own: list[Problem], message: Mapping[str, Any] | None, check: Checker) -> list[Problem]:
+    """What a person reads about a refused message: the refusal's own problems (why it was
+    refused, first), then the warnings the full checker `check` adds that are not already
+    there. One definition for every place that shows refusals (the hub's events, the store's
+    API), so a refusal reads the same wherever it is shown."""
+    if message is None:
+        return own
+    try:
+        found = check(message)
+    except Exception as error:  # as ingest does: keep what is known, say why
+        return [*own, check_failed(error)]
+    seen = {(p["code"], p["path"]) for p in own}
+    return own + [p for p in found if p["level"] == "warning" and (p["code"], p["path"]) not in seen]
 
 
 def bad_line(reason: str) -> Problem:

@@ -19,7 +19,7 @@ from typing import Any, Mapping
 
 import orjson
 
-from debugger.checks import Checker
+from debugger.checks import Checker, check_failed
 from debugger.protocol import Problem, has_errors, problem
 from debugger.message import format_time, parse_time
 
@@ -351,7 +351,7 @@ class _Merger:
         try:
             problems = check(message)
         except Exception as error:  # a broken rule must not lose the message: keep it, say why
-            problems = [problem("warning", "check_failed", f"a spec rule failed on this message: {error!r}")]
+            problems = [check_failed(error)]
         if problems and has_errors(problems):
             return Refused(message, _raw(item, raw), key, problems)
         return Accepted(message, line, key, problems)

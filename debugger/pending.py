@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Sequence
 
 from debugger import protocol
-from debugger.checks import Checker
+from debugger.checks import Checker, check_failed, refusal_problems
 from debugger.ingest import Accepted, Refused
 from debugger.protocol import ACCEPTED, REFUSED, EventEnvelope, Problem
 
@@ -107,20 +107,17 @@ class Pending:
 
 def _full_problems(item: Accepted | Refused | None, context: CallContext | None) -> list[Problem]:
     """What the full checker says: for an accepted message its problems; for a refused one
-    the refusal's own problems, then the full checker's warnings (as debugger.store does)."""
+    checks.refusal_problems (the refusal's own problems, then the full checker's warnings)."""
     assert item is not None and context is not None
     check, message = context.check, item.message
     if check is None or message is None:
         return item.problems
+    if type(item) is Refused:
+        return refusal_problems(item.problems, message, check)
     try:
-        found = check(message)
+        return check(message)
     except Exception as error:  # the same fallback as ingest: keep what is known, say why
-        return [*item.problems, protocol.problem(
-            "warning", "check_failed", f"a spec rule failed on this message: {error!r}")]
-    if type(item) is Accepted:
-        return found
-    seen = {(p["code"], p["path"]) for p in item.problems}
-    return item.problems + [p for p in found if p["level"] == "warning" and (p["code"], p["path"]) not in seen]
+        return [*item.problems, check_failed(error)]
 
 
 class Run:
