@@ -297,6 +297,22 @@ class Hub:
         self.tally(1 - rejected, rejected)
         self._publish(Run.of_pending(Pending.of_envelope(envelope)))  # type: ignore[arg-type]
 
+    def broadcast(self, line: protocol.Line) -> None:
+        """Queue a line that is not an event (e.g. `delivery`) for every viewer that has
+        settled its subscription: no filter or sampling (they select events), but each
+        viewer's bounded queue, so a slow viewer still never slows the caller. Encoded once,
+        only when someone will get it. Never raises."""
+        receivers = [s for s in self.subscribers if not s.pending and not s.finished]
+        if not receivers:
+            return
+        try:
+            encoded = protocol.encode(line)
+        except Exception as error:
+            print(f"segdebug: hub: dropped a {line.get('kind')} line: {error!r}", file=sys.stderr)
+            return
+        for subscriber in receivers:
+            subscriber.put(encoded)
+
     def _publish(self, run: Run) -> None:
         self._remember(run)
         if not self.subscribers:

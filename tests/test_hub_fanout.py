@@ -234,3 +234,27 @@ def test_received_at_and_request_facts_reach_the_envelope() -> None:
     (got,) = events(viewer)
     assert got["seq"] == 7 and got["request"] == facts and got["receivedAt"].startswith("2024")
     assert datetime.fromisoformat(got["receivedAt"].replace("Z", "+00:00")).tzinfo == timezone.utc
+
+
+def test_a_delivery_line_reaches_every_settled_viewer_whatever_its_filter() -> None:
+    """Hub.broadcast (what forwarding's delivery lines use): past filter and sampling, never
+    to a viewer still deciding or refused, through each bounded queue."""
+    from debugger import protocol
+
+    hub, _ = make_hub()
+    filtered = subscribed(hub, filter='event = "Nothing Matches"', max_rate=1)
+    plain = subscribed(hub)
+    deciding = hub.subscribe()
+    refused_viewer = subscribed(hub)
+    refused_viewer.refuse(protocol.error("no"))
+    tiny = Subscriber(queue_size=2)
+    tiny.settle(None, None, 0.0)
+    hub.subscribers.add(tiny)
+    line = protocol.delivery("https://example.test", "delivered", 1, [])
+    for _ in range(3):
+        hub.broadcast(line)
+    assert [x["kind"] for x in lines(filtered)] == ["delivery"] * 3
+    assert [x["kind"] for x in lines(plain)] == ["delivery"] * 3
+    assert deciding.take() == b"" and not deciding.queue
+    assert orjson.loads(refused_viewer.take())["kind"] == "error"
+    assert len(lines(tiny)) == 2 and tiny.dropped == 1

@@ -43,12 +43,8 @@ class Forwarding:
 
     def publish(self, line: protocol.Delivery) -> None:
         """Queue a delivery line for every subscribed viewer (never waits, never raises)."""
-        if self.hub is None or not self.hub.subscribers:
-            return
-        encoded = protocol.encode(line)
-        for subscriber in tuple(self.hub.subscribers):
-            if not subscriber.pending and not subscriber.finished:
-                subscriber.put(encoded)
+        if self.hub is not None:
+            self.hub.broadcast(line)
 
     def summary(self) -> dict[str, object]:
         """`{"destinations": [...]}`, each as DestinationSummary.as_dict."""
