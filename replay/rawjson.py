@@ -96,51 +96,69 @@ def field_spans(raw: bytes, search: Callable[[bytes, bytes], int], drop_sent_at:
     """Where the top-level writeKey and (when it is dropped) sentAt fields of `raw`, a line
     that is a JSON object, start and end (`raw[end]` being the `,` or final `}` after each), as
     found by `search` (`bytes.find`: fields at the front; `bytes.rfind`: at the end);
-    None when the bytes do not prove it (then the parser decides).
+    None when the bytes do not prove it (then the parser decides). See `_span` and
+    `_outermost` for why the bytes suffice.
+    """
+    key = _span(raw, b'"writeKey"', search)
+    sent = _span(raw, b'"sentAt"', search) if drop_sent_at else (-1, 0)
+    if key is None or sent is None:
+        return None
+    present = [at for at, _ in (key, sent) if at >= 0]
+    if present and not _outermost(raw, min(present), max(present)):
+        return None
+    return key[0], key[1], sent[0], sent[1]
 
-    Why the bytes suffice:
-    - A found `"writeKey"` (or `"sentAt"`) whose byte before is `{` or `,` and after is `:"` is
-      a key with a string value: its first quote is not escaped (a quote inside a string always
-      is), so it opens a string, the name, followed by `:`.
-    - That key belongs to the outermost object when no `{` byte comes before it but the first,
-      in or out of strings (a nested object would have opened there: the front of the line,
-      as S3 exports and RudderStack write), or when no `}` comes after it but the last byte
-      (a nested object would close there: the end of the line, as the collector writes).
-      Arrays need no test: a key is always in an object. Bytes inside strings can only make
-      these tests fail, never pass wrongly.
+
+def top_level_string(raw: bytes, name: bytes) -> bytes | None | _Ambiguous:
+    """The raw text (no escapes in it) of the top-level string field `name` (quoted, e.g.
+    `b'"receivedAt"'`) of a line that is a JSON object; None when it has no such field."""
+    for search in (bytes.find, bytes.rfind):
+        span = _span(raw, name, search)
+        if span is None:
+            continue
+        at, end = span
+        if at < 0:
+            return None
+        value = raw[at + len(name) + 2 : end - 1]
+        if _outermost(raw, at, at) and b"\\" not in value:
+            return value
+    return AMBIGUOUS
+
+
+def _span(raw: bytes, name: bytes, search: Callable[[bytes, bytes], int]) -> tuple[int, int] | None:
+    """(start, end) of the field `"name":"value"` that `search` finds (`raw[end]` is the `,`
+    or `}` after it), (-1, 0) when there is none; None when unsure. Not yet its depth.
+
+    - A found `"name"` whose byte before is `{` or `,` and after is `:"` is a key with a
+      string value: its first quote is not escaped (a quote inside a string always is), so it
+      opens a string, the name, followed by `:`.
     - Its value ends at the next quote byte unless that one is escaped.
     - A line seemingly without the field may spell its name with escapes (`"sent\\u0041t"`):
-      lines holding `\\u00` then go to the parser.
+      lines holding `\\u00` are unsure.
     - Duplicate top-level names: RFC 8259 leaves their meaning to each parser; the occurrence
       `search` finds is the one used.
     """
+    at = search(raw, name)
+    if at < 0:
+        return None if raw.find(b"\\") >= 0 and b"\\u00" in raw else (-1, 0)
+    value = at + len(name) + 2  # the value's first byte, after `:"`
+    end = raw.find(b'"', value) + 1  # 0 when unterminated: then raw[0:1] is `{`
+    if (raw[value - 2 : value] != b':"' or raw[at - 1] not in b"{," or raw[end - 2] == 92
+            or raw[end : end + 1] not in _AFTER_VALUE):
+        return None
+    return at, end
+
+
+def _outermost(raw: bytes, low: int, high: int) -> bool:
+    """Whether keys at `low` <= `high` are both fields of the outermost object: no `{` byte
+    comes before them but the first, in or out of strings (a nested object would have opened
+    there: the front of the line, as S3 exports and RudderStack write), or no `}` comes after
+    them but the last byte (a nested object would close there: the end of the line, as the
+    collector writes), or one of each. Arrays need no test: a key is always in an object.
+    Bytes inside strings can only make these tests fail, never pass wrongly."""
     last = len(raw) - 1
-    key_at = search(raw, b'"writeKey"')
-    sent_at = search(raw, b'"sentAt"') if drop_sent_at else -1
-    key_end = sent_end = 0
-    if key_at >= 0:
-        key_end = raw.find(b'"', key_at + 12) + 1
-        if (raw[key_at + 10 : key_at + 12] != b':"' or raw[key_at - 1] not in b"{,"
-                or raw[key_end - 2] == 92 or raw[key_end : key_end + 1] not in _AFTER_VALUE):
-            return None
-    if sent_at >= 0:
-        sent_end = raw.find(b'"', sent_at + 10) + 1
-        if (raw[sent_at + 8 : sent_at + 10] != b':"' or raw[sent_at - 1] not in b"{,"
-                or raw[sent_end - 2] == 92 or raw[sent_end : sent_end + 1] not in _AFTER_VALUE):
-            return None
-    if key_at < 0 or (drop_sent_at and sent_at < 0):
-        if raw.find(b"\\") >= 0 and b"\\u00" in raw:
-            return None
-        if key_at < 0 and sent_at < 0:
-            return -1, 0, -1, 0
-    low, high = (sent_at, key_at) if key_at < 0 or 0 <= sent_at < key_at else (key_at, sent_at)
-    if high < 0:
-        high = low
-    if raw.find(b"{", 1, high) < 0 or raw.find(b"}", low, last) < 0:  # both at the front, or end
-        return key_at, key_end, sent_at, sent_end
-    if low != high and raw.find(b"{", 1, low) < 0 and raw.find(b"}", high, last) < 0:  # one each
-        return key_at, key_end, sent_at, sent_end
-    return None
+    return (raw.find(b"{", 1, high) < 0 or raw.find(b"}", low, last) < 0
+            or (raw.find(b"{", 1, low) < 0 and raw.find(b"}", high, last) < 0))
 
 
 _AFTER_VALUE = (b",", b"}")

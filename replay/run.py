@@ -25,7 +25,7 @@ from replay.batching import MAX_MESSAGE_BYTES, Batch, Batcher
 from replay.checkpoint import Checkpoint
 from replay.failures import FailedFile
 from replay.pacing import HoldWindow, RateSchedule, Schedule, SpeedSchedule, Unpaced
-from replay.reader import ArchiveReader, BadInputLine, Chunk, Selection, original_time
+from replay.reader import ArchiveReader, BadInputLine, Chunk, Selection, line_time, original_time
 from replay.refeed import read_input
 from replay.report import Progress, ReplayStats, Summary
 from replay.transform import BrokenLine, Transformation, Transformer
@@ -69,8 +69,7 @@ def run_replay(options: ReplayOptions) -> int:
     spec = _transformation(options, seed, shift)
     state = Checkpoint(options.fingerprint, seed, shift_seconds=shift,
                        totals=dict(previous.totals) if previous else {})
-    needs_fields = options.speed is not None or options.target.per_type  # gaps, or /v1/<type>
-    reader = ArchiveReader(options.archives, options.selection, parse_all=needs_fields,
+    reader = ArchiveReader(options.archives, options.selection, parse_all=options.target.per_type,  # /v1/<type>
                            limit=options.limit, done_before=previous.done_before() if previous else None,
                            chunks=not options.target.per_type)
     run = Run(options, reader, Transformer(spec), state, append_failed=previous is not None)
@@ -162,6 +161,7 @@ class Run:
         workspace); blocks when the queue is full."""
         schedule = self._schedule()
         paced = not isinstance(schedule, Unpaced)
+        by_time = isinstance(schedule, SpeedSchedule)  # --rate needs no event times
         loop = asyncio.get_running_loop()
         start = loop.time()
         per_type = self.options.target.per_type
@@ -173,8 +173,10 @@ class Run:
             if type(entry) is Chunk:
                 if paced:
                     for first, keys, items in self.segments(entry):
-                        await self.add_paced(first, keys, items, url, [start + due for due in
-                                             schedule.dues([None] * len(items))], window)
+                        at = first - entry.first
+                        times = list(map(line_time, entry.lines[at : at + len(items)])) if by_time else [None] * len(items)
+                        await self.add_paced(first, keys, items, url,
+                                             [start + due for due in schedule.dues(times)], window)
                 else:
                     full = self.add_chunk(entry, url)
                     if full:
@@ -197,7 +199,8 @@ class Run:
             self.keys.add(key)
             if paced:
                 message = entry.message
-                closing = window.admit(start + schedule.due(original_time(message) if message else None))
+                moment = original_time(message) if message is not None else line_time(entry.raw) if by_time else None
+                closing = window.admit(start + schedule.due(moment))
                 if closing is not None:
                     await self.until(closing)
                     await self.enqueue(batcher.flush())

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from debugger.archive import parse_line
 from replay.rawjson import edit_lines
-from replay.reader import ArchiveReader, BadInputLine, Chunk, SelectedLine, Selection
+from replay.reader import ArchiveReader, BadInputLine, Chunk, SelectedLine, Selection, line_time, original_time
 from replay.transform import Transformation, Transformer
 
 NAMES = ["sentAt", "writeKey", "type", "context", "properties", "messageId", "a{", "}b", "[", 'q"', "é",
@@ -178,3 +178,29 @@ def test_the_hot_path_sends_what_the_parser_would(tmp_path_factory: pytest.TempP
             assert (what, key, message) == ("sent", want_key, orjson.loads(want))
         ordinal += 1
     assert ordinal == len(got)
+
+
+times = st.one_of(st.sampled_from(["2024-05-01T10:00:00.000Z", "2024-05-01T10:00:01Z", "2024-05-01T12:00:00+02:00",
+                                   "2024-05-01", "yesterday", "", "2024-05-01T10:00:00.000Z\\"]), values)
+
+
+@st.composite
+def timed_messages(draw: st.DrawFn) -> dict[str, Any]:
+    """receivedAt and timestamp anywhere (or absent, or nested in properties), any value."""
+    fields = draw(messages())
+    for name in ("receivedAt", "timestamp"):
+        if draw(st.integers(0, 3)):
+            fields[name] = draw(times)
+    if draw(st.booleans()):
+        fields["properties"] = {"receivedAt": draw(times), "timestamp": draw(times)}
+    order = draw(st.permutations(list(fields)))
+    return {name: fields[name] for name in order}
+
+
+@settings(max_examples=400, deadline=None)
+@given(timed_messages(), styles)
+def test_line_time_reads_what_parsing_reads(message: dict[str, Any], style: str) -> None:
+    """--speed on the fast path: a line's original time from its bytes (or parsed when unsure)."""
+    raw = serialised(message, style).replace(b'"receivedAt":', b'"received\\u0041t":') if style == "escaped-name" \
+        else serialised(message, style)
+    assert line_time(raw) == original_time(orjson.loads(raw))
