@@ -185,3 +185,17 @@ def test_a_failed_file_read_in_blocks_keeps_lines_that_span_two_reads(tmp_path: 
     finally:
         readers.CHUNK_BYTES = original
     assert [raw for _, raw, _ in got] == [orjson.dumps({"n": i}) for i in range(20)]
+
+
+def test_a_run_with_no_tail_to_learn_goes_to_the_per_line_editor_whole() -> None:
+    """Fields at the front (exports, mixed archives): no tail layout to prove, so halving the
+    run would only repeat the failed attempt; the per-line editor gets the run at once."""
+    lines = [orjson.dumps({"sentAt": "t", "writeKey": "k", "properties": {"n": n}, "context": {}}) for n in range(200)]
+    calls: list[int] = []
+
+    def per_line(run: list[bytes]) -> Edited:
+        calls.append(len(run))
+        return declined(run)
+
+    edit_run(lines, True, False, per_line)
+    assert calls == [200]
