@@ -11,11 +11,19 @@ from bisect import bisect_right
 from typing import Protocol, Sequence
 
 
+class Dues(Protocol):
+    """When each event of a run is due (non-decreasing); all `HoldWindow.admit_run` reads."""
+
+    def __len__(self) -> int: ...
+
+    def __getitem__(self, index: int) -> float: ...
+
+
 class Schedule(Protocol):
     def due(self, event_time: float | None) -> float: ...
 
-    def dues(self, event_times: Sequence[float | None]) -> list[float]:
-        """`due` of each event in turn (a run of lines at once: the fast path's way)."""
+    def dues(self, event_times: Sequence[float | None], offset: float = 0.0) -> Dues:
+        """`due` of each event in turn, plus `offset` (a run of lines at once: the fast path's)."""
         ...
 
 
@@ -25,8 +33,24 @@ class Unpaced:
     def due(self, event_time: float | None) -> float:
         return 0.0
 
-    def dues(self, event_times: Sequence[float | None]) -> list[float]:
-        return [0.0] * len(event_times)
+    def dues(self, event_times: Sequence[float | None], offset: float = 0.0) -> Dues:
+        return [offset] * len(event_times)
+
+
+class Arithmetic:
+    """`start`, `start + step`, ... (`count` of them), computed when read: a paced run far
+    faster than the endpoint reads only a few (see `HoldWindow.admit_run`), not one per event."""
+
+    def __init__(self, start: float, step: float, count: int) -> None:
+        self.start, self.step, self.count = start, step, count
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __getitem__(self, index: int) -> float:
+        if not 0 <= index < self.count:
+            raise IndexError(index)
+        return self.start + index * self.step
 
 
 class RateSchedule:
@@ -41,11 +65,11 @@ class RateSchedule:
         self.index += 1
         return due
 
-    def dues(self, event_times: Sequence[float | None]) -> list[float]:
+    def dues(self, event_times: Sequence[float | None], offset: float = 0.0) -> Dues:
         """Only the count matters: no event time is read (the lines need not be parsed)."""
-        first, interval = self.index, self.interval
+        first = self.index
         self.index += len(event_times)
-        return [index * interval for index in range(first, self.index)]
+        return Arithmetic(offset + first * self.interval, self.interval, len(event_times))
 
 
 class SpeedSchedule:
@@ -71,8 +95,8 @@ class SpeedSchedule:
                 self.previous = event_time
         return self.offset
 
-    def dues(self, event_times: Sequence[float | None]) -> list[float]:
-        return [self.due(moment) for moment in event_times]
+    def dues(self, event_times: Sequence[float | None], offset: float = 0.0) -> Dues:
+        return [offset + self.due(moment) for moment in event_times]
 
 
 class HoldWindow:
@@ -95,7 +119,7 @@ class HoldWindow:
         self.last = due
         return closing
 
-    def admit_run(self, dues: Sequence[float], start: int) -> tuple[int, float | None]:
+    def admit_run(self, dues: Dues, start: int) -> tuple[int, float | None]:
         """`admit` for the events due at `dues[start:]` (non-decreasing, as every schedule's
         are) in one step: (end, None) when `dues[start:end]` join the window, or (start, the
         moment the events held must go) when `dues[start]` closes it (then call again)."""

@@ -24,7 +24,7 @@ from replay import checkpoint as checkpoints
 from replay.batching import MAX_MESSAGE_BYTES, Batch, Batcher
 from replay.checkpoint import Checkpoint
 from replay.failures import FailedFile
-from replay.pacing import HoldWindow, RateSchedule, Schedule, SpeedSchedule, Unpaced
+from replay.pacing import Dues, HoldWindow, RateSchedule, Schedule, SpeedSchedule, Unpaced
 from replay.reader import ArchiveReader, BadInputLine, Chunk, Selection, line_time, original_time
 from replay.refeed import read_input
 from replay.report import Progress, ReplayStats, Summary
@@ -175,8 +175,7 @@ class Run:
                     for first, keys, items in self.segments(entry):
                         at = first - entry.first
                         times = list(map(line_time, entry.lines[at : at + len(items)])) if by_time else [None] * len(items)
-                        await self.add_paced(first, keys, items, url,
-                                             [start + due for due in schedule.dues(times)], window)
+                        await self.add_paced(first, keys, items, url, schedule.dues(times, start), window)
                 else:
                     full = self.add_chunk(entry, url)
                     if full:
@@ -260,7 +259,7 @@ class Run:
             yield chunk.first + begin, keys[begin:], items[begin:]
 
     async def add_paced(self, first: int, keys: list[str | None], items: list[bytes], url: str,
-                        dues: list[float], window: HoldWindow) -> None:
+                        dues: Dues, window: HoldWindow) -> None:
         """Consecutive lines (ordinals from `first`) due at `dues` (loop time), batched in bulk
         as unpaced ones are; the hold window decides when each request leaves, as it does
         event by event: a full batch when its newest event is due, the others when the window

@@ -64,7 +64,9 @@ def test_schedules_give_a_run_of_dues_as_they_give_each_one() -> None:
     assert SpeedSchedule(2, max_wait=1.0).dues(times) == [one.due(t) for t in times] == [
         0.0, 0.0, 0.25, 0.25, 0.25, 1.25]
     rate = RateSchedule(4)
-    assert rate.dues([None] * 3) + rate.dues([None] * 2) == [0.0, 0.25, 0.5, 0.75, 1.0]
+    first, second = rate.dues([None] * 3, 10.0), rate.dues([None] * 2, 10.0)
+    assert [*map(first.__getitem__, range(3)), *map(second.__getitem__, range(2))] == [10.0, 10.25, 10.5, 10.75, 11.0]
+    assert (len(first), len(second)) == (3, 2)
 
 
 def mixed_line(index: int) -> bytes:
