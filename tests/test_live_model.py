@@ -7,6 +7,7 @@ from pathlib import Path
 import orjson
 import pytest
 
+from debugger.query import MATCH_ALL
 from debugger.text import visible
 from debugger.tui.detail import problem_lines, raw_text, request_fields
 from debugger.tui.export import ndjson_lines, payload_bytes
@@ -270,3 +271,51 @@ def test_file_event_refuses_what_the_collector_would_refuse() -> None:
     refused = file_envelope(orjson.dumps({"type": "track", "event": "No User"}))
     assert refused is not None and refused["status"] == "rejected"
     assert row_of(refused).mark == "✗"
+
+
+def test_a_search_keeps_its_own_matches_while_the_stream_moves_on() -> None:
+    model = LiveModel(capacity=10)
+    for n in range(4):
+        model.arrive(envelope(track(n)))
+    model.flush()
+    model.set_query(Query("even", lambda e: e["message"]["properties"]["total"] % 2 == 0))
+    assert [i.envelope["message"]["properties"]["total"] for i in model.listed()] == [0, 2]
+    for n in range(4, 40):  # far more than the buffer holds
+        model.arrive(envelope(track(n)))
+    flush = model.flush()
+    assert all(item.envelope["message"]["properties"]["total"] % 2 == 0 for item in flush.added)
+    totals = [i.envelope["message"]["properties"]["total"] for i in model.listed()]
+    assert totals == list(range(20, 40, 2))  # the newest 10 matches, though `kept` moved on
+    model.set_query(MATCH_ALL)
+    assert [i.envelope["message"]["properties"]["total"] for i in model.listed()] == list(range(30, 40))
+
+
+def test_clear_is_undone_by_restore_before_what_arrived_since() -> None:
+    model = LiveModel()
+    for n in range(3):
+        model.arrive(envelope(track(n)))
+    model.flush()
+    assert model.clear() == 3 and model.listed() == []
+    model.arrive(envelope(track(3)))
+    model.flush()
+    assert model.restore() == 3
+    assert [i.envelope["message"]["properties"]["total"] for i in model.listed()] == [0, 1, 2, 3]
+    assert model.restore() == 0
+
+
+def test_history_sent_again_after_a_reconnect_is_skipped() -> None:
+    model = LiveModel()
+    first = [envelope(track(n)) | {"seq": n, "history": True} for n in range(3)]
+    for item in first:
+        model.arrive(item)
+    model.take_hello({"http": "x"})
+    for item in first:  # the same history on the next connection
+        model.arrive(dict(item))
+    model.arrive(envelope(track(3)) | {"seq": 3})
+    model.flush()
+    assert [i.envelope["seq"] for i in model.listed()] == [0, 1, 2, 3]
+
+
+def test_counters_say_how_many_refused_calls_were_left_out() -> None:
+    text = counters_text(Stats(received=900, rejected=400, sampled=8, refused_dropped=250))
+    assert "sampled: 1 in 8 · 250 refused not shown" in text

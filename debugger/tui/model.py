@@ -102,6 +102,9 @@ class LiveModel:
         self.kept: deque[Item] = deque(maxlen=self.capacity)
         self.pending: deque[Item] = deque(maxlen=self.capacity)
         self.found: deque[Item] | None = None  # the search's matches, None without a search
+        # Matches waiting for the next flush: a burst that overflows `pending` (or a pause)
+        # must not push the search's matches out with the rest.
+        self.pending_found: deque[Item] = deque(maxlen=self.capacity)
         self.cleared: list[Item] = []  # what `c` took away, until `u` brings it back
         self._ids = itertools.count(1)
         self._known: set[tuple[Any, Any]] | None = None  # identities, while history arrives
@@ -124,7 +127,10 @@ class LiveModel:
             self._known.add(identity(envelope))
         else:
             self._known = None
-        self.pending.append(Item(next(self._ids), envelope))
+        item = Item(next(self._ids), envelope)
+        self.pending.append(item)
+        if self.found is not None and self.query.matches(envelope):
+            self.pending_found.append(item)
         self.arrived += 1
         self.refused_arrived += envelope.get("status") == protocol.REFUSED
         if self.paused:
@@ -133,7 +139,7 @@ class LiveModel:
     def flush(self) -> Flush:
         """Move waiting events into the buffer (nothing while paused); what the list gains
         and loses."""
-        if self.paused or not self.pending:
+        if self.paused or not (self.pending or self.pending_found):
             return Flush([], [])
         added = list(self.pending)
         self.pending.clear()
@@ -142,8 +148,9 @@ class LiveModel:
         listed_before = self.kept
         if self.found is not None:
             self.kept.extend(added)
-            added = self.matching(added)
+            added = list(self.pending_found)
             listed_before = self.found
+        self.pending_found.clear()
         overflow = max(0, len(listed_before) + len(added) - self.capacity)
         evicted = [listed_before[i] for i in range(min(overflow, len(listed_before)))]
         listed_before.extend(added)
@@ -155,6 +162,8 @@ class LiveModel:
         """A new search: the list shows the kept events it matches (all of them for none)."""
         self.query = query
         self.found = deque(self.matching(self.kept), maxlen=self.capacity) if query.text.strip() else None
+        self.pending_found = deque(self.matching(self.pending) if self.found is not None else (),
+                                   maxlen=self.capacity)
 
     @property
     def searching(self) -> bool:
@@ -178,6 +187,7 @@ class LiveModel:
         self.cleared = [*self.kept, *self.pending]  # disjoint: a flush moves pending into kept
         self.kept.clear()
         self.pending.clear()
+        self.pending_found.clear()
         if self.found is not None:
             self.found.clear()
         self.new_while_paused = 0
