@@ -8,6 +8,7 @@ is sent; each accepted or refused message is then published as a socket envelope
 from __future__ import annotations
 
 import base64
+import operator
 import sys
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -31,6 +32,8 @@ from debugger.store import CallFacts, RecentStore
 Publish = Callable[[EventEnvelope], None]  # where each event goes, one envelope at a time
 # Where each call's messages go, unbuilt (the hub, in serve.py): first seq, call, results, refusals
 PublishCall = Callable[[int, CallContext, list[Accepted | Refused], int], None]
+
+_LINE_OF: Callable[[Accepted], bytes] = operator.attrgetter("line")
 
 # Bodies up to this size are read whole so an oversize request still gets its JSON answer.
 READ_LIMIT = 4 * MAX_REQUEST
@@ -110,7 +113,7 @@ class Collector:
 
     def _write(self, call: Call, outcome: Outcome, endpoint: str) -> None:
         if outcome.accepted:
-            self.writer.append_lines(item.line for item in outcome.accepted)
+            self.writer.append_lines(map(_LINE_OF, outcome.accepted))  # at C speed
         if outcome.refusals:
             self.writer.append_rejected(
                 {

@@ -61,21 +61,28 @@ def _missing(value: Any) -> bool:
     return value is None or value == ""
 
 
-_TYPES = frozenset(CALL_TYPES)
 _REQUIRED_FIELD = {"track": "event", "group": "groupId", "alias": "previousId"}
 _REQUIRED_CODE = {"event": "missing_event", "groupId": "missing_group_id", "previousId": "missing_previous_id"}
+_ONLY_A_USER = frozenset({"identify", "page", "screen"})  # no other required field
 
 
 def check_required(message: Mapping[str, Any]) -> list[Problem]:
-    """The fields Segment requires; any failure here refuses the message."""
+    """The fields Segment requires; any failure here refuses the message.
+
+    Runs on every message the collector takes in: the usual cases (a track with its event, a
+    call that needs only a user) are decided in a few look-ups, building nothing."""
     kind: Any = message.get("type")
-    known = type(kind) is str and kind in _TYPES
-    required = _REQUIRED_FIELD.get(kind) if known else None
-    if known and (message.get("userId") or message.get("anonymousId")) and (
-        required is None or (kind != "alias" and message.get(required)
-                             and (kind != "track" or type(message.get("event")) is str))
-    ):
-        return []  # the usual case, decided without building anything
+    if kind == "track":
+        event = message.get("event")
+        if type(event) is str and event and (message.get("userId") or message.get("anonymousId")):
+            return []
+    elif type(kind) is str and kind in _ONLY_A_USER and (message.get("userId") or message.get("anonymousId")):
+        return []
+    return _required_problems(message, kind)
+
+
+def _required_problems(message: Mapping[str, Any], kind: Any) -> list[Problem]:
+    """check_required's verdict for whatever the fast cases leave (possibly nothing)."""
     if kind not in CALL_TYPES:
         shown = "missing" if kind is None else repr(kind)
         return [
@@ -85,6 +92,7 @@ def check_required(message: Mapping[str, Any]) -> list[Problem]:
             )
         ]
     found: list[Problem] = []
+    required = _REQUIRED_FIELD.get(kind)
     if _missing(message.get("userId")) and _missing(message.get("anonymousId")):
         found.append(
             problem(

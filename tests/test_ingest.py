@@ -303,3 +303,27 @@ def test_a_track_whose_event_is_not_a_string_is_refused_by_the_refusing_checker(
         outcome = ingest.ingest(body, None, call, rules.check_required)
         assert [type(r).__name__ for r in outcome.results] == ["Refused", "Accepted"], event
         assert outcome.body["errors"][0]["code"] == "invalid_event"
+
+
+def padded_track(size: int, **fields: object) -> dict[str, object]:
+    """A track call whose JSON encoding is exactly `size` bytes."""
+    item = track(properties={"pad": ""}, **fields)
+    item["properties"] = {"pad": "x" * (size - len(orjson.dumps(item)))}
+    assert len(orjson.dumps(item)) == size
+    return item
+
+
+def test_the_32768_byte_limit_is_on_what_the_client_sent() -> None:
+    """As the SDKs count: a single call's body, a batch item as sent; never the archive line
+    (receivedAt, writeKey, originalTimestamp added), nor a line shortened by the merge."""
+    exact = padded_track(MAX_MESSAGE, timestamp="2024-05-01T11:59:59.000Z")
+    single = run(exact, "track")
+    assert single.refusals == 0 and len(single.accepted[0].line) > MAX_MESSAGE
+    assert run(padded_track(MAX_MESSAGE + 1), "track").body["code"] == "message_too_large"
+    batch = run({"batch": [exact], "sentAt": "2024-05-01T11:59:59.500Z", "writeKey": "wk"})
+    assert batch.refusals == 0 and len(batch.accepted[0].line) > MAX_MESSAGE
+    # the merge replaces what the client put in receivedAt / writeKey: the item is still measured
+    for field in ("receivedAt", "writeKey"):
+        shrunk = padded_track(MAX_MESSAGE + 1, **{field: ["x" * 200]})
+        outcome = run({"batch": [shrunk], "writeKey": "wk"})
+        assert outcome.refusals == 1 and outcome.body["errors"][0]["code"] == "message_too_large", field
