@@ -109,22 +109,6 @@ def field_spans(raw: bytes, search: Callable[[bytes, bytes], int], drop_sent_at:
     return key[0], key[1], sent[0], sent[1]
 
 
-def top_level_string(raw: bytes, name: bytes) -> bytes | None | _Ambiguous:
-    """The raw text (no escapes in it) of the top-level string field `name` (quoted, e.g.
-    `b'"receivedAt"'`) of a line that is a JSON object; None when it has no such field."""
-    for search in (bytes.find, bytes.rfind):
-        span = _span(raw, name, search)
-        if span is None:
-            continue
-        at, end = span
-        if at < 0:
-            return None
-        value = raw[at + len(name) + 2 : end - 1]
-        if _outermost(raw, at, at) and b"\\" not in value:
-            return value
-    return AMBIGUOUS
-
-
 def _span(raw: bytes, name: bytes, search: Callable[[bytes, bytes], int]) -> tuple[int, int] | None:
     """(start, end) of the field `"name":"value"` that `search` finds (`raw[end]` is the `,`
     or `}` after it), (-1, 0) when there is none; None when unsure. Not yet its depth.

@@ -16,7 +16,7 @@ from typing import IO, Any, Callable, Iterable, Iterator, final
 from debugger.archive import BadLine, RawLine, expand, open_archive, parse_line, split_lines
 from debugger.message import event_time, parse_time
 from debugger.query import Query
-from replay.rawjson import AMBIGUOUS, looks_like_object, top_level_string
+from replay.rawjson import looks_like_object
 from replay.refeed import is_failed_file, read_input, unwrapped
 
 
@@ -107,26 +107,10 @@ def original_time(message: dict[str, Any]) -> float | None:
     return moment.timestamp() if moment is not None else None
 
 
-TIME_NAMES = (b'"receivedAt"', b'"timestamp"')
-
-
 def line_time(raw: bytes) -> float | None:
-    """`original_time` of an unparsed line that looks like an object (--speed on the fast
-    path): read from its bytes when they prove where the fields are, else parsed."""
-    for name in TIME_NAMES:
-        value = top_level_string(raw, name)
-        if value is AMBIGUOUS:
-            break
-        if value is None:
-            continue
-        try:
-            moment = parse_time(value.decode())
-        except UnicodeDecodeError:
-            break
-        if moment is not None:
-            return moment.timestamp()
-    else:
-        return None
+    """`original_time` of an unparsed line (--speed on the fast path). Parsed: reading the two
+    fields from the bytes with replay.rawjson's proofs measured slower than orjson (2.0-4.4 us
+    against 1.7 us per 600-byte line), since one or the other is rarely first or last."""
     message = parse_line(raw)
     return original_time(message) if isinstance(message, dict) else None
 

@@ -200,7 +200,7 @@ def timed_messages(draw: st.DrawFn) -> dict[str, Any]:
 @settings(max_examples=400, deadline=None)
 @given(timed_messages(), styles)
 def test_line_time_reads_what_parsing_reads(message: dict[str, Any], style: str) -> None:
-    """--speed on the fast path: a line's original time from its bytes (or parsed when unsure)."""
+    """--speed on the fast path: an unparsed line's original time, as the slow path reads it."""
     raw = serialised(message, style).replace(b'"receivedAt":', b'"received\\u0041t":') if style == "escaped-name" \
         else serialised(message, style)
     assert line_time(raw) == original_time(orjson.loads(raw))
