@@ -720,3 +720,14 @@ def fold(messages: Iterable[Mapping[str, Any]]) -> Schema:
     for message in messages:
         folder.add(message)
     return folder.snapshot()
+
+
+@dataclass(slots=True)
+class Folded:
+    """A schema and what was read to make it."""
+
+    schema: Schema
+    files: list[str]
+    lines: int
+    bad_lines: int
+    filtered_out: int

@@ -8,7 +8,6 @@ named explicitly: a directory skips it) are folded as refused calls, Segment's "
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,20 +18,9 @@ from orjson import JSONDecodeError, loads
 from debugger.archive import ArchiveError, RawLine, expand, read_raw
 from debugger.errors import CliError
 from debugger.query import Query, parse_option
-from debugger.schema import Schema, SchemaFold
+from debugger.schema import Folded, SchemaFold
 
 FORMATS = ("table", "json", "csv")
-
-
-@dataclass(slots=True)
-class Folded:
-    """A schema and what was read to make it."""
-
-    schema: Schema
-    files: list[str]
-    lines: int
-    bad_lines: int
-    filtered_out: int
 
 
 def is_refusal(record: dict[str, Any]) -> bool:

@@ -10,20 +10,18 @@ from __future__ import annotations
 import csv
 import io
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import Any, Mapping
 
 import orjson
 
 from debugger.schema import (
     MAX_EVENTS, MAX_PROPERTIES, MAX_TRAITS, NAMING, NEAR_DUPLICATE, SOMETIMES_MISSING, TRAIT_KINDS,
-    TYPE_DRIFT, EventView, PropertyView, Schema,
+    TYPE_DRIFT, EventView, Folded, PropertyView, Schema,
 )
 from debugger.schema_diff import Changes
 from debugger.schema_plan import Coverage
 from debugger.text import printable
 
-if TYPE_CHECKING:
-    from debugger.schema_command import Folded
 
 TRACK_HEADER = ("Event Name", "Last Seen At (UTC)", "Property Name", "Allowed", "Blocked", "Total", "Planned")
 TRAIT_HEADER = ("Trait Name", "Last Seen At (UTC)", "Allowed", "Blocked", "Total", "Planned")
