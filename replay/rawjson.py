@@ -173,9 +173,9 @@ def edit_lines(lines: list[bytes], drop_sent_at: bool,
             sent_at = raw.find(b'"sentAt":"')
             if key_at > 0 and sent_at > 0:
                 end = raw.find(b'"', sent_at + 10) + 1  # 0 when unterminated: then raw[0] is `{`
-                low, high = (key_at, sent_at) if key_at < sent_at else (sent_at, key_at)
                 if (raw[end] == 44 and raw[end - 2] != 92 and raw[key_at - 1] in b"{," and raw[sent_at - 1] in b"{,"
-                        and (raw.find(b"{", 1, high) < 0 or raw.find(b"}", low, len(raw) - 1) < 0)):
+                        and (raw.find(b"{", 1, key_at if key_at > sent_at else sent_at) < 0
+                             or raw.find(b"}", sent_at if key_at > sent_at else key_at, len(raw) - 1) < 0)):
                     add_key(seen_key)
                     add_item(raw[:sent_at] + raw[end + 1 :])
                     continue
