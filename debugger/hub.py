@@ -19,6 +19,7 @@ the most recent N (its filter applied, marked `history`) before the live stream.
 
 from __future__ import annotations
 
+import math
 import sys
 import time
 from collections import deque
@@ -30,7 +31,7 @@ from debugger import protocol
 from debugger.ingest import Accepted, Refused
 from debugger.pending import CallContext, Pending, Run
 from debugger.query import Query
-from debugger.sampling import RateSampler
+from debugger.sampling import BURST, POOL, RateSampler
 
 QUEUE_SIZE = 2048
 HISTORY = 500  # the most a viewer may ask for on open
@@ -38,6 +39,18 @@ REFUSED_PER_SECOND = 100.0  # refused calls sent to a sampled viewer at most, pe
 
 
 HISTORY_SCAN = 20_000  # messages looked through, newest first, for a filtered history
+VIEWER_POOL_MIN = 128  # the least a viewer's sampler pools per window (see `viewer_pool`)
+
+
+def viewer_pool(max_rate: float) -> int:
+    """How many messages a viewer's sampler pools per window before decimating.
+
+    Every pooled message becomes a `Pending` (issue 16), and sampling.POOL (1024) is far more
+    than a live viewer's 50 a second can use: in a flood the pool refills at each halving, so
+    its size sets how many Pendings each window builds. Twice a burst's credit is enough:
+    after a halving the pool still holds more than the sampler may send, evenly spread. Fast
+    viewers keep the sampler's own sizes (POOL, or its burst credit)."""
+    return min(POOL, max(VIEWER_POOL_MIN, 2 * (math.ceil(max_rate * BURST) + 1)))
 
 
 class RecentSource(Protocol):
@@ -173,7 +186,7 @@ class Subscriber:
         the history does not already cover), then the live stream."""
         self.query = None if query is None or query.matches_all else query
         self.priority = None if priority is None or priority.matches_all else priority
-        self.sampler = RateSampler(max_rate) if max_rate is not None else None
+        self.sampler = RateSampler(max_rate, pool_size=viewer_pool(max_rate)) if max_rate is not None else None
         self.refused_budget = _Budget(REFUSED_PER_SECOND) if max_rate is not None else None
         self.pending = False
         self.matched = 0

@@ -258,3 +258,32 @@ def test_a_delivery_line_reaches_every_settled_viewer_whatever_its_filter() -> N
     assert deciding.take() == b"" and not deciding.queue
     assert orjson.loads(refused_viewer.take())["kind"] == "error"
     assert len(lines(tiny)) == 2 and tiny.dropped == 1
+
+
+def test_a_flood_builds_few_pending_events_for_a_slow_viewer_and_still_spreads_its_picks() -> None:
+    """Every message a viewer's sampler pools becomes a Pending: at max_rate 50 the pool is
+    128 (not sampling.POOL's 1024), so a 20,000-message window builds about a thousand, not
+    thousands, and the viewer still gets its 50 from the whole span."""
+    from debugger import pending
+
+    built = 0
+    original = pending.Run.__getitem__
+
+    def counting(run: pending.Run, index: slice) -> list[pending.Pending]:
+        nonlocal built
+        found = original(run, index)
+        built += len(found)
+        return found
+
+    hub, clock = make_hub()
+    viewer = subscribed(hub, max_rate=50)
+    pending.Run.__getitem__ = counting  # type: ignore[method-assign]
+    try:
+        for start in range(1, 20_001, 100):  # 200 calls of 100 within one window
+            hub.publish_call(start, context(), [accepted(n) for n in range(start, start + 100)], 0)
+    finally:
+        pending.Run.__getitem__ = original  # type: ignore[method-assign]
+    settle_windows(hub, clock)
+    seqs = [e["seq"] for e in events(viewer)]
+    assert built < 1100, built
+    assert 45 <= len(seqs) <= 51 and min(seqs) < 1000 and max(seqs) > 19_000
