@@ -16,7 +16,7 @@ from typing import IO, Any, Callable, Iterable, Iterator, final
 from debugger.archive import BadLine, RawLine, expand, open_archive, parse_line, split_lines
 from debugger.message import event_time, parse_time
 from debugger.query import Query
-from replay.rawjson import looks_like_object
+from debugger.delivery.rawjson import looks_like_object
 from replay.refeed import is_failed_file, read_input, unwrapped
 
 
@@ -109,7 +109,7 @@ def original_time(message: dict[str, Any]) -> float | None:
 
 def line_time(raw: bytes) -> float | None:
     """`original_time` of an unparsed line (--speed on the fast path). Parsed: reading the two
-    fields from the bytes with replay.rawjson's proofs measured slower than orjson (2.0-4.4 us
+    fields from the bytes with debugger.delivery.rawjson's proofs measured slower than orjson (2.0-4.4 us
     against 1.7 us per 600-byte line), since one or the other is rarely first or last."""
     message = parse_line(raw)
     return original_time(message) if isinstance(message, dict) else None

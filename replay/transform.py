@@ -16,8 +16,8 @@ import orjson
 
 from debugger.archive import parse_line
 from debugger.message import format_time, parse_time
-from replay.layout import Edited, edit_run
-from replay.rawjson import edit_lines
+from debugger.delivery.layout import Edited, edit_run
+from debugger.delivery.rawjson import edit_lines
 from replay.reader import Chunk, SelectedLine
 
 TIME_FIELDS = ("timestamp", "originalTimestamp", "receivedAt", "sentAt")
@@ -61,7 +61,7 @@ class Transformer:
 
     def chunk(self, chunk: Chunk) -> tuple[list[str | None], list[bytes], dict[int, str]]:
         """Keys and bytes for a run of unparsed lines (the hot path: whole runs edited at once,
-        see replay.layout), and why, by index, the lines that are not JSON after all were left
+        see debugger.delivery.layout), and why, by index, the lines that are not JSON after all were left
         out (rare)."""
         lines = chunk.lines
         override = self.spec.write_key
@@ -82,7 +82,7 @@ class Transformer:
 
     def _per_line(self, lines: list[bytes]) -> Edited:
         """Lines that do not share a layout: edited one by one, bytes where possible (any
-        field order, see replay.rawjson.edit_lines)."""
+        field order, see debugger.delivery.rawjson.edit_lines)."""
         return edit_lines(lines, self.drop_sent_at, self.spec.write_key is not None)
 
     @staticmethod

@@ -1,4 +1,4 @@
-"""Replay's fast path on any layout: byte-level edits (replay.rawjson.edit_lines) and whole
+"""Replay's fast path on any layout: byte-level edits (debugger.delivery.rawjson.edit_lines) and whole
 chunks through the Transformer agree with parse-edit-serialise on generated archives whose
 field order, escapes, nesting and unicode vary, or leave the line to the parser."""
 
@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from debugger.archive import parse_line
-from replay.rawjson import edit_lines
+from debugger.delivery.rawjson import edit_lines
 from replay.reader import ArchiveReader, BadInputLine, Chunk, SelectedLine, Selection, line_time, original_time
 from replay.transform import Transformation, Transformer
 

@@ -1,4 +1,4 @@
-"""Replay's hot path: whole runs of lines edited at once (replay.layout) and the block reader
+"""Replay's hot path: whole runs of lines edited at once (debugger.delivery.layout) and the block reader
 that feeds them (replay.source), checked against parsing each line for real."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from debugger.archive import parse_line
 from replay import reader as readers
-from replay.layout import MIN_RUN, Edited, edit_run, learn
+from debugger.delivery.layout import MIN_RUN, Edited, edit_run, learn
 from replay.reader import ArchiveReader, BadInputLine, Chunk, SelectedLine, Selection
 
 

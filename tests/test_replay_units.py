@@ -19,7 +19,7 @@ from debugger.delivery.backoff import backoff_delay, is_retryable, server_wait
 from replay.batching import Batcher
 from replay.cli import resume_command
 from replay.pacing import HoldWindow, RateSchedule, SpeedSchedule
-from replay.rawjson import AMBIGUOUS, drop_key, edit_line, edit_lines, prepend_field, string_value
+from debugger.delivery.rawjson import AMBIGUOUS, drop_key, edit_line, edit_lines, prepend_field, string_value
 from replay.reader import SelectedLine
 from replay.report import LatencyHistogram, Progress, ReplayStats
 from replay.run import _total_bytes

@@ -1,4 +1,5 @@
-"""Editing a whole run of archive lines at once, when their last fields share one layout.
+"""Editing a whole run of archive lines at once, when their last fields share one layout
+(replay's and forwarding's hot path).
 
 A collector (or an SDK) ends every message with the same fields in the same order:
 `...,"sentAt":"<24 chars>","writeKey":"wk","receivedAt":"<24 chars>"}`. Once one line's tail
@@ -22,7 +23,7 @@ from itertools import repeat
 from operator import concat, getitem
 from typing import Callable, Sequence, cast
 
-from replay.rawjson import AMBIGUOUS, locate
+from debugger.delivery.rawjson import AMBIGUOUS, locate
 
 _TAIL = re.compile(rb'(?:,"[^"\\]*":"[^"\\]*")+}')
 _PAIR = re.compile(rb',"([^"\\]*)":"([^"\\]*)"')

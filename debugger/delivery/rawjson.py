@@ -1,5 +1,8 @@
 """Byte-level edits of one compact JSON object line, so the hot path never re-serialises.
 
+Shared by replay and forwarding (both drop the stale `sentAt` and read the write key of
+every archived line); it lives in debugger.delivery because debugger must not import replay.
+
 A top-level key is found from the end (`rfind`: the collector appends sentAt, writeKey and
 receivedAt last, so the search is short) and is proven top-level when no closing brace
 follows it before the final one (a nested key's object would close there first). Anything else answers AMBIGUOUS and the caller parses the line for real.
