@@ -492,7 +492,7 @@ def _unmerge(message: dict[str, Any], timestamp: Any) -> dict[str, Any]:
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _MS = timedelta(milliseconds=1)
 _MILLIS = tuple(f".{n:03d}Z" for n in range(1000))
-_MILLIS_OF = {f"{n:03d}": n for n in range(1000)}  # "042" -> 42: only three digits
+_MILLIS_OF = {f".{n:03d}Z": n for n in range(1000)}  # ".042Z" -> 42: the end of Segment's form
 _SECONDS: dict[int, str] = {}  # epoch second -> "YYYY-MM-DDTHH:MM:SS": a batch shares a few
 _SECOND_OF: dict[str, int] = {}  # the reverse, for timestamps in Segment's own form
 _CACHE_LIMIT = 100_000
@@ -513,12 +513,12 @@ def _shifter(skew_ms: int) -> Shift:
     whole, rest = divmod(skew_ms, 1000)
 
     def shift(timestamp: Any) -> str | None:
-        if type(timestamp) is str and len(timestamp) == 24 and timestamp[19] == "." and timestamp[23] == "Z":
-            millis = _MILLIS_OF.get(timestamp[20:23])
+        millis = _MILLIS_OF.get(timestamp[19:]) if type(timestamp) is str else None  # ".mmmZ"
+        if millis is not None:
             base = _SECOND_OF.get(timestamp[:19])
-            if base is None and millis is not None:
+            if base is None:
                 base = _learn_second(timestamp)
-            if base is not None and millis is not None:
+            if base is not None:
                 millis += rest
                 second = base + whole
                 if millis >= 1000:
@@ -556,7 +556,7 @@ def _learn_second(timestamp: str) -> int | None:
     except ValueError:
         return None
     since = start - _EPOCH
-    if since.microseconds or moment - start != timedelta(milliseconds=_MILLIS_OF[timestamp[20:23]]):
+    if since.microseconds or moment - start != timedelta(milliseconds=_MILLIS_OF[timestamp[19:]]):
         return None
     if len(_SECOND_OF) > _CACHE_LIMIT:
         _SECOND_OF.clear()

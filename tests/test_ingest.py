@@ -327,3 +327,21 @@ def test_the_32768_byte_limit_is_on_what_the_client_sent() -> None:
         shrunk = padded_track(MAX_MESSAGE + 1, **{field: ["x" * 200]})
         outcome = run({"batch": [shrunk], "writeKey": "wk"})
         assert outcome.refusals == 1 and outcome.body["errors"][0]["code"] == "message_too_large", field
+
+
+moments = st.datetimes(min_value=datetime(1, 1, 1), max_value=datetime(9999, 12, 31, 23, 59, 59))
+sdk_form = moments.map(lambda m: m.strftime("%Y-%m-%dT%H:%M:%S.") + f"{m.microsecond // 1000:03d}Z")
+near_forms = st.one_of(
+    sdk_form.map(lambda t: t.replace("T", " ")), sdk_form.map(lambda t: t[:-1] + "z"),
+    sdk_form.map(lambda t: t.replace("-", "/", 1)), sdk_form.map(lambda t: t[:10] + "T25" + t[13:]),
+    sdk_form.map(lambda t: t[:19] + ".1_2Z"), sdk_form.map(lambda t: t[:19] + "+00:00"),
+    st.text(max_size=30), st.integers(), st.none(),
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.one_of(sdk_form, near_forms), st.integers(-10**12, 10**12))
+def test_the_quick_shift_gives_what_parsing_gives(timestamp: object, skew: int) -> None:
+    """The look-up path for Segment's own form agrees with parsing the timestamp, for any
+    moment, skew (carries, negative, out of range) and near-miss form."""
+    assert ingest._shifter(skew)(timestamp) == ingest._shift_parsed(timestamp, skew)
