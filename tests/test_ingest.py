@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 
 import orjson
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from debugger import ingest, rules
@@ -340,7 +340,12 @@ near_forms = st.one_of(
 
 
 @settings(max_examples=400, deadline=None)
-@given(st.one_of(sdk_form, near_forms), st.integers(-10**12, 10**12))
+@given(st.one_of(sdk_form, near_forms),
+       st.one_of(st.integers(-10**12, 10**12), st.integers(-2000, 2000), st.sampled_from([-1, 0, 1, 999, 1000])))
+@example("2024-05-01T12:00:00.999Z", 1)  # carries into the next second
+@example("2024-05-01T12:00:00.500Z", 500)
+@example("2024-05-01T12:00:00.000Z", -1)  # borrows from the previous one
+@example("1970-01-01T00:00:00.000Z", -10**15)  # before year 1: not a timestamp any more
 def test_the_quick_shift_gives_what_parsing_gives(timestamp: object, skew: int) -> None:
     """The look-up path for Segment's own form agrees with parsing the timestamp, for any
     moment, skew (carries, negative, out of range) and near-miss form."""
