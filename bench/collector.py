@@ -26,6 +26,7 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import orjson
 
@@ -38,7 +39,7 @@ PRODUCTS = [("Monopoly: 3rd Edition", "Games", 19.0), ("Uno Card Game", "Games",
             ("Lego Castle", "Toys", 129.99), ("Kindle Paperwhite", "Electronics", 139.0)]
 
 
-def realistic_event(rng: random.Random, index: int) -> dict:
+def realistic_event(rng: random.Random, index: int) -> dict[str, Any]:
     """An analytics.js/analytics-python style message of a few hundred bytes."""
     user = f"user_{rng.randrange(5000)}"
     context = {
@@ -113,7 +114,7 @@ def run_load(url: str, requests: int, size: int, in_flight: int) -> None:
     bodies = make_bodies(min(requests, 50), size)
     headers = {"Content-Type": "application/json"}
 
-    async def main() -> dict:
+    async def main() -> dict[str, Any]:
         connector = aiohttp.TCPConnector(limit=in_flight)
         async with aiohttp.ClientSession(connector=connector) as session:
             async def post(body: bytes) -> None:
@@ -146,21 +147,22 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def measure(url: str, server_pid: int, args: argparse.Namespace) -> dict:
+def measure(url: str, server_pid: int, args: argparse.Namespace) -> dict[str, Any]:
     """Run the load client; adds the server's events per CPU-second, which other load on
     the machine disturbs far less than wall-clock events/s."""
     command = [sys.executable, __file__, "--load", url, "--requests", str(args.requests),
                "--size", str(args.size), "--in-flight", str(args.in_flight)]
     before = cpu_seconds(server_pid)
-    result = orjson.loads(subprocess.run(command, capture_output=True, text=True, check=True).stdout)
+    result: dict[str, Any] = orjson.loads(subprocess.run(command, capture_output=True, text=True, check=True).stdout)
     result["per_cpu_second"] = result["sent"] / max(cpu_seconds(server_pid) - before, 1e-9)
     return result
 
 
-def bench_baseline(args: argparse.Namespace) -> dict:
+def bench_baseline(args: argparse.Namespace) -> dict[str, Any]:
     server = subprocess.Popen([sys.executable, __file__, "--baseline-server"],
                               stdout=subprocess.PIPE, text=True)
     try:
+        assert server.stdout is not None
         url = server.stdout.readline().strip()
         return measure(url, server.pid, args)
     finally:
@@ -185,7 +187,7 @@ def watch(socket_path: str) -> None:
     print(f"viewer received {events} events", file=sys.stderr)
 
 
-def bench_collector(args: argparse.Namespace, viewer: bool) -> tuple[dict, int]:
+def bench_collector(args: argparse.Namespace, viewer: bool) -> tuple[dict[str, Any], int]:
     with tempfile.TemporaryDirectory() as directory:
         collector = start_collector(Path(directory), "--fsync", args.fsync)
         watcher = None
