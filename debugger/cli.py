@@ -155,12 +155,20 @@ def live(
         "--strict", help="The collector live starts answers 400 to refused calls (as collect --strict).")] = False,
     mask_keys: Annotated[bool, typer.Option(
         "--mask-keys", help="Show write keys masked (they are shown in full by default).")] = False,
+    forward: Annotated[Optional[list[str]], typer.Option(
+        "--forward", metavar="[NAME=]URL",
+        help="The collector live starts also delivers to URL (as collect --forward; repeatable); "
+             "see the Delivery tab and screen (d).")] = None,
+    forward_write_key: Annotated[Optional[str], typer.Option(
+        "--forward-write-key", help="The collector live starts forwards with this write key "
+                                    "(as collect --forward-write-key).")] = None,
 ) -> None:
     """Open the live terminal debugger."""
     from debugger.tui.run import run_live
 
     run_live(socket=socket, port=port, file=file, query=filter, max_rate=max_rate, demo=demo,
-             archive=archive, strict=strict, mask_keys=mask_keys)
+             archive=archive, strict=strict, mask_keys=mask_keys, forward=forward or [],
+             forward_write_key=forward_write_key)
 
 
 @app.command()

@@ -40,7 +40,8 @@ class EmbeddedCollector:
     """A `segdebug collect` child process, stopped with SIGTERM when the viewer exits."""
 
     def __init__(
-        self, port: int, socket_path: Path, archive: Path | None = None, strict: bool = False
+        self, port: int, socket_path: Path, archive: Path | None = None, strict: bool = False,
+        forward: list[str] | None = None, forward_write_key: str | None = None,
     ) -> None:
         self.socket_path = socket_path
         self._log: IO[bytes] = tempfile.TemporaryFile()
@@ -52,6 +53,10 @@ class EmbeddedCollector:
             command += ["--archive", str(archive)]
         if strict:
             command.append("--strict")
+        for destination in forward or ():
+            command += ["--forward", destination]
+        if forward_write_key is not None:
+            command += ["--forward-write-key", forward_write_key]
         self.process = subprocess.Popen(
             command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=self._log,
             start_new_session=True,  # Ctrl-C in the TUI is ours to handle, not the child's

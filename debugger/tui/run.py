@@ -18,14 +18,27 @@ from debugger.tui.sources import FileSource, LineSource, SocketSource
 def run_live(
     socket: Path | None, port: int, file: Path | None, query: str | None,
     max_rate: int, demo: bool, *, archive: Path | None = None, strict: bool = False,
-    mask_keys: bool = False,
+    mask_keys: bool = False, forward: list[str] | None = None, forward_write_key: str | None = None,
 ) -> None:
-    """`query` is the hard filter (nothing else is shown or received); `archive` and `strict`
-    are passed to the collector live starts, and refused when one already runs."""
+    """`query` is the hard filter (nothing else is shown or received); `archive`, `strict`,
+    `forward` and `forward_write_key` are passed to the collector live starts, and refused
+    when one already runs."""
     parse_option(query)  # a bad filter: one clear line before anything starts
+    forward = forward or []
+    if forward:
+        from debugger.delivery.destinations import parse_destinations
+
+        try:
+            parse_destinations(forward)  # a bad --forward: one clear line before anything starts
+        except ValueError as error:
+            raise CliError(str(error)) from None
+    if forward_write_key is not None and not forward:
+        raise CliError("--forward-write-key needs --forward")
     if file is not None and demo:
         raise CliError("--demo sends to a collector; it cannot be used with --file")
-    embedded_only = [name for name, given in (("--archive", archive), ("--strict", strict)) if given]
+    embedded_only = [name for name, given in (
+        ("--archive", archive), ("--strict", strict), ("--forward", forward),
+        ("--forward-write-key", forward_write_key)) if given]
     if file is not None and embedded_only:
         raise CliError(f"{' and '.join(embedded_only)} configure a collector; they cannot be used with --file")
     if file is not None and not file.is_file():
@@ -39,7 +52,8 @@ def run_live(
     else:
         path = socket or default_socket(port)
         if probe(path) is None:
-            embedded = EmbeddedCollector(port, path, archive=archive, strict=strict)
+            embedded = EmbeddedCollector(port, path, archive=archive, strict=strict, forward=forward,
+                                         forward_write_key=forward_write_key)
             embedded.wait_ready()
         elif embedded_only:
             raise CliError(f"a collector already runs on {path}; {' and '.join(embedded_only)}"
