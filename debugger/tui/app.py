@@ -19,6 +19,7 @@ from textual.signal import Signal
 
 from debugger import protocol
 from debugger.paths import COPY_NAME, data_dir
+from debugger.tui.delivery_log import DeliveryLog
 from debugger.tui.model import LiveModel
 from debugger.tui.screens import SCREENS
 from debugger.tui.screens.base import HelpKeys, ViewScreen
@@ -31,7 +32,12 @@ from debugger.tui.widgets.search_bar import SearchBar
 from debugger.tui.widgets.status_bar import StatusBar
 
 DEMO_RATE = 5.0
-APP_HELP: HelpKeys = (("?", "this help"), ("q, ctrl+c", "quit"))
+APP_HELP: HelpKeys = (
+    (" ".join(entry.key for entry in SCREENS if entry.key),
+     " / ".join(entry.title for entry in SCREENS if entry.key) + " screen"),
+    ("?", "this help"),
+    ("q, ctrl+c", "quit"),
+)
 
 
 class LiveApp(App[None]):
@@ -62,6 +68,7 @@ class LiveApp(App[None]):
         super().__init__()
         self.source = source
         self.model = LiveModel(hard_filter=filter_text.strip())
+        self.deliveries = DeliveryLog()  # what forwarding destinations said of each event
         self.mask_keys = mask_keys
         self.demo = demo
         self.copy_path = copy_path or data_dir() / COPY_NAME
@@ -73,6 +80,7 @@ class LiveApp(App[None]):
             protocol.EVENT: self.model.arrive,
             protocol.STATS: self._stats,
             protocol.HELLO: self._hello,
+            protocol.DELIVERY: self.deliveries.take,  # the events screen looks at it on its tick
         }
         for entry in SCREENS:
             self.install_screen(entry.build(self), entry.name)
@@ -152,6 +160,12 @@ class LiveApp(App[None]):
             self.notify(f"Demo traffic stopped: {error}", severity="warning", markup=False)
 
     # --- keys of every screen ------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """The key of the screen already shown is left out of its footer (and does nothing)."""
+        if action == "switch_mode" and parameters and parameters[0] == self.current_mode:
+            return False
+        return True
 
     def action_help(self) -> None:
         screen = self.screen

@@ -96,6 +96,7 @@ class LiveModel:
     connection: str = "connecting"
     http: str = ""
     archive: str = ""
+    archive_start: protocol.ArchiveStart | None = None  # where this collector's session starts
     hard_filter: str = ""  # `live --filter`: the collector sends nothing else
 
     def __post_init__(self) -> None:
@@ -213,11 +214,19 @@ class LiveModel:
     def take_hello(self, line: Mapping[str, Any]) -> None:
         self.http = str(line.get("http") or "")
         self.archive = str(line.get("archive") or "")
+        self.archive_start = _archive_start(line.get("archive_start"))
         self.connection = "connected"
         self._known = None  # a new connection: its history is checked against what is held now
 
     def lost(self, reason: str) -> None:
         self.connection = f"disconnected ({reason}), reconnecting…"
+
+
+def _archive_start(value: Any) -> protocol.ArchiveStart | None:
+    """The hello's `archive_start` (None from a collector that does not say, or a file)."""
+    if not isinstance(value, Mapping):
+        return None
+    return {"archive": int(value.get("archive") or 0), "rejected": int(value.get("rejected") or 0)}
 
 
 def follows(cursor: int, row_count: int) -> bool:

@@ -36,9 +36,10 @@ COLUMNS: tuple[str, ...] = ("Time", "", "Type", "Name", "User", "Source", "Probl
 MARK_ACCEPTED = "✓"
 MARK_WARNING = "!"
 MARK_REFUSED = "✗"
+MARK_UNDELIVERED = "↯"  # accepted, but a forwarding destination failed it (live --forward)
 
-_MARK_STYLES = {MARK_ACCEPTED: "bold green", MARK_REFUSED: "bold red"}
-_PROBLEM_STYLES = {MARK_REFUSED: "red"}
+_MARK_STYLES = {MARK_ACCEPTED: "bold green", MARK_REFUSED: "bold red", MARK_UNDELIVERED: "bold magenta"}
+_PROBLEM_STYLES = {MARK_REFUSED: "red", MARK_UNDELIVERED: "magenta"}
 _CELL_STYLES = ("dim", "", "bold", "", "", "dim", "yellow")
 # Source: wide enough for two keys that share a prefix and a suffix ("dev_py_key",
 # "dev_node_key") to read apart; a longer key is cut at its end (random keys differ early).
@@ -57,9 +58,10 @@ def mark_of(envelope: Mapping[str, Any]) -> str:
     return MARK_WARNING if envelope.get("problems") else MARK_ACCEPTED
 
 
-def row_of(envelope: Mapping[str, Any], mask_keys: bool = False) -> Row:
+def row_of(envelope: Mapping[str, Any], mask_keys: bool = False, undelivered: str = "") -> Row:
     """The row for an event envelope; a refused call without a message shows its first reason.
-    The write key is shown in full unless `mask_keys`."""
+    The write key is shown in full unless `mask_keys`. `undelivered` (how a destination failed
+    the event, see DeliveryLog.failure) makes the mark ↯ and comes first in Problem."""
     message = envelope.get("message")
     received = parse_time(envelope.get("receivedAt"))
     time = received.astimezone().strftime("%H:%M:%S") if received else ""
@@ -69,10 +71,13 @@ def row_of(envelope: Mapping[str, Any], mask_keys: bool = False) -> Row:
     else:
         kind, name, user = "—", problems[0] if problems else "", ""
         problems = problems[1:]
+    if undelivered and envelope.get("status") != "rejected":
+        problems.insert(0, undelivered)
     more = f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""
+    mark = mark_of(envelope)
     return Row(
         time=time,
-        mark=mark_of(envelope),
+        mark=MARK_UNDELIVERED if undelivered and mark != MARK_REFUSED else mark,
         type=visible(kind),
         name=visible(_clip(name)),
         user=visible(_clip(user)),
@@ -127,10 +132,11 @@ def header_text(widths: list[int]) -> Text:
     return line_text(COLUMNS, widths, ("",) * len(COLUMNS))
 
 
-def row_text(item: Item, widths: list[int], mask_keys: bool = False) -> Text:
-    """One event's row: its mark and problem coloured by acceptance; an event the collector
-    sent as history (it arrived before this viewer connected) has its time in italics."""
-    row = row_of(item.envelope, mask_keys)
+def row_text(item: Item, widths: list[int], mask_keys: bool = False, undelivered: str = "") -> Text:
+    """One event's row: its mark and problem coloured by acceptance (and delivery); an event
+    the collector sent as history (it arrived before this viewer connected) has its time in
+    italics."""
+    row = row_of(item.envelope, mask_keys, undelivered)
     styles = list(_CELL_STYLES)
     if item.envelope.get("history"):
         styles[0] = "dim italic"

@@ -16,6 +16,8 @@ from rich.text import Text
 from textual.binding import Binding
 
 from debugger.text import pictured
+from debugger.tui.delivery_log import DeliveryLog
+from debugger.tui.delivery_text import delivery_view
 from debugger.tui.detail import problem_lines, raw_text, request_fields
 from debugger.tui.pretty import language_of, pretty_call
 
@@ -25,9 +27,11 @@ THEME = "monokai"
 
 @dataclass(frozen=True)
 class Display:
-    """How the viewer was asked to show things (`live --mask-keys`)."""
+    """How the viewer was asked to show things (`live --mask-keys`), and what it heard beside
+    the events themselves (`deliveries`: the collector's delivery news, for the Delivery tab)."""
 
     mask_keys: bool = False
+    deliveries: DeliveryLog | None = None
 
 
 @dataclass(frozen=True)
@@ -39,6 +43,7 @@ class DetailTab:
     title: str
     view: Callable[[Envelope, Display], RenderableType]
     count: Callable[[Envelope], int] | None = None
+    live: bool = False  # its view also depends on news that arrives later (DetailTabs.refresh_live)
 
     def label(self, envelope: Envelope | None) -> str:
         number = self.count(envelope) if self.count and envelope is not None else 0
@@ -81,6 +86,10 @@ def request_view(envelope: Envelope, display: Display) -> RenderableType:
     return Text("\n").join(rows)
 
 
+def delivery_tab_view(envelope: Envelope, display: Display) -> RenderableType:
+    return delivery_view(envelope, display.deliveries)
+
+
 def highlighted(code: str, language: str) -> Text:
     """`code` coloured by pygments once, as Text. A Syntax handed to a Static is highlighted
     again on every measure and every render: twice per selection change, five times a second
@@ -98,6 +107,8 @@ DETAIL_TABS: tuple[DetailTab, ...] = (
     DetailTab("raw", "Raw", raw_view),
     DetailTab("problems", "Problems", problems_view, count=problem_count),
     DetailTab("request", "Request", request_view),
+    # Not a pure function of the envelope: redrawn when delivery news of the event arrives.
+    DetailTab("delivery", "Delivery", delivery_tab_view, live=True),
 )
 TABS_BY_ID: dict[str, DetailTab] = {tab.id: tab for tab in DETAIL_TABS}
 

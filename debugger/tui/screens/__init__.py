@@ -11,14 +11,15 @@ from dataclasses import dataclass
 from typing import Callable
 
 from debugger.tui.screens.base import Host, ViewScreen
+from debugger.tui.screens.delivery import DeliveryScreen
 from debugger.tui.screens.events import EventsScreen
 from debugger.tui.screens.schema import SchemaScreen
 
 
 @dataclass(frozen=True)
 class ScreenEntry:
-    """One view: its mode name, the key that shows it (None: no key of its own, as for the
-    start screen while it is the only one), and how to build it."""
+    """One view: its mode name, the key that shows it from every screen (None: none), and
+    how to build it."""
 
     name: str
     key: str | None
@@ -27,6 +28,7 @@ class ScreenEntry:
 
 
 SCREENS: tuple[ScreenEntry, ...] = (
-    ScreenEntry("events", None, "Events", EventsScreen),
+    ScreenEntry("events", "e", "Events", EventsScreen),
     ScreenEntry("schema", "s", "Schema", SchemaScreen),
+    ScreenEntry("delivery", "d", "Delivery", DeliveryScreen),
 )

@@ -1,7 +1,7 @@
 """What every screen of `segdebug live` is given, and what it gives back to the app.
 
-A screen is built with the app as its `Host` (the shared buffer, where files go, and the signal
-that fires when a hello, stats or connection change arrives) and tells the help screen its
+A screen is built with the app as its `Host` (the shared buffer, the delivery news, where files
+go, and the signal that fires when a hello, stats or connection change arrives) and tells the help screen its
 own keys. The app's keys (help, quit, switching screens) are added by the app.
 """
 
@@ -13,6 +13,7 @@ from typing import Protocol
 from textual.screen import Screen
 from textual.signal import Signal
 
+from debugger.tui.delivery_log import DeliveryLog
 from debugger.tui.model import LiveModel
 
 HelpKeys = tuple[tuple[str, str], ...]
@@ -23,6 +24,9 @@ class Host(Protocol):
 
     @property
     def model(self) -> LiveModel: ...
+
+    @property
+    def deliveries(self) -> DeliveryLog: ...
 
     @property
     def copy_path(self) -> Path: ...
@@ -38,7 +42,7 @@ class Host(Protocol):
 
 
 class ViewScreen(Screen[None]):
-    """A top-level view (events; delivery and schema to come), registered in screens/__init__."""
+    """A top-level view (events, schema, delivery), registered in screens/__init__."""
 
     def __init__(self, host: Host) -> None:
         super().__init__()

@@ -33,12 +33,13 @@ class EventsScreen(ViewScreen):
     """The list of events and the detail of the highlighted one."""
 
     BINDINGS = [
-        Binding("space", "toggle_pause", "Pause/Live"),
+        # The footer fits 80 columns with every screen's key: Write and the rest are in help (?).
+        Binding("space", "toggle_pause", "Pause"),
         Binding("slash", "search", "Search"),
         Binding("escape", "escape", "Clear search", show=False),
         *tab_bindings(),
         Binding("y", "copy", "Copy"),
-        Binding("w", "write", "Write"),
+        Binding("w", "write", "Write", show=False),
         Binding("c", "clear", "Clear"),
         Binding("u", "restore", "Undo clear", show=False),
         Binding("g", "oldest", "Oldest", show=False),
@@ -50,8 +51,8 @@ class EventsScreen(ViewScreen):
         self.model = host.model
         self.status_bar = StatusBar(self.model, id="status", markup=False)
         self.search_bar = SearchBar(id="search")
-        self.table = EventTable(mask_keys=host.mask_keys, id="events")
-        self.detail = DetailTabs(Display(mask_keys=host.mask_keys), id="detail")
+        self.table = EventTable(mask_keys=host.mask_keys, deliveries=host.deliveries, id="events")
+        self.detail = DetailTabs(Display(mask_keys=host.mask_keys, deliveries=host.deliveries), id="detail")
 
     def compose(self) -> ComposeResult:
         yield self.status_bar
@@ -93,7 +94,19 @@ class EventsScreen(ViewScreen):
         if flush.added or flush.evicted:
             self.table.apply(flush)
             self._show_selected()
+        self._delivery_news()
         self.status_bar.refresh_if_changed()
+
+    def _delivery_news(self) -> None:
+        """Delivery lines since the last tick: rows whose mark changed are drawn again, and
+        the detail's Delivery tab if the shown event had news."""
+        changed, marked = self.host.deliveries.drain()
+        if marked:
+            self.table.marks_changed(marked)
+        item = self.table.selected
+        message = item.envelope.get("message") if item is not None else None
+        if changed and isinstance(message, dict) and message.get("messageId") in changed:
+            self.detail.refresh_live()
 
     def _show_selected(self) -> None:
         item = self.table.selected
@@ -115,6 +128,17 @@ class EventsScreen(ViewScreen):
         self.model.set_query(event.query)
         self.table.rebuild(self.model.listed())
         self._show_selected()
+
+    def search_for(self, text: str) -> None:
+        """Search for `text` as if typed (toggles cleared): through the search bar's own
+        methods, so the list and the collector's priority subscription follow as they do for
+        a typed search. Other screens send the user here with a search (Schema's enter)."""
+        bar = self.search_bar
+        bar.reset()
+        bar.input.value = text
+        bar.add_class("-open")
+        bar.apply()
+        self.table.focus()
 
     @on(SearchBar.Done)
     def _search_done(self) -> None:

@@ -26,12 +26,10 @@ from textual.worker import get_current_worker
 from debugger.query import MATCH_ALL, QueryError, parse
 from debugger.schema import Schema
 from debugger.text import visible
-from debugger.tui.launcher import probe
 from debugger.tui.schema_rows import event_query, event_summary, headline
 from debugger.tui.schema_source import SchemaFeed, Where
 from debugger.tui.screens.base import HelpKeys, Host, ViewScreen
 from debugger.tui.screens.events import EventsScreen
-from debugger.tui.sources import FileSource, SocketSource
 from debugger.tui.widgets.schema_tables import SchemaEvents, SchemaProperties
 
 REFRESH = 1.0  # seconds between snapshots shown
@@ -43,7 +41,7 @@ class SchemaScreen(ViewScreen):
 
     BINDINGS = [
         Binding("enter", "find", "Find in events"),
-        Binding("escape", "back", "Events"),
+        Binding("escape", "back", "Events", show=False),  # the footer shows e
     ]
 
     def __init__(self, host: Host) -> None:
@@ -83,21 +81,18 @@ class SchemaScreen(ViewScreen):
     # --- folding (a thread) --------------------------------------------------------------
 
     def _locate(self) -> tuple[Where | None, str]:
-        """Which archive to fold, from where, and how the header names that scope."""
-        source = getattr(self.host, "source", None)
-        if isinstance(source, FileSource):
-            return Where(source.path), "the whole archive"
-        if isinstance(source, SocketSource):
-            hello = probe(source.path)
-            if hello is not None:
-                where = Where.of_hello(hello)
-                if where.start is not None:
-                    return where, "this session"
-                return where, "the whole archive (this collector does not say where its session starts)"
-        archive = self.host.model.archive
-        if archive:
-            return Where(Path(archive)), "the whole archive"
-        return None, ""
+        """Which archive to fold, from where, and how the header names that scope: from the
+        hello the app received (a collector says where its session starts; an archive file
+        opened with --file is folded whole)."""
+        model = self.host.model
+        if not model.archive:
+            return None, ""  # no hello yet
+        where = Where(Path(model.archive), model.archive_start)
+        if where.start is not None:
+            return where, "this session"
+        if model.http:
+            return where, "the whole archive (this collector does not say where its session starts)"
+        return where, "the whole archive"
 
     @work(thread=True, exclusive=True, group="schema-fold", exit_on_error=False)
     def _fold(self) -> None:
@@ -186,22 +181,10 @@ class SchemaScreen(ViewScreen):
             return
         text = event_query(event.kind, event.name)
         self.app.switch_mode("events")
-        search_events(self.app.get_screen("events", EventsScreen), text)
+        self.app.get_screen("events", EventsScreen).search_for(text)
 
     def action_back(self) -> None:
         self.app.switch_mode("events")
-
-
-def search_events(screen: EventsScreen, text: str) -> None:
-    """Set the events screen's search to `text` and apply it, as if typed (toggles cleared).
-    Goes through the search bar's own methods, so the list and the collector's priority
-    subscription follow as they do for a typed search."""
-    bar = screen.search_bar
-    bar.reset()
-    bar.input.value = text
-    bar.add_class("-open")
-    bar.apply()
-    screen.table.focus()
 
 
 def _where_text(feed: SchemaFeed, problem: str) -> Text:

@@ -70,18 +70,31 @@ class DetailTabs(Vertical):
                 shown.label = label
         self._render_pane(self.active)
 
-    def _render_pane(self, pane_id: str) -> None:
+    def refresh_live(self) -> None:
+        """News for the shown event (its delivery): the tabs that depend on it are drawn again,
+        the open one now, where it was scrolled to."""
+        for tab in DETAIL_TABS:
+            if tab.live:
+                self._stale.add(tab.id)
+        if TABS_BY_ID[self.active].live:
+            self._render_pane(self.active, keep_scroll=True)
+
+    def _render_pane(self, pane_id: str, keep_scroll: bool = False) -> None:
         if pane_id not in self._stale:
             return
         self._stale.discard(pane_id)
         body = self.query_one(f"#{pane_id}-body", Static)
         body.update(self._view(pane_id))
-        self.query_one(f"#{pane_id}-scroll", VerticalScroll).scroll_home(animate=False)
+        if not keep_scroll:
+            self.query_one(f"#{pane_id}-scroll", VerticalScroll).scroll_home(animate=False)
 
     def _view(self, pane_id: str) -> RenderableType:
         envelope, item_id = self._envelope, self.shown_id
         if envelope is None or item_id is None:
             return Text("No event selected.", style="dim")
+        tab = TABS_BY_ID[pane_id]
+        if tab.live:  # never cached: later news changes it
+            return tab.view(envelope, self.display_options)
         key = (item_id, pane_id)
         view = self._views.get(key)
         if view is None:

@@ -21,6 +21,7 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from debugger.tui.delivery_log import DeliveryLog
 from debugger.tui.model import Flush, Item, follows
 from debugger.tui.rows import cells_of, column_widths, header_text, row_of, row_text
 
@@ -52,12 +53,14 @@ class EventTable(ScrollView, can_focus=True):
     class Selected(Message):
         """Enter (or a double click) on an event: the user wants its detail."""
 
-    def __init__(self, mask_keys: bool = False, **kwargs: Any) -> None:
+    def __init__(self, mask_keys: bool = False, deliveries: DeliveryLog | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.mask_keys = mask_keys
+        self.deliveries = deliveries
         self.rows: list[Item] = []
         self.cursor_row = 0
         self._strips: dict[int, tuple[Strip, Strip]] = {}  # id -> (bare, with base style)
+        self._cached: dict[str, list[int]] = {}  # messageId -> ids of its cached rows
         self._cache_width = 0
 
     # --- what the app reads -------------------------------------------------------------
@@ -72,7 +75,18 @@ class EventTable(ScrollView, can_focus=True):
 
     def cells_at(self, index: int) -> tuple[str, ...]:
         """The text of row `index` as shown, cell by cell (for tests and captures)."""
-        return cells_of(row_of(self.rows[index].envelope, self.mask_keys))
+        item = self.rows[index]
+        return cells_of(row_of(item.envelope, self.mask_keys, self._undelivered(item)))
+
+    def marks_changed(self, message_ids: set[str]) -> None:
+        """Delivery news changed these events' marks: only their cached rows are dropped (a
+        visible one is drawn again), every other row stays as rendered."""
+        dropped = False
+        for message_id in message_ids:
+            for item_id in self._cached.pop(message_id, ()):
+                dropped = self._strips.pop(item_id, None) is not None or dropped
+        if dropped:
+            self.refresh()
 
     # --- updates ------------------------------------------------------------------------
 
@@ -86,6 +100,8 @@ class EventTable(ScrollView, can_focus=True):
             self.rows = [item for item in self.rows if item.id not in gone]
             for item_id in gone:
                 self._strips.pop(item_id, None)
+            for item in flush.evicted:
+                self._forget(item)
             self.cursor_row = max(0, self.cursor_row - above)
             if not following:  # keep the same events in view
                 self._scroll(max(0, self.scroll_y - (before - len(self.rows))))
@@ -98,6 +114,7 @@ class EventTable(ScrollView, can_focus=True):
         """Show exactly `items` (a new filter, or clear), following the newest."""
         self.rows = list(items)
         self._strips.clear()
+        self._cached.clear()
         self._resized_rows()
         self.move_cursor(row=self.row_count - 1, force=True)
 
@@ -158,6 +175,7 @@ class EventTable(ScrollView, can_focus=True):
         width = self.scrollable_content_region.width
         if width != self._cache_width:
             self._strips.clear()
+            self._cached.clear()
             self._cache_width = width
         base = self.rich_style
         if y < HEADER_LINES:
@@ -170,12 +188,27 @@ class EventTable(ScrollView, can_focus=True):
         item = self.rows[index]
         cached = self._strips.get(item.id)
         if cached is None:
-            bare = self._bare(row_text(item, column_widths(width), self.mask_keys), width)
+            text = row_text(item, column_widths(width), self.mask_keys, self._undelivered(item))
+            bare = self._bare(text, width)
             cached = self._strips[item.id] = (bare, bare.apply_style(base))
+            message_id = _message_id(item)
+            if message_id is not None:
+                self._cached.setdefault(message_id, []).append(item.id)
         if index == self.cursor_row:
             # Under the row's own colours, over the widget's background.
             return cached[0].apply_style(base + self.get_component_rich_style("event-table--cursor"))
         return cached[1]
+
+    def _undelivered(self, item: Item) -> str:
+        return self.deliveries.failure(_message_id(item)) if self.deliveries is not None else ""
+
+    def _forget(self, item: Item) -> None:
+        message_id = _message_id(item)
+        ids = self._cached.get(message_id) if message_id is not None else None
+        if ids is not None and item.id in ids:
+            ids.remove(item.id)
+            if not ids and message_id is not None:
+                del self._cached[message_id]
 
     def _bare(self, text: Text, width: int) -> Strip:
         return Strip(list(text.render(self.app.console))).adjust_cell_length(width)
@@ -183,3 +216,10 @@ class EventTable(ScrollView, can_focus=True):
     def notify_style_update(self) -> None:
         super().notify_style_update()
         self._strips.clear()
+        self._cached.clear()
+
+
+def _message_id(item: Item) -> str | None:
+    message = item.envelope.get("message")
+    found = message.get("messageId") if isinstance(message, dict) else None
+    return found if isinstance(found, str) else None

@@ -1,0 +1,146 @@
+"""The text of delivery news: the Delivery tab of one event, and an error's example (You sent /
+Request to destination / Response from destination), shared by the tab and the Delivery screen.
+
+Everything in a request or response came from outside (the app's payload, a destination's
+answer): it is assembled into Text from plain strings, its control characters drawn as
+debugger.text draws them, so nothing in it is read as markup or reaches the terminal raw.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import orjson
+from rich.text import Text
+
+from debugger.text import pictured, visible, visible_lines
+from debugger.tui.delivery_log import DELIVERED, FAILED, FILTERED, RETRYING, DeliveryLog, Outcome
+
+PENDING = "pending"
+STATUS_STYLES = {DELIVERED: "bold green", FAILED: "bold red", RETRYING: "bold yellow", FILTERED: "bold blue",
+                 PENDING: "bold"}
+STATUS_MARKS = {DELIVERED: "✓", FAILED: "✗", RETRYING: "↻", FILTERED: "−", PENDING: "…"}
+ORDER = (FAILED, RETRYING, PENDING, DELIVERED, FILTERED)  # what needs attention first
+
+
+def body_text(body: str) -> str:
+    """A body as shown: JSON indented (its escaped controls drawn), anything else as text."""
+    try:
+        parsed = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return visible_lines(body)
+    return visible_lines(pictured(orjson.dumps(parsed, option=orjson.OPT_INDENT_2).decode()))
+
+
+def sent_text(message: Any) -> str:
+    """You sent: the message as archived, indented."""
+    if isinstance(message, str):
+        return body_text(message)
+    return visible_lines(pictured(orjson.dumps(message, option=orjson.OPT_INDENT_2).decode()))
+
+
+def exchange_text(request: Mapping[str, Any] | None, response: Mapping[str, Any] | None,
+                  sent: Any = None) -> Text:
+    """You sent (when given), Request to destination and Response from destination."""
+    text = Text()
+    if sent is not None:
+        _heading(text, "You sent")
+        text.append(sent_text(sent) + "\n")
+    _heading(text, "Request to destination")
+    if request:
+        text.append(f"POST {visible(str(request.get('url', '')))}\n", style="bold")
+        _headers(text, request.get("headers"))
+        _body(text, request)
+    else:
+        text.append("(no request was made)\n", style="dim")
+    _heading(text, "Response from destination")
+    if response and response.get("status") is not None:
+        ms = response.get("ms")
+        timing = f" · {ms:,.1f} ms" if isinstance(ms, (int, float)) else ""
+        style = "bold green" if 200 <= int(response["status"]) < 300 else "bold red"
+        text.append(f"HTTP {response['status']}{timing}\n", style=style)
+        _headers(text, response.get("headers"))
+        _body(text, response)
+    elif response:
+        text.append(f"no answer: {visible(str(response.get('error', '')))}\n", style="bold red")
+    else:
+        text.append("(none)\n", style="dim")
+    text.rstrip()
+    return text
+
+
+def delivery_view(envelope: Mapping[str, Any], log: DeliveryLog | None) -> Text:
+    """The Delivery tab: per destination its status, attempts, latency and exchange."""
+    message = envelope.get("message")
+    if envelope.get("status") == "rejected" or not isinstance(message, Mapping):
+        return Text("Refused by the collector: never forwarded.", style="italic")
+    if log is None or not log.destinations:
+        return Text("No forwarding destination has reported. Forward with "
+                    "`segdebug live --forward [NAME=]URL` (or `collect --forward`).", style="dim")
+    message_id = message.get("messageId")
+    outcomes = log.outcomes(message_id if isinstance(message_id, str) else None)
+    unheard = PENDING if not envelope.get("history") else ""
+    rows = [(name, outcomes.get(name)) for name in log.destinations]
+    rows.sort(key=lambda row: ORDER.index(row[1].status if row[1] and row[1].status in ORDER else PENDING))
+    text = Text()
+    _heading(text, "You sent")
+    text.append(sent_text(message) + "\n")
+    for name, outcome in rows:
+        text.append("\n")
+        _destination(text, name, outcome, unheard)
+    text.rstrip()
+    return text
+
+
+def _destination(text: Text, name: str, outcome: Outcome | None, unheard: str) -> None:
+    text.append(visible(name), style="bold underline")
+    text.append("  ")
+    if outcome is None:
+        if unheard:
+            text.append(f"{STATUS_MARKS[PENDING]} pending", style=STATUS_STYLES[PENDING])
+            text.append("  in the outbox or on its way; no answer yet\n", style="dim")
+        else:
+            text.append("? no news", style="bold")
+            text.append("  it arrived before this viewer connected (see the Delivery screen: d)\n", style="dim")
+        return
+    status = outcome.status
+    text.append(f"{STATUS_MARKS.get(status, '?')} {visible(status)}", style=STATUS_STYLES.get(status, "bold"))
+    facts = []
+    if status == RETRYING:
+        facts.append(f"attempt {outcome.retried} failed, retrying")
+    elif status != FILTERED:
+        facts.append(f"{outcome.attempts} attempt{'s' if outcome.attempts != 1 else ''}")
+    if outcome.latency_ms is not None:
+        facts.append(f"{outcome.latency_ms:,.1f} ms end to end")
+    if status == FILTERED:
+        facts.append("the message's integrations object keeps it from this destination")
+    if facts:
+        text.append("  " + " · ".join(facts), style="dim")
+    text.append("\n")
+    if outcome.reason:
+        text.append(visible(outcome.reason) + "\n", style="red")
+    if outcome.last_error and status == DELIVERED:
+        text.append(f"after {outcome.retried} failed attempt{'s' if outcome.retried != 1 else ''}, "
+                    f"the last: {visible(outcome.last_error)}\n", style="yellow")
+    if outcome.request is not None or outcome.response is not None:
+        text.append_text(exchange_text(outcome.request, outcome.response))
+        text.append("\n")
+
+
+def _heading(text: Text, title: str) -> None:
+    text.append(title + "\n", style="bold cyan")
+
+
+def _headers(text: Text, headers: Any) -> None:
+    if isinstance(headers, Mapping):
+        for name, value in headers.items():
+            text.append(f"{visible(str(name))}: ", style="dim")
+            text.append(visible(str(value)) + "\n")
+
+
+def _body(text: Text, part: Mapping[str, Any]) -> None:
+    body = part.get("body")
+    if body:
+        text.append(body_text(str(body)) + "\n")
+    if part.get("truncated"):
+        text.append("… cut at 4 KB\n", style="dim")
