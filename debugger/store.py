@@ -30,9 +30,9 @@ from typing import Any, Sequence, Union
 import orjson
 
 from debugger import rules
-from debugger.checks import Checker
+from debugger.checks import Checker, refusal_problems
 from debugger.ingest import Accepted, Refused
-from debugger.protocol import ACCEPTED, REFUSED, EventEnvelope, Problem, event
+from debugger.protocol import ACCEPTED, REFUSED, EventEnvelope, event
 
 DEFAULT_CAPACITY = 100_000
 
@@ -222,21 +222,11 @@ class RecentStore:
             problems = item.problems if call.checked_fully else self.check(item.message)
         else:
             status, raw = REFUSED, item.raw
-            problems = item.problems if call.checked_fully else self._refused_problems(item)
+            problems = item.problems if call.checked_fully else refusal_problems(item.problems, item.message, self.check)
         return event(
             seq=seq, received_at=call.received_at, endpoint=call.endpoint, write_key=item.write_key,
             status=status, problems=problems, message=item.message, raw=raw, request=call.request,
         )
-
-    def _refused_problems(self, item: Refused) -> list[Problem]:
-        """A refusal's own problems (why it was refused), then the warnings the full checker
-        adds for its message."""
-        if item.message is None:
-            return item.problems
-        seen = {(p["code"], p["path"]) for p in item.problems}
-        more = [p for p in self.check(item.message)
-                if p["level"] == "warning" and (p["code"], p["path"]) not in seen]
-        return item.problems + more
 
     # -- windows and where cut messages are ------------------------------------------------
 

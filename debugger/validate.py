@@ -17,7 +17,6 @@ import typer
 from debugger.archive import ArchiveError, BadLine, event_of_line, expand, read_raw
 from debugger.checks import CODES, Checker, bad_line, make_checker
 from debugger.errors import CliError
-from debugger.paths import is_archive_name
 from debugger.protocol import Problem
 from debugger.rules import check
 from debugger.text import printable
@@ -74,7 +73,7 @@ class Report:
 
 def lint(paths: Iterable[str | Path], checker: Checker = check, only: frozenset[str] = frozenset()) -> Report:
     """Check every line of the archives; `only` keeps just those rule codes (empty: all)."""
-    files = _archives(paths)
+    files = expand(paths)  # a directory gives only its archive files (paths.is_archive_name)
     report = Report(files=["<stdin>" if name == "-" else name for name in files])
     add = report.add
     lines = 0
@@ -123,18 +122,6 @@ def format_json(report: Report, strict: bool) -> str:
         },
         option=orjson.OPT_INDENT_2,
     ).decode()
-
-
-def _archives(paths: Iterable[str | Path]) -> list[str]:
-    """The files to lint: those named, and in a directory only its archive files (.ndjson,
-    .jsonl, .json and their .gz): a .log, a .tar.gz or notes beside them are not archives."""
-    files: list[str] = []
-    for item in paths:
-        found = expand([item])
-        if str(item) != "-" and Path(item).is_dir():
-            found = [name for name in found if is_archive_name(Path(name).name)]
-        files.extend(found)
-    return files
 
 
 def run_validate(archives: list[str], fmt: str, rules: list[str], plan: Path | None, strict: bool) -> None:
