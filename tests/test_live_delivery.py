@@ -111,12 +111,12 @@ async def test_delivery_tab_screen_and_mark_against_real_endpoints(tmp_path: Pat
                 authorization = next(row for row in refusing_part.split("\n") if row.startswith("Authorization: "))
                 assert "Basic " in authorization and "wk_test" not in authorization  # masked
                 healthy_part = text[text.index("healthy"):]
-                assert healthy_part.split("\n", 1)[0].startswith("healthy  ✓ delivered  1 attempt")
+                assert healthy_part.split("\n", 1)[0].startswith("healthy   ✓ delivered  1 attempt")
                 flaky_part = text[text.index("flaky"):]
                 assert "✓ delivered  2 attempts" in flaky_part
                 assert "the last: HTTP 500: internal error" in flaky_part
-                assert text.index("refusing") < text.index("flaky")  # failures first
-                assert text.startswith("You sent") and '"event": "Bad Event"' in text
+                assert text.index("refusing") < text.index("flaky") < text.index("You sent")  # failures first
+                assert text.split("\n")[3] == "" and '"event": "Bad Event"' in text  # a status line each
 
                 # the Delivery screen: what the endpoints saw
                 await pilot.press("d")

@@ -111,13 +111,14 @@ class DeliveryLog:
         return self._by_id.get(message_id, {})
 
     def failure(self, message_id: str | None) -> str:
-        """"" unless some destination failed this message: then `NAME: HTTP 400: reason`
-        (the first such destination, and how many more)."""
-        failed = [o for o in self.outcomes(message_id).values() if o.status == FAILED]
+        """"" unless some destination failed this message: then `not delivered to a, b: HTTP
+        400: reason` (the destinations by name, the first one's reason)."""
+        failed = sorted((o for o in self.outcomes(message_id).values() if o.status == FAILED),
+                        key=lambda o: o.destination)
         if not failed:
             return ""
-        more = f" (+{len(failed) - 1} more)" if len(failed) > 1 else ""
-        return f"not delivered to {failed[0].destination}: {failed[0].reason}{more}"
+        names = ", ".join(o.destination for o in failed)
+        return f"not delivered to {names}: {failed[0].reason}"
 
     def drain(self) -> tuple[set[str], set[str]]:
         """(messageIds with news, those whose failure mark changed) since the last drain."""

@@ -42,7 +42,7 @@ Summary = list[Mapping[str, Any]]
 
 
 class DeliveryScreen(ViewScreen):
-    """Metrics per destination over the error table over the trends."""
+    """Metrics per destination over their trends over the error table."""
 
     BINDINGS = [
         Binding("enter", "example", "Example"),
@@ -66,9 +66,9 @@ class DeliveryScreen(ViewScreen):
     def compose(self) -> ComposeResult:
         yield self.headline
         yield self.metrics
+        yield self.trends
         yield self.errors_title
         yield self.errors
-        yield self.trends
         yield Footer()
 
     def on_mount(self) -> None:
@@ -218,8 +218,10 @@ class ExampleScreen(ModalScreen[None]):
         status = error.get("status")
         title.append("  " + (f"HTTP {status}: " if status is not None else ""), style="bold red")
         title.append(visible(str(error.get("reason", ""))), style="bold red")
-        cells = error_cells(self.destination, error, self.now)
-        title.append(f"\n{cells[3].plain} messages · last seen {cells[4].plain}\n\n", style="dim")
+        count, final = int(error.get("count") or 0), int(error.get("not_delivered") or 0)
+        seen = error_cells(self.destination, error, self.now)[4].plain
+        title.append(f"\n{count:,} messages in failed attempts, {final:,} not delivered · last seen {seen}\n\n",
+                     style="dim")
         if not isinstance(example, Mapping):
             return title.append("No example kept for this error.", style="dim")
         request, response = example.get("request"), example.get("response")
