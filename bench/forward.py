@@ -8,7 +8,7 @@ messages not yet delivered are sampled from GET /segdebug/delivery; after it, ho
 forwarder takes to deliver the rest. Goal: ratio >= 0.6 with the backlog bounded.
 
     .venv/bin/python bench/forward.py                 # full run
-    .venv/bin/python bench/forward.py --requests 300  # quick run
+    .venv/bin/python bench/forward.py --requests 300 --rounds 3  # quick run
 """
 
 from __future__ import annotations
@@ -16,7 +16,9 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import os
+import resource
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -52,10 +54,19 @@ def destination(url: str) -> dict[str, Any]:
     return found
 
 
-def run(args: argparse.Namespace, forward_to: str | None) -> dict[str, Any]:
+def children_cpu() -> float:
+    """CPU seconds of waited-for children so far (the load client, once it has finished)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def run(args: argparse.Namespace, forward_to: str | None, null_pid: int | None) -> dict[str, Any]:
+    """One measurement; CPU per event (us) of the collector (from the load's start until all
+    is delivered), the load client and the null destination."""
     with tempfile.TemporaryDirectory() as directory:
         extra = ["--forward", f"null={forward_to}"] if forward_to else []
         collector = start_collector(Path(directory), "--fsync", args.fsync, *extra)
+        pid = collector.process.pid
         samples: list[tuple[int, int]] = []  # (backlog bytes, sent minus delivered so far)
         stop = threading.Event()
 
@@ -68,7 +79,9 @@ def run(args: argparse.Namespace, forward_to: str | None) -> dict[str, Any]:
         try:
             if forward_to:
                 sampler.start()
-            result: dict[str, Any] = LOAD.measure(collector.url, collector.process.pid, args)
+            cpu = (LOAD.cpu_seconds(pid), children_cpu(), LOAD.cpu_seconds(null_pid) if null_pid else 0.0)
+            result: dict[str, Any] = LOAD.measure(collector.url, pid, args)
+            loader = children_cpu() - cpu[1]
             if forward_to:
                 stop.set()
                 sampler.join()
@@ -83,6 +96,11 @@ def run(args: argparse.Namespace, forward_to: str | None) -> dict[str, Any]:
                 final = destination(collector.url)
                 assert final["not_delivered"] == 0, final["errors"]
                 result["p95_ms"] = final["p95_ms"]
+            sent = result["sent"]
+            result["collector_us"] = (LOAD.cpu_seconds(pid) - cpu[0]) / sent * 1e6
+            result["load_us"] = loader / sent * 1e6
+            if null_pid:
+                result["null_us"] = (LOAD.cpu_seconds(null_pid) - cpu[2]) / sent * 1e6
         finally:
             collector.stop()
     return result
@@ -93,33 +111,46 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=3000, help="batches per measurement")
     parser.add_argument("--size", type=int, default=100, help="events per batch")
     parser.add_argument("--in-flight", type=int, default=8, help="concurrent requests")
-    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds; best of each")
+    parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds; medians")
     parser.add_argument("--fsync", default="interval", choices=["always", "interval", "never"])
     args = parser.parse_args()
 
     null = subprocess.Popen([sys.executable, str(ROOT / "bench" / "collector.py"), "--baseline-server"],
                             stdout=subprocess.PIPE, text=True)
+    alone: list[dict[str, Any]] = []
+    forwarding: list[dict[str, Any]] = []
     try:
         assert null.stdout is not None
         url = null.stdout.readline().strip()
         print(f"{args.requests} x /v1/batch of {args.size} events, {args.in_flight} in flight, "
-              f"{os.cpu_count()} CPUs, fsync={args.fsync}, best of {args.rounds} interleaved rounds; "
-              f"null destination {url}")
-        alone = forwarding = 0.0
-        worst: dict[str, Any] = {}
+              f"{os.cpu_count()} CPUs, fsync={args.fsync}, medians of {args.rounds} interleaved rounds; "
+              f"null destination {url}; load average {os.getloadavg()[0]:.2f}")
         for _ in range(args.rounds):
-            alone = max(alone, run(args, None)["per_second"])
-            result = run(args, url)
-            forwarding = max(forwarding, result["per_second"])
-            if not worst or result["max_backlog_bytes"] > worst["max_backlog_bytes"]:
-                worst = result
-            print("  round:", orjson.dumps({k: round(v, 3) if isinstance(v, float) else v
-                                             for k, v in result.items()}).decode(), flush=True)
+            alone.append(run(args, None, None))
+            forwarding.append(run(args, url, null.pid))
+            for label, result in (("alone", alone[-1]), ("forward", forwarding[-1])):
+                print(f"  {label:8}", orjson.dumps({k: round(v, 3) if isinstance(v, float) else v
+                                                    for k, v in result.items()}).decode(), flush=True)
     finally:
         null.send_signal(signal.SIGTERM)
         null.wait(timeout=10)
-    print(f"{'segdebug collect:':<38}{alone:>10,.0f} events/s")
-    print(f"{'segdebug collect --forward (null):':<38}{forwarding:>10,.0f} events/s   ratio {forwarding / alone:.2f}")
+
+    def mid(results: list[dict[str, Any]], name: str) -> float:
+        return float(statistics.median(r[name] for r in results))
+
+    wall_alone, wall_forward = mid(alone, "per_second"), mid(forwarding, "per_second")
+    cpu_alone, cpu_forward = mid(alone, "collector_us"), mid(forwarding, "collector_us")
+    load_us, null_us = mid(alone + forwarding, "load_us"), mid(forwarding, "null_us")
+    print(f"{'segdebug collect:':<38}{wall_alone:>10,.0f} events/s   collector {cpu_alone:.1f} us CPU/event")
+    print(f"{'segdebug collect --forward (null):':<38}{wall_forward:>10,.0f} events/s   collector "
+          f"{cpu_forward:.1f} us CPU/event (forwarding {cpu_forward - cpu_alone:.1f})")
+    print(f"ratio (median events/s): {wall_forward / wall_alone:.2f};  collector CPU ratio "
+          f"(alone / forwarding, per event): {cpu_alone / cpu_forward:.2f};  median of round ratios "
+          f"{statistics.median(f['per_second'] / a['per_second'] for a, f in zip(alone, forwarding, strict=True)):.2f}")
+    print(f"CPU per event: load client {load_us:.1f} us, null destination {null_us:.1f} us; on 2 cores the "
+          f"ceiling is about {(load_us + cpu_alone) / (load_us + cpu_forward + null_us):.2f} when both "
+          "are saturated ((load + collector alone) / (load + collector forwarding + destination))")
+    worst = max(forwarding, key=lambda r: r["max_backlog_bytes"])
     print(f"forwarding backlog: at most {worst['max_backlog_bytes']:,} bytes unread while loading; "
           f"{worst['behind_at_end']:,} of {worst['sent']:,} messages not yet delivered when the load "
           f"ended, all delivered {worst['catch_up_seconds']:.2f} s later (p95 end to end "

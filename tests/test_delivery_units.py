@@ -92,7 +92,7 @@ def test_latency_histogram_percentiles_and_merge() -> None:
 def test_summary_key_metrics_error_table_and_windows() -> None:
     summary = DestinationSummary("segment", "https://api.segment.io/v1/batch")
     start = 1_700_000_000.0  # on a minute boundary
-    summary.delivered([0.010] * 90 + [0.500] * 10, start)
+    summary.delivered(100, [(0.010, 90), (0.500, 10)], start)
     summary.filtered(3, start)
     example = Example.of('{"event":"A"}', exchange(500, "boom"))
     summary.failed_attempt(500, "boom", 20, final=False, now=start + 1, example=example)

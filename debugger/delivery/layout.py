@@ -49,7 +49,7 @@ class Layout:
 
     def edit(self, lines: Sequence[bytes]) -> list[bytes] | None:
         """The lines, edited, if every one has this layout; None otherwise."""
-        if self.length and not self._tails_match(lines):
+        if self.length and not self.tails_match(lines):
             return None
         for name in self.absent:
             if any(map(bytes.__contains__, lines, repeat(name))):
@@ -62,7 +62,7 @@ class Layout:
             items = map(_join, items, map(_cut, lines, repeat(part)))
         return list(items)
 
-    def _tails_match(self, lines: Sequence[bytes]) -> bool:
+    def tails_match(self, lines: Sequence[bytes]) -> bool:
         """Every line ends with this tail's constant bytes, at their places, and its values
         hold no quote or backslash: one joined buffer, checked column by column."""
         count, step = len(lines), self.length
@@ -109,6 +109,21 @@ def learn(raw: bytes, drop_sent_at: bool, drop_write_key: bool) -> Layout | None
     constants.append((len(tail) - 1, tail[-1]))
     return Layout(len(tail), tuple((offset, bytes([byte])) for offset, byte in constants),
                   tail.count(b'"'), absent, _kept(cuts, len(tail)), key)
+
+
+def tail_of(raw: bytes, begin: int) -> Layout | None:
+    """The layout of `raw[begin:]` (`begin` at the comma before a field) with every value
+    varying and nothing cut, when that tail is simple pairs and the final brace; its
+    `tails_match` then proves the same fields end every line (forwarding reads receivedAt)."""
+    tail = raw[begin:]
+    if begin < 1 or not _TAIL.fullmatch(tail):
+        return None
+    constants: list[tuple[int, bytes]] = []
+    for pair in _PAIR.finditer(tail):
+        fixed = [*range(pair.start(), pair.start(2)), pair.end() - 1]
+        constants.extend((offset, tail[offset : offset + 1]) for offset in fixed)
+    constants.append((len(tail) - 1, b"}"))
+    return Layout(len(tail), tuple(constants), tail.count(b'"'), (), (slice(None),), None)
 
 
 def _kept(cuts: list[tuple[int, int]], length: int) -> tuple[slice, ...]:

@@ -13,18 +13,26 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from itertools import accumulate
 from pathlib import Path
 
 import orjson
 
 READ_BYTES = 1 << 20
+_PLUS_ONE = (1).__add__  # a line's length with its newline, at C speed
 VERSION = 1
 
 
 @dataclass(frozen=True, slots=True)
-class Line:
-    raw: bytes  # without the newline
-    end: int  # offset just past its newline
+class Block:
+    """Complete lines read at once: `lines` without their newlines (blank ones left out),
+    `ends[i]` the offset just past line i's newline, `data` the lines joined as in the archive
+    (for block-wide byte checks), `end` the offset just past the block."""
+
+    lines: list[bytes]
+    ends: list[int]
+    data: bytes
+    end: int
 
 
 class Outbox:
@@ -36,6 +44,8 @@ class Outbox:
         self.offset = 0  # next byte to read
         self.inode: int | None = None
         self._fd: int | None = None
+        self._position_fd: int | None = None  # the saved position, open for in-place saves
+        self._position_size = 0
 
     def start(self) -> None:
         """Open the archive and take up the saved position (or the archive's end); save it."""
@@ -51,44 +61,63 @@ class Outbox:
             self.offset = 0
         self.save(self.offset)
 
-    def read(self, limit: int = READ_BYTES) -> list[Line]:
-        """Complete lines from the offset on (none: nothing new yet); advances the offset."""
+    def read(self, limit: int = READ_BYTES) -> Block | None:
+        """Complete lines from the offset on (None: nothing new yet); advances the offset.
+        Split and measured at C speed: no Python step per line."""
         if self._fd is None:
             self._open()
             if self._fd is None:
-                return []
+                return None
         data = os.pread(self._fd, limit, self.offset)
         if not data:
             self._follow()
-            return []
+            return None
         cut = data.rfind(b"\n")
         if cut < 0:
-            return []
-        lines: list[Line] = []
-        start, base = 0, self.offset
-        while start <= cut:
-            end = data.index(b"\n", start)
-            if end > start:
-                lines.append(Line(data[start:end], base + end + 1))
-            start = end + 1
-        if not lines:  # only blank lines: nothing to send, but read past them
-            self.offset = base + cut + 1
-            return [Line(b"", self.offset)]
+            return None
+        base = self.offset
+        data = data[:cut]
+        lines = data.split(b"\n")
+        ends = list(accumulate(map(_PLUS_ONE, map(len, lines)), initial=base))[1:]
+        if b"" in lines:  # blank lines: nothing to send, but read past them
+            kept = [index for index, raw in enumerate(lines) if raw]
+            lines, ends = [lines[i] for i in kept], [ends[i] for i in kept]
         self.offset = base + cut + 1
-        return lines
+        return Block(lines, ends, data, self.offset)
 
     def backlog(self) -> int:
         """Bytes appended and not read yet."""
         return max(self._size() - self.offset, 0)
 
     def save(self, offset: int) -> None:
-        """Persist `offset` (everything before it is delivered or in the failed file)."""
-        record = {"version": VERSION, "archive": str(self.archive), "inode": self.inode, "offset": offset}
+        """Persist `offset` (everything before it is delivered or in the failed file).
+
+        The record has a fixed size (padded with the blanks JSON allows after a value), so
+        once a file of that size was put in place by write-to-temp-then-rename, later saves
+        overwrite it with one `pwrite`: a killed process has made the whole call or none of
+        it (a power cut may tear it; an unreadable position starts the archive over rather
+        than skip). Measured here: a rename 0.6 ms, a pwrite a few us, per parcel."""
+        fields = {"version": VERSION, "archive": str(self.archive), "inode": self.inode, "offset": 0}
+        size = len(orjson.dumps(fields)) + 20  # room for any offset's digits
+        fields["offset"] = offset
+        record = orjson.dumps(fields).ljust(size)
+        if self._position_fd is not None and self._position_size == size:
+            os.pwrite(self._position_fd, record, 0)
+            return
+        self._close_position()
         temp = self.position_path.with_name(self.position_path.name + ".tmp")
-        temp.write_bytes(orjson.dumps(record))
+        temp.write_bytes(record)
         os.replace(temp, self.position_path)
+        self._position_fd = os.open(self.position_path, os.O_WRONLY)
+        self._position_size = size
+
+    def _close_position(self) -> None:
+        if self._position_fd is not None:
+            os.close(self._position_fd)
+            self._position_fd = None
 
     def close(self) -> None:
+        self._close_position()
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections import Counter, deque
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Iterable
 
 from debugger.delivery.exchange import Exchange
 from debugger.delivery.latency import LatencyHistogram
@@ -131,12 +131,14 @@ class DestinationSummary:
         self.paused_until: float | None = None
         self.minutes: deque[tuple[int, Tally]] = deque()
 
-    def delivered(self, latencies: list[float], now: float) -> None:
-        """Messages the destination acknowledged; their end-to-end latencies in seconds."""
+    def delivered(self, messages: int, latencies: Iterable[tuple[float, int]], now: float) -> None:
+        """Messages the destination acknowledged, and their end-to-end latencies as (seconds,
+        how many messages took them); a message without a known latency still counts."""
+        latencies = list(latencies)
         for tally in (self.session, self._minute(now)):
-            tally.delivered += len(latencies)
-            for seconds in latencies:
-                tally.latency.add(seconds)
+            tally.delivered += messages
+            for seconds, times in latencies:
+                tally.latency.add(seconds, times)
 
     def failed_attempt(self, status: int | None, reason: str, messages: int, *, final: bool,
                        now: float, example: Example | None = None) -> None:

@@ -1,0 +1,196 @@
+"""What each archived line becomes for one destination, decided from bytes wherever the bytes
+prove it (pure): forwarding's hot path, which must cost a small fraction of ingest.
+
+Per block of lines (about 1 MB) the usual case is a handful of C-level passes, no parse:
+
+- **integrations**: a line can be excluded from a destination only by a top-level
+  `integrations` object that is not empty. Its key appears in the bytes as `"integrations"`
+  (its letters could only be escaped as `\\u00XX`), so a line where every `"integrations"` is
+  followed by `:{}` (what SDKs send by default) and no `\\u00` occurs needs no decision: the
+  key's value, if the key is present, is `{}`. Only the other lines are parsed.
+- **shape**: lines must look like objects (`{...}`) for the byte edits; others are parsed.
+- **sentAt and writeKey**: `debugger.delivery.layout.edit_run` (whole runs sharing a tail) and
+  `debugger.delivery.rawjson.edit_lines` (any field order), whose docstrings hold the proofs;
+  the lines they cannot prove are parsed. The stale per-message `sentAt` is dropped (the
+  sender puts a fresh one on the batch); the message keeps its own `writeKey` (batches never
+  mix keys) unless a forwarding key replaces it, then it is dropped from the message.
+
+A line that looks like an object but is not JSON (a torn write) is sent as it is; the
+destination refuses its batch and the sender narrows the refusal down to that line, which ends
+in the failed file with the destination's reason.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import partial
+from itertools import repeat
+from operator import getitem
+from typing import Any, Callable, Iterable, cast
+
+import orjson
+
+from debugger.delivery.integrations import excluded
+from debugger.delivery.layout import edit_run, tail_of
+from debugger.delivery.rawjson import AMBIGUOUS, edit_lines, string_value
+
+INTEGRATIONS = b'"integrations"'
+NO_INTEGRATIONS = b'"integrations":{}'
+ESCAPED = b"\\u00"
+
+_cut = cast(Callable[[bytes, slice], bytes], getitem)
+_FIRST, _LAST = slice(0, 1), slice(-1, None)
+
+
+@dataclass
+class Edited:
+    """A block's lines for one destination: `items[i]` None when line i is not sent."""
+
+    keys: list[str | None]
+    items: list[bytes | None]
+    filtered: list[dict[str, Any]] = field(default_factory=list)  # the messages kept away
+    broken: list[int] = field(default_factory=list)  # lines that are not JSON objects
+
+
+def edit_block(lines: list[bytes], block: bytes, destination: str, write_key: str | None) -> Edited:
+    """Keys and bytes to send for `lines` (non-empty); `block` holds them joined by newlines
+    (blank lines between them allowed), for the block-wide byte checks."""
+    count = len(lines)
+    override = write_key is not None
+    decide = _to_decide(lines, block)
+    if decide:
+        chosen = set(decide)
+        rest = [index for index in range(count) if index not in chosen]
+    else:
+        rest = []
+    per_line = partial(edit_lines, drop_sent_at=True, drop_write_key=override)
+    keys: list[str | None]
+    items: list[bytes | None]
+    if not decide:
+        keys, edited, undecided = edit_run(lines, True, override, per_line)
+        items = list(edited)
+    else:
+        keys, items = [None] * count, [None] * count
+        some_keys, some_items, undecided_rest = edit_run([lines[i] for i in rest], True, override, per_line)
+        for index, key, item in zip(rest, some_keys, some_items, strict=True):
+            keys[index], items[index] = key, item
+        undecided = [rest[i] for i in undecided_rest]
+    if override:
+        keys = [write_key] * count
+    result = Edited(keys, items)
+    for index in sorted([*decide, *undecided]):
+        _parse_one(result, index, lines[index], destination, write_key)
+    return result
+
+
+def _to_decide(lines: list[bytes], block: bytes) -> list[int]:
+    """Indexes of the lines the bytes cannot settle: a non-empty integrations object may be
+    there, an escape may spell one, or the line does not look like an object.
+
+    Measured per ~600-byte line: a full scan of the block costs 0.2-1 us (`bytes.count` of a
+    two-byte needle the most), so the usual block gets one long-needle scan for
+    `"integrations"`, one memchr for a backslash, and its first and last bytes joined."""
+    count = len(lines)
+    shaped = (b"".join(map(_cut, lines, repeat(_FIRST))) == b"{" * count
+              and b"".join(map(_cut, lines, repeat(_LAST))) == b"}" * count)
+    if shaped and INTEGRATIONS not in block and b"\\" not in block:
+        return []
+    return [index for index, raw in enumerate(lines)
+            if raw[:1] != b"{" or raw[-1:] != b"}" or ESCAPED in raw
+            or (INTEGRATIONS in raw and raw.count(INTEGRATIONS) != raw.count(NO_INTEGRATIONS))]
+
+
+def _parse_one(result: Edited, index: int, raw: bytes, destination: str, write_key: str | None) -> None:
+    """The parser decides one line: broken, filtered, or edited as the bytes would have been."""
+    result.items[index] = None
+    try:
+        message = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        message = None
+    if not isinstance(message, dict):
+        result.broken.append(index)
+        return
+    if excluded(message, destination):
+        result.filtered.append(message)
+        return
+    message.pop("sentAt", None)
+    if write_key is None:
+        found = message.get("writeKey")
+        result.keys[index] = found if isinstance(found, str) else None
+    else:
+        message.pop("writeKey", None)
+    result.items[index] = orjson.dumps(message)
+
+
+def runs(keys: list[str | None], items: list[bytes | None]) -> Iterable[tuple[int, int]]:
+    """Stretches [start, end) of lines to send under one write key, in order (one C-level test
+    for the usual block: every line sent, one key)."""
+    count = len(keys)
+    if count and keys.count(keys[0]) == count and None not in items:
+        yield 0, count
+        return
+    start = 0
+    while start < count:
+        if items[start] is None:
+            start += 1
+            continue
+        key, end = keys[start], start + 1
+        while end < count and items[end] is not None and keys[end] == key:
+            end += 1
+        yield start, end
+        start = end
+
+
+# -- end-to-end latency, from the collector's receivedAt -------------------------------------
+
+RECEIVED = b',"receivedAt":"'
+
+
+def received_counts(lines: list[bytes]) -> Counter[str | None]:
+    """How many of `lines` carry each top-level `receivedAt` (None: none, or not a string).
+
+    The collector writes receivedAt among the last fields (`...,"receivedAt":"<t>"}`, or
+    followed by a corrected `timestamp`), and one HTTP call's messages share the value. So the
+    first line's tail from receivedAt on is learnt (simple `,"key":"value"` pairs, see
+    layout.tail_of), every line's tail is proven to have it column by column, and the values
+    are counted without a parse: the same field, at the same place from the end, as the last
+    fields of each outermost object. Other blocks go line by line (rawjson.string_value's `}`
+    proof, then the parser)."""
+    first = lines[0]
+    begin = first.rfind(RECEIVED)
+    shape = tail_of(first, begin) if begin > 0 else None
+    if shape is not None and shape.tails_match(lines):
+        start = begin - len(first) + len(RECEIVED)
+        end = first.index(b'"', begin + len(RECEIVED)) - len(first)
+        values = Counter(map(_cut, lines, repeat(slice(start, end))))
+        return Counter({value.decode(errors="replace"): times for value, times in values.items()})
+    return Counter(map(received_at, lines))
+
+
+def received_at(raw: bytes) -> str | None:
+    """One line's top-level `receivedAt` string (None when absent or not a string)."""
+    found = string_value(raw, b"receivedAt")
+    if found is not AMBIGUOUS:
+        return found
+    try:
+        message = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return None
+    value = message.get("receivedAt") if isinstance(message, dict) else None
+    return value if isinstance(value, str) else None
+
+
+def latencies(counts: Counter[str | None], now: float) -> list[tuple[float, int]]:
+    """(seconds from receivedAt to `now`, how many messages) per distinct receivedAt that reads
+    as a time; one datetime per HTTP call the collector answered, not one per message."""
+    found = []
+    for received, times in counts.items():
+        if received is None:
+            continue
+        try:
+            found.append((max(now - datetime.fromisoformat(received).timestamp(), 0.0), times))
+        except ValueError:
+            continue
+    return found

@@ -1,0 +1,123 @@
+"""Forwarding's byte-level editor (debugger.delivery.editing) agrees with parse-decide-serialise
+on generated blocks: integrations objects (empty, excluding, nested, spelled with escapes),
+field orders, the collector's own tail, non-objects; and reads receivedAt as the parser does."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from typing import Any
+
+import orjson
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from debugger.delivery.editing import edit_block, received_counts, runs
+from debugger.delivery.integrations import excluded
+
+DESTINATION = "null"
+INTEGRATIONS = [{}, {"All": False}, {"null": False}, {"All": False, "null": True}, {"other": False},
+                {"null": {"x": 1}}, {"All": True}]
+text = st.sampled_from(["", "a", '"', "\\", "}", "{", '"integrations":{"All":false}', "ü😀", "\u0001",
+                        "2024-05-01T10:00:00.000Z", "receivedAt", '"receivedAt":"x"'])
+values = st.recursive(st.one_of(st.none(), st.integers(-(2**40), 2**40), text),
+                      lambda inner: st.dictionaries(st.sampled_from(["integrations", "receivedAt", "p"]), inner,
+                                                    max_size=2), max_leaves=4)
+
+
+@st.composite
+def lines(draw: st.DrawFn) -> bytes:
+    """A line as the collector writes it (receivedAt, then maybe a timestamp, last) or in any
+    field order, sometimes with escaped names, sometimes not an object at all."""
+    kind = draw(st.integers(0, 9))
+    if kind == 0:
+        return draw(st.sampled_from([b"[1]", b"{torn", b'{"a":1', b"nul", b'"x"']))
+    message: dict[str, Any] = {"type": "track", "messageId": draw(st.sampled_from(["m1", "m2", 'm"3']))}
+    if draw(st.booleans()):
+        message["integrations"] = draw(st.sampled_from(INTEGRATIONS))
+    if draw(st.booleans()):
+        message["properties"] = draw(values)
+    message["sentAt"] = "2024-05-01T10:00:00.000Z"
+    message["writeKey"] = draw(st.sampled_from(["wk_1", "wk_2", 'k"q']))
+    message["receivedAt"] = draw(st.sampled_from(["2024-05-01T10:00:01.000Z", "2024-05-01T10:00:02.000Z", 'r"']))
+    if draw(st.booleans()):
+        message["timestamp"] = "2024-05-01T10:00:00.500Z"
+    if kind == 1:
+        order = draw(st.permutations(list(message)))
+        message = {name: message[name] for name in order}
+    raw = orjson.dumps(message)
+    if kind == 2:
+        raw = json.dumps(message, separators=(",", ":")).encode()  # ASCII: \u escapes
+    if kind == 3:
+        raw = raw.replace(b'"integrations":', b'"integr\\u0061tions":')
+    return raw
+
+
+def expected(raw: bytes, write_key: str | None) -> tuple[str, str | None, bytes | None]:
+    """What the parser decides: ("broken" | "filtered" | "sent", key, bytes)."""
+    try:
+        message = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return "broken", None, None
+    if not isinstance(message, dict):
+        return "broken", None, None
+    if excluded(message, DESTINATION):
+        return "filtered", None, None
+    message.pop("sentAt", None)
+    if write_key is not None:
+        message.pop("writeKey", None)
+        return "sent", write_key, orjson.dumps(message)
+    key = message.get("writeKey")
+    return "sent", key if isinstance(key, str) else None, orjson.dumps(message)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(lines(), min_size=1, max_size=40), st.sampled_from([None, "wk_forward"]), st.booleans())
+def test_edit_block_agrees_with_the_parser(block: list[bytes], write_key: str | None, uniform: bool) -> None:
+    if uniform:  # a run long enough for layout.edit_run's whole-run path
+        block = [block[0]] * 40
+    edited = edit_block(block, b"\n".join(block), DESTINATION, write_key)
+    broken, filtered = set(edited.broken), len(edited.filtered)
+    for index, raw in enumerate(block):
+        outcome, key, item = expected(raw, write_key)
+        if outcome == "sent" and edited.items[index] is None and index not in broken:
+            raise AssertionError(f"line {index} not sent: {raw!r}")
+        if outcome == "sent":
+            assert edited.items[index] is not None, raw
+            assert orjson.loads(edited.items[index] or b"") == orjson.loads(item or b""), raw
+            assert edited.keys[index] == key, raw
+        elif outcome == "filtered":
+            assert edited.items[index] is None, raw
+        elif edited.items[index] is not None:  # a broken line the bytes let through: the
+            assert edited.items[index] == raw  # destination refuses it (narrowed down)
+    assert filtered == sum(expected(raw, write_key)[0] == "filtered" for raw in block)
+    assert broken <= {i for i, raw in enumerate(block) if expected(raw, write_key)[0] == "broken"}
+    covered = [i for start, end in runs(edited.keys, edited.items) for i in range(start, end)]
+    assert covered == [i for i, item in enumerate(edited.items) if item is not None]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(lines(), min_size=1, max_size=40), st.booleans())
+def test_received_counts_agree_with_the_parser(block: list[bytes], uniform: bool) -> None:
+    if uniform:
+        block = [block[0]] * 20
+    wanted: Counter[str | None] = Counter()
+    for raw in block:
+        try:
+            message = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            message = None
+        value = message.get("receivedAt") if isinstance(message, dict) else None
+        wanted[value if isinstance(value, str) else None] += 1
+    assert received_counts(block) == wanted
+
+
+def test_the_usual_block_needs_no_parse() -> None:
+    """The SDK default `"integrations":{}` and the collector's tail are settled from bytes: a
+    block of them has no line to decide, whatever their keys."""
+    block = [orjson.dumps({"type": "track", "integrations": {}, "sentAt": "s", "writeKey": f"wk_{n % 2}",
+                           "receivedAt": "2024-05-01T10:00:01.000Z"}) for n in range(50)]
+    edited = edit_block(block, b"\n".join(block), DESTINATION, None)
+    assert not edited.broken and not edited.filtered
+    assert list(runs(edited.keys, edited.items))[:2] == [(0, 1), (1, 2)]
+    assert all(b"sentAt" not in item for item in edited.items if item is not None)
