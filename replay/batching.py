@@ -29,6 +29,14 @@ class Batch:
         return len(self.items)
 
 
+def halves(batch: Batch) -> tuple[Batch, Batch]:
+    """The two halves of a refused batch (the sender narrows down to the refused message)."""
+    middle = len(batch.items) // 2
+    ordinals = batch.ordinals
+    return (Batch(batch.key, batch.url, batch.items[:middle], ordinals[:middle]),
+            Batch(batch.key, batch.url, batch.items[middle:], ordinals[middle:]))
+
+
 _NONE: list[Batch] = []  # shared empty answer of `add` (never mutated)
 # An open batch (one in Batcher._open, made by `_start`) collects its ordinals in a list; only
 # whole batches cut from a run, which are never open, hold a range.

@@ -21,7 +21,7 @@ from debugger.delivery.target import Target
 from debugger.errors import CliError
 from debugger.message import event_time, mask_key
 from replay import checkpoint as checkpoints
-from replay.batching import MAX_MESSAGE_BYTES, Batch, Batcher
+from replay.batching import MAX_MESSAGE_BYTES, Batch, Batcher, halves
 from replay.checkpoint import Checkpoint
 from replay.failures import FailedFile
 from replay.pacing import Dues, HoldWindow, RateSchedule, Schedule, SpeedSchedule, Unpaced
@@ -80,8 +80,13 @@ def describe_run(options: ReplayOptions) -> str:
     """--dry-run: read and select everything, send nothing (see replay.dryrun)."""
     from replay.dryrun import dry_run
 
-    reader = ArchiveReader(options.archives, options.selection, parse_all=True, limit=options.limit)
-    transform = Transformer(_transformation(options, "dry-run", _shift_seconds(options)))
+    # --resume: the same checkpoint as the real run (the same error when there is none), its
+    # time shift, and only what it has not handled yet
+    previous = _load_checkpoint(options) if options.resume else None
+    shift = previous.shift_seconds if previous else _shift_seconds(options)
+    reader = ArchiveReader(options.archives, options.selection, parse_all=True, limit=options.limit,
+                           done_before=previous.done_before() if previous else None)
+    transform = Transformer(_transformation(options, previous.seed if previous else "dry-run", shift))
     return dry_run(reader, transform, rate=options.rate, speed=options.speed, max_wait=options.max_wait)
 
 
@@ -138,7 +143,7 @@ class Run:
         try:
             async with Sender(self.options.delivery, self.stats, self.stopping) as sender:
                 self.sender = sender
-                workers.extend(asyncio.create_task(sender.worker(self.queue, self.done))
+                workers.extend(asyncio.create_task(sender.narrowing_worker(self.queue, self.ended, halves))
                                for _ in range(self.options.delivery.concurrency))
                 ticker = asyncio.create_task(self.tick(progress))
                 try:
@@ -299,6 +304,17 @@ class Run:
             if self.stopping.is_set():
                 return
             await self.queue.put(batch)
+
+    async def ended(self, batch: Batch, results: list[tuple[Batch, BatchResult]]) -> None:
+        """A batch ended, as parts when the destination refused it for its content (400, 413,
+        422: the sender narrowed it down to the refused messages). Interrupted: the whole
+        batch stays outstanding, so --resume sends it again (its delivered parts too, with
+        their messageIds)."""
+        if any(result.interrupted for _, result in results):
+            return
+        for part, result in results:
+            await self.done(part, result)
+        self.outstanding.discard(batch)
 
     async def done(self, batch: Batch, result: BatchResult) -> None:
         """A batch ended: delivered or recorded as failed; interrupted ones stay outstanding.

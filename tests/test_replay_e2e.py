@@ -180,11 +180,51 @@ def test_400_is_not_retried(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     write_archive(archive, 250)
     with Endpoint(refuse) as endpoint:
         code = replay(tmp_path, str(archive), "--to", endpoint.url)
-    assert code == 1 and endpoint.requests == 3
+    # narrowed down to each message, none retried: a batch of n takes 2n - 1 requests
+    assert code == 1 and endpoint.requests == 2 * 100 - 1 + 2 * 100 - 1 + 2 * 50 - 1
     records = failed_records(tmp_path)
     assert len(records) == 250
     assert {(r["status"], r["attempts"], r["error"]) for r in records} == {(400, 1, "HTTP 400: invalid payload")}
     assert "failed      250" in capsys.readouterr().out
+
+
+def test_a_refused_batch_is_narrowed_down_to_the_poisoned_message(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The endpoint refuses (422) every batch holding message m-137, as Segment refuses a batch
+    for one bad message: only that message ends in the failed file, all others delivered."""
+    poisoned = b'"messageId":"m-137"'
+
+    class Picky(Endpoint):
+        async def _handle(self, request: web.Request) -> web.StreamResponse:
+            if poisoned in await request.read():
+                self.requests += 1
+                return web.json_response({"message": "properties.n is poisoned"}, status=422)
+            return await super()._handle(request)
+
+    archive = tmp_path / "a.ndjson"
+    ids = write_archive(archive, 1000)
+    with Picky() as endpoint:
+        code = replay(tmp_path, str(archive), "--to", endpoint.url)
+    assert code == 1
+    assert sorted(endpoint.acknowledged) == sorted(set(ids) - {"m-137"})
+    records = failed_records(tmp_path)
+    assert [r["message"]["messageId"] for r in records] == ["m-137"]
+    assert (records[0]["status"], records[0]["error"]) == (422, "HTTP 422: properties.n is poisoned")
+    out = capsys.readouterr().out
+    assert "delivered   999" in out and "failed      1" in out
+
+
+def test_resume_dry_run_agrees_with_the_real_run_about_a_missing_checkpoint(tmp_path: Path) -> None:
+    archive = tmp_path / "a.ndjson"
+    write_archive(archive, 3)
+    with Endpoint() as endpoint:
+        command = [sys.executable, "-m", "debugger.cli", "replay", str(archive), "--to", endpoint.url,
+                   "--resume", "--checkpoint", str(tmp_path / "cp.json")]
+        real = subprocess.run(command, capture_output=True, text=True, timeout=60)
+        dry = subprocess.run([*command, "--dry-run"], capture_output=True, text=True, timeout=60)
+    assert real.returncode == dry.returncode == 2
+    assert real.stderr == dry.stderr
+    assert "no checkpoint at" in dry.stderr and dry.stderr.count("\n") == 1 and endpoint.requests == 0
 
 
 def test_resume_after_sigint_sends_the_rest_once(tmp_path: Path) -> None:

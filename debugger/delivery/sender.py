@@ -203,6 +203,22 @@ class Sender:
                 result = BatchResult(False, None, f"unexpected error: {error!r}", 1)
             await done(batch, result)
 
+    async def narrowing_worker(self, queue: asyncio.Queue[B | None],
+                               done: Callable[[B, list[tuple[B, BatchResult]]], Awaitable[None]],
+                               split: Callable[[B], tuple[B, B]]) -> None:
+        """`worker`, with each batch delivered by `deliver_narrowed`: `done` gets the batch
+        and how each of its parts ended (the batch alone unless it was refused for its
+        content)."""
+        while not self.stopping.is_set():
+            batch = await queue.get()
+            if batch is None:
+                return
+            try:
+                results = await self.deliver_narrowed(batch, split)
+            except Exception as error:  # noqa: BLE001 - a worker must never die with a batch
+                results = [(batch, BatchResult(False, None, f"unexpected error: {error!r}", 1))]
+            await done(batch, results)
+
     async def deliver(self, batch: Outgoing, *, narrowing: bool = False) -> BatchResult:
         """Send one batch, retrying what may succeed later, until it ends (see BatchResult).
         When `narrowing`, a refusal that will be narrowed is not the batch's final attempt."""
