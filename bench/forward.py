@@ -147,9 +147,11 @@ def main() -> None:
     print(f"ratio (median events/s): {wall_forward / wall_alone:.2f};  collector CPU ratio "
           f"(alone / forwarding, per event): {cpu_alone / cpu_forward:.2f};  median of round ratios "
           f"{statistics.median(f['per_second'] / a['per_second'] for a, f in zip(alone, forwarding, strict=True)):.2f}")
-    print(f"CPU per event: load client {load_us:.1f} us, null destination {null_us:.1f} us; on 2 cores the "
-          f"ceiling is about {(load_us + cpu_alone) / (load_us + cpu_forward + null_us):.2f} when both "
-          "are saturated ((load + collector alone) / (load + collector forwarding + destination))")
+    print(f"CPU per event: load client {load_us:.1f} us, null destination {null_us:.1f} us")
+    print(f"ceilings: the collector's one thread, {cpu_alone / cpu_forward:.2f} (its CPU per event alone / "
+          f"forwarding); 2 cores shared by the four processes, "
+          f"{2e6 / (load_us + cpu_forward + null_us) / wall_alone:.2f} (2 / (load + collector + destination "
+          "CPU per event), over ingest alone)")
     worst = max(forwarding, key=lambda r: r["max_backlog_bytes"])
     print(f"forwarding backlog: at most {worst['max_backlog_bytes']:,} bytes unread while loading; "
           f"{worst['behind_at_end']:,} of {worst['sent']:,} messages not yet delivered when the load "

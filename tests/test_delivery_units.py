@@ -6,6 +6,7 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
+from debugger.delivery.outbox import Outbox
 from debugger.delivery.backoff import backoff_delay, is_retryable, server_wait
 from debugger.delivery.exchange import BODY_LIMIT, Exchange, clip, hide_key, masked_headers
 from debugger.delivery.failures import FailedFile
@@ -139,3 +140,22 @@ def test_failed_records_are_what_replay_reads_back(tmp_path: Path) -> None:
     lines = list(refeed.read_input([str(tmp_path / "f.ndjson")]))
     assert [line.raw for line in lines] == [*items, b"not json"]
     assert [type(line).__name__ for line in lines] == ["RawLine", "RawLine", "BadLine"]
+
+
+def test_outbox_hands_out_complete_lines_with_their_ends(tmp_path: Path) -> None:
+    """Blank lines are read past, the start of a line not complete yet waits, and each line's
+    end is the offset just past its newline (what a position may be saved at)."""
+    archive = tmp_path / "archive.ndjson"
+    archive.write_bytes(b"")
+    outbox = Outbox(archive, tmp_path / "position")
+    outbox.start()
+    archive.write_bytes(b'{"a":1}\n\n{"b":22}\n{"c"')
+    block = outbox.read()
+    assert block is not None
+    assert (block.lines, block.ends, block.end) == ([b'{"a":1}', b'{"b":22}'], [8, 18], 18)
+    assert outbox.read() is None  # only an incomplete line left
+    with open(archive, "ab") as out:
+        out.write(b':3}\n\n')
+    block = outbox.read()
+    assert block is not None and (block.lines, block.ends, block.end) == ([b'{"c":3}'], [26], 27)
+    outbox.close()

@@ -56,7 +56,8 @@ class Edited:
 
 def edit_block(lines: list[bytes], block: bytes, destination: str, write_key: str | None) -> Edited:
     """Keys and bytes to send for `lines` (non-empty); `block` holds them joined by newlines
-    (blank lines between them allowed), for the block-wide byte checks."""
+    (blank lines between them, and more bytes after them, allowed: the block-wide checks only
+    tell that no line needs a closer look)."""
     count = len(lines)
     override = write_key is not None
     decide = _to_decide(lines, block)

@@ -7,6 +7,13 @@ crash resends what was in flight: duplicates come only from such retries, with t
 messageId kept, as Segment dedupes on it. Ingest never waits on this task: the collector only
 appends to the archive; a slow or dead destination makes the backlog grow on disk, not in
 memory (at most `concurrency` parcels are held).
+
+It shares the collector's event loop, so its cost per message is taken from ingest: a block
+of lines is decided from bytes (debugger.delivery.editing: no parse unless a line's
+integrations object or shape needs one), parcels are slices of that block, and a record per
+message is built (parsing the line) only while a viewer watches. Measured (bench/forward.py):
+about 2.5 us per forwarded message alone, 4 us inside a loaded collector whose ingest costs
+about 5 us per message.
 """
 
 from __future__ import annotations

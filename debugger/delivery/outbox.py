@@ -26,8 +26,10 @@ VERSION = 1
 @dataclass(frozen=True, slots=True)
 class Block:
     """Complete lines read at once: `lines` without their newlines (blank ones left out),
-    `ends[i]` the offset just past line i's newline, `data` the lines joined as in the archive
-    (for block-wide byte checks), `end` the offset just past the block."""
+    `ends[i]` the offset just past line i's newline, `data` the bytes they were read from (as
+    in the archive, maybe with the start of a line not complete yet: for block-wide byte
+    checks that only tell when no line needs a closer look), `end` the offset just past the
+    last complete line."""
 
     lines: list[bytes]
     ends: list[int]
@@ -76,8 +78,8 @@ class Outbox:
         if cut < 0:
             return None
         base = self.offset
-        data = data[:cut]
         lines = data.split(b"\n")
+        lines.pop()  # the part after the last newline (b"" when there is none): read it next time
         ends = list(accumulate(map(_PLUS_ONE, map(len, lines)), initial=base))[1:]
         if b"" in lines:  # blank lines: nothing to send, but read past them
             kept = [index for index, raw in enumerate(lines) if raw]
