@@ -107,11 +107,17 @@ class ArchiveWriter:
         self._syncer: asyncio.Task[None] | None = None
         self._closed = False
 
-    def append_lines(self, lines: Iterable[bytes]) -> None:
-        """Append messages already serialised (no newlines), in one write."""
-        data = b"\n".join(lines)
-        if data:
-            self._archive.append(data + b"\n")
+    def append_lines(self, lines: Iterable[bytes]) -> bytes:
+        """Append messages already serialised (no newlines), in one write. Returns the bytes
+        written (each line newline-terminated; b"" for none), which the collector's recent
+        store keeps as they are: a call's ~60 KB are joined once, not once per reader."""
+        parts = list(lines)
+        if not parts:
+            return b""
+        parts.append(b"")  # the last newline, in the same join (no second copy of the block)
+        data = b"\n".join(parts)
+        self._archive.append(data)
+        return data
 
     def append_rejected(self, records: Iterable[dict[str, Any]]) -> None:
         """Append refusal records (reason + raw text), in one write."""

@@ -92,14 +92,14 @@ class Collector:
         """
         endpoint = request.path
         try:
-            self._write(call, outcome, endpoint)
+            archived = self._write(call, outcome, endpoint)
         except OSError as error:
             raise ArchiveWriteError(f"cannot append to {self.writer.archive_path}: {error.strerror or error}") from error
         request_facts = _request_facts(request, body_size)
         checked_fully = self.checker() is self.check
         if self.store is not None:
             facts = CallFacts(call.received_at, endpoint, request_facts, checked_fully)
-            self.store.append_call(self.seq, facts, outcome.results, outcome.refusals)
+            self.store.append_call(self.seq, facts, outcome.results, outcome.refusals, archived)
         if self.publish_call is not None:
             first, self.seq = self.seq, self.seq + len(outcome.results)
             full = None if checked_fully else self.check
@@ -111,9 +111,9 @@ class Collector:
             self.seq += len(outcome.results)
             self.tally(len(outcome.results) - outcome.refusals, outcome.refusals)
 
-    def _write(self, call: Call, outcome: Outcome, endpoint: str) -> None:
-        if outcome.accepted:
-            self.writer.append_lines(map(_LINE_OF, outcome.accepted))  # at C speed
+    def _write(self, call: Call, outcome: Outcome, endpoint: str) -> bytes:
+        """Append the accepted lines and the refusals; returns the archive bytes written."""
+        archived = self.writer.append_lines(map(_LINE_OF, outcome.accepted))  # at C speed
         if outcome.refusals:
             self.writer.append_rejected(
                 {
@@ -123,6 +123,7 @@ class Collector:
                 }
                 for item in outcome.refused
             )
+        return archived
 
     def _publish(self, request: web.Request, call: Call, outcome: Outcome, endpoint: str, size: int) -> None:
         facts = _request_facts(request, size)

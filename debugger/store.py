@@ -6,10 +6,10 @@ which messages were refused, with which problems, or in which order among the re
 
 Why it looks like this: `append_call` runs on the ingest hot path for every message, watched
 or not, so it does the least per message. In the common case (every message of the call
-accepted without problems) the call's archive lines are joined into one exact-size buffer kept
-in its `CallFacts`, and each slot holds only the message's index in it: ~1 KB per message,
-where ingest's parsed dicts cost ~3 KB and orjson's oversized line buffers 4-8 KB, for up to
-100,000 messages. Otherwise the slots hold ingest's `Accepted`/`Refused` items. Either way they
+accepted without problems) the call's archive lines are kept as one exact-size buffer in its
+`CallFacts` (the very bytes the archive writer wrote: the call's lines are joined once), and
+each slot holds only the message's index in it: ~1 KB per message, where ingest's parsed dicts
+cost ~3 KB and orjson's oversized line buffers 4-8 KB, for up to 100,000 messages. Otherwise the slots hold ingest's `Accepted`/`Refused` items. Either way they
 go in by slice assignment into two preallocated rings (the `CallFacts` beside each). The socket
 envelope of a message is built only when someone reads it (parsing its line), then cached. A
 message that was checked only by the refusing-only checker (nobody was watching) gets the full
@@ -25,6 +25,7 @@ from __future__ import annotations
 from array import array
 from bisect import bisect_left
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import Any, Sequence, Union
 
 import orjson
@@ -53,6 +54,7 @@ class CallFacts:
 # A ring slot: nothing; not yet read: the message's index in its call's `lines`, or the item as
 # ingest made it; once read: its envelope.
 _Slot = Union[int, Accepted, Refused, EventEnvelope, None]
+_PROBLEMS = attrgetter("problems")
 
 
 class RecentStore:
@@ -78,11 +80,14 @@ class RecentStore:
     # -- writing (the hot path) ----------------------------------------------------------
 
     def append_call(
-        self, seq: int, call: CallFacts, results: Sequence[Accepted | Refused], refusals: int = -1
+        self, seq: int, call: CallFacts, results: Sequence[Accepted | Refused], refusals: int = -1,
+        archived: bytes = b"",
     ) -> None:
         """Keep one call's messages, numbered from `seq`. O(1) Python work per call: the items
         go in by slice assignment. `refusals` (ingest's count; -1: count them here) lets the
-        common all-accepted call skip looking at its items."""
+        common all-accepted call skip looking at its items. `archived`, when given, is what
+        the archive writer wrote for this call (every result's line, newline-terminated): kept
+        as it is instead of joining the lines a second time."""
         count = len(results)
         if not count:
             return
@@ -91,12 +96,12 @@ class RecentStore:
         if refusals:
             self._refused.extend(s for s, item in enumerate(results, seq) if type(item) is Refused)
         kept: Sequence[_Slot] = results
-        if not refusals:
-            lines = [item.line for item in results if not item.problems]  # type: ignore[union-attr]
-            if len(lines) == count:  # all clean: keep one exact-size copy of the lines
-                joined = b"\n".join(lines) if count > 1 else memoryview(lines[0]).tobytes()
-                call = CallFacts(call.received_at, call.endpoint, call.request, call.checked_fully, joined)
-                kept = range(count)
+        if not refusals and not any(map(_PROBLEMS, results)):  # all clean: keep the lines only
+            if not archived:  # one exact-size copy (orjson's own buffers are oversized)
+                lines = [item.line for item in results]  # type: ignore[union-attr]
+                archived = b"\n".join(lines) if count > 1 else memoryview(lines[0]).tobytes()
+            call = CallFacts(call.received_at, call.endpoint, call.request, call.checked_fully, archived)
+            kept = range(count)
         self.next_seq = seq + count
         capacity = self.capacity
         if count > capacity:

@@ -132,3 +132,21 @@ def test_an_accepted_message_with_warnings_keeps_them() -> None:
     item.problems = rules.check(item.message)
     store.append_call(1, FULL, [item], refusals=0)
     assert store.window()[0]["problems"] == item.problems != []
+
+
+def test_a_clean_call_is_kept_as_the_archive_bytes_the_writer_wrote() -> None:
+    items = [accepted("A Done"), accepted("B Done", properties={"n": 1})]
+    written = b"".join(item.line + b"\n" for item in items)  # as ArchiveWriter.append_lines returns
+    store = RecentStore(capacity=10)
+    store.append_call(1, FULL, items, refusals=0, archived=written)
+    assert store._calls[1] is not None and store._calls[1].lines is written  # not joined again
+    assert names(store.window()) == ["A Done", "B Done"]
+    assert store.get(2)["message"]["properties"] == {"n": 1}  # type: ignore[index]
+
+
+def test_a_call_with_warnings_keeps_its_items_whatever_was_written() -> None:
+    warned = accepted("A Done")
+    warned.problems = [problem("warning", "event_name_case", "case", "event")]
+    store = RecentStore(capacity=10)
+    store.append_call(1, FULL, [warned, accepted("B Done")], refusals=0, archived=b"ignored\n")
+    assert [e["problems"] for e in store.window()] == [warned.problems, []]

@@ -159,3 +159,17 @@ def test_the_running_collector_follows_a_deleted_archive(tmp_path: Path) -> None
         assert [m["event"] for m in collector.archived()] == ["After"]
     finally:
         collector.stop()
+
+
+async def test_append_lines_returns_exactly_the_bytes_it_appended(tmp_path: Path) -> None:
+    """The collector's recent store keeps what append_lines returns instead of joining the
+    call's lines a second time: it must be the archive's bytes, byte for byte."""
+    writer = ArchiveWriter(tmp_path / "a.ndjson", "never")
+    try:
+        first = writer.append_lines(iter([b'{"n":1}', b'{"n":2}']))
+        nothing = writer.append_lines([])
+        second = writer.append_lines([b'{"n":3}'])
+    finally:
+        await writer.close()
+    assert (first, nothing, second) == (b'{"n":1}\n{"n":2}\n', b"", b'{"n":3}\n')
+    assert (tmp_path / "a.ndjson").read_bytes() == first + second
