@@ -1,23 +1,38 @@
 """The sender's promises that mutation testing found unguarded (`make mutate`): a single
 message's fresh sentAt, what a failed connection reports (to the observer and in the exchange),
-a worker that survives a batch it cannot handle, and network errors kept readable.
+a worker that survives a batch it cannot handle, network errors kept readable, the headers each
+request carries (its own write key, or the user's Authorization), the concurrency limit, no
+cookies carried between requests, the session closed, and what preflight says.
 
-Real parts only: a port on 127.0.0.1 that nothing listens on, real aiohttp exceptions.
+Real parts only: aiohttp endpoints and ports on loopback, real aiohttp exceptions.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import socket
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from typing import Awaitable, Callable
 
 import aiohttp
 import orjson
 import pytest
+from aiohttp import web
+from multidict import CIMultiDictProxy
 
+from debugger import __version__
 from debugger.delivery.exchange import Exchange
-from debugger.delivery.sender import BatchResult, DeliveryOptions, Outgoing, Sender, body_of, describe_network_error
+from debugger.delivery.sender import (
+    BatchResult,
+    DeliveryOptions,
+    Outgoing,
+    Sender,
+    body_of,
+    describe_network_error,
+    preflight,
+)
 
 PATIENCE = 10.0  # seconds an attempt on loopback may take on a loaded machine
 
@@ -113,3 +128,115 @@ def test_a_worker_reports_a_batch_it_cannot_handle_and_goes_on() -> None:
 )
 def test_network_errors_read_as_one_plain_line(error: BaseException, text: str) -> None:
     assert describe_network_error(error) == text
+
+
+async def _serve(handler: Callable[[web.Request], Awaitable[web.StreamResponse]], host: str = "127.0.0.1") -> tuple[web.AppRunner, str]:
+    app = web.Application()
+    app.router.add_post("/v1/batch", handler)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    return runner, f"http://{host}:{runner.addresses[0][1]}/v1/batch"
+
+
+def _basic(key: str) -> str:
+    return "Basic " + base64.b64encode(f"{key}:".encode()).decode()
+
+
+def _headers_seen(options: DeliveryOptions, keys: list[str | None]) -> list[CIMultiDictProxy[str]]:
+    """The request headers the destination received, one batch per key, in order."""
+    seen: list[CIMultiDictProxy[str]] = []
+
+    async def handler(request: web.Request) -> web.Response:
+        seen.append(request.headers)
+        return web.json_response({"success": True})
+
+    async def main() -> None:
+        runner, url = await _serve(handler)
+        try:
+            async with Sender(options, Observed(), asyncio.Event()) as sender:
+                for key in keys:
+                    assert (await sender.deliver(Parcel(key, url, [b"{}"]))).delivered
+        finally:
+            await runner.cleanup()
+
+    asyncio.run(main())
+    return seen
+
+
+def test_each_batch_is_json_from_segdebug_with_its_own_write_key() -> None:
+    seen = _headers_seen(DeliveryOptions(), [None, "wk_a", "wk_b", "wk_a"])
+    for headers in seen:
+        assert headers["Content-Type"].lower() == "application/json"
+        assert headers["User-Agent"] == f"segdebug-replay/{__version__}"
+    assert [headers.getall("Authorization", []) for headers in seen] == [
+        [], [_basic("wk_a")], [_basic("wk_b")], [_basic("wk_a")]]  # no key: no credentials
+
+
+def test_an_authorization_header_option_replaces_the_write_key() -> None:
+    seen = _headers_seen(DeliveryOptions(headers=(("authorization", "Bearer t"),)), ["wk_a"])
+    assert seen[0].getall("Authorization") == ["Bearer t"]
+    seen = _headers_seen(DeliveryOptions(headers=(("X-Team", "core"),)), ["wk_a"])
+    assert seen[0].getall("Authorization") == [_basic("wk_a")] and seen[0]["X-Team"] == "core"
+
+
+def test_no_more_requests_in_flight_than_the_concurrency() -> None:
+    """Six deliveries at once with concurrency 2: the destination never sees a third request
+    while two are open (each is held a moment so that others would overlap it)."""
+    in_flight = [0]
+    peak = [0]
+
+    async def handler(request: web.Request) -> web.Response:
+        in_flight[0] += 1
+        peak[0] = max(peak[0], in_flight[0])
+        await asyncio.sleep(0.05)
+        in_flight[0] -= 1
+        return web.json_response({"success": True})
+
+    async def main() -> None:
+        runner, url = await _serve(handler)
+        try:
+            async with Sender(DeliveryOptions(concurrency=2), Observed(), asyncio.Event()) as sender:
+                results = await asyncio.gather(*(sender.deliver(Parcel("wk", url, [b"{}"])) for _ in range(6)))
+            assert all(result.delivered for result in results)
+            assert sender.session is not None and sender.session.closed
+        finally:
+            await runner.cleanup()
+
+    asyncio.run(main())
+    assert peak[0] == 2
+
+
+def test_cookies_a_destination_sets_are_never_sent_back() -> None:
+    cookies: list[str | None] = []
+
+    async def handler(request: web.Request) -> web.Response:
+        cookies.append(request.headers.get("Cookie"))
+        response = web.json_response({"success": True})
+        response.set_cookie("session", "abc")
+        return response
+
+    async def main() -> None:
+        runner, url = await _serve(handler, host="localhost")
+        try:
+            async with Sender(DeliveryOptions(), Observed(), asyncio.Event()) as sender:
+                for _ in range(2):
+                    await sender.deliver(Parcel("wk", url, [b"{}"]))
+        finally:
+            await runner.cleanup()
+
+    asyncio.run(main())
+    assert cookies == [None, None]
+
+
+def test_preflight_names_host_port_and_the_os_reason() -> None:
+    port = _closed_port()
+    reason = asyncio.run(preflight(f"http://127.0.0.1:{port}/v1/batch", 5.0))
+    assert reason == f"127.0.0.1:{port}: connection refused"
+
+
+@pytest.mark.parametrize(("scheme", "port"), [("http", 80), ("https", 443)])
+def test_preflight_uses_the_scheme_s_default_port(scheme: str, port: int) -> None:
+    reason = asyncio.run(preflight(f"{scheme}://127.0.0.1/v1/batch", 5.0))
+    assert reason is None or reason.startswith(f"127.0.0.1:{port}: ")  # None: something listens
