@@ -77,8 +77,10 @@ class Timing:
         self.wall = min(self.wall, time.perf_counter() - start_wall)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def compare(name: str, work: Callable[[Path], int], doc: str | None) -> None:
+    """Time `work` against the parse loop over one archive, alternating, and print the ratio
+    (goal >= 0.3): the harness bench/validate.py and bench/schema.py share."""
+    parser = argparse.ArgumentParser(description=(doc or "").splitlines()[0])
     parser.add_argument("--events", type=int, default=1_000_000, help="archive size (default 1,000,000)")
     parser.add_argument("--repeat", type=int, default=2, help="runs of each, alternated; the best is kept")
     args = parser.parse_args()
@@ -88,16 +90,21 @@ def main() -> None:
         size = path.stat().st_size / 1e6
         print(f"archive: {args.events:,} events, {size:,.0f} MB (built from samples/)")
         parse_lines(path)  # warm the page cache so neither side pays for the first read
-        base, lint = Timing(), Timing()
+        base, measured = Timing(), Timing()
         for _ in range(args.repeat):  # alternate, so both see the same machine load
             base.run(parse_loop, path)
-            lint.run(validate, path)
-    assert base.count == lint.count, (base.count, lint.count)
+            measured.run(work, path)
+    assert base.count == measured.count, (base.count, measured.count)
+    label = f"segdebug {name}:"
     print("                             CPU s  events/s (CPU)    wall s")
     print(f"baseline orjson parse loop: {base.cpu:7.2f}  {base.count / base.cpu:14,.0f}  {base.wall:8.2f}")
-    print(f"segdebug validate:          {lint.cpu:7.2f}  {lint.count / lint.cpu:14,.0f}  {lint.wall:8.2f}")
-    print(f"ratio (baseline / validate), CPU time: {base.cpu / lint.cpu:.2f}  (goal >= 0.3); "
-          f"wall time: {base.wall / lint.wall:.2f}")
+    print(f"{label:<27} {measured.cpu:7.2f}  {measured.count / measured.cpu:14,.0f}  {measured.wall:8.2f}")
+    print(f"ratio (baseline / {name}), CPU time: {base.cpu / measured.cpu:.2f}  (goal >= 0.3); "
+          f"wall time: {base.wall / measured.wall:.2f}")
+
+
+def main() -> None:
+    compare("validate", validate, __doc__)
 
 
 def parse_lines(path: Path) -> None:
