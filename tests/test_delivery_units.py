@@ -10,6 +10,7 @@ from debugger.delivery.outbox import Outbox
 from debugger.delivery.backoff import backoff_delay, is_retryable, server_wait
 from debugger.delivery.exchange import BODY_LIMIT, Exchange, clip, hide_key, masked_headers
 from debugger.delivery.failures import FailedFile
+from debugger.delivery.destinations import parse_destination
 from debugger.delivery.integrations import excluded
 from debugger.delivery.latency import LatencyHistogram
 from debugger.delivery.summary import MAX_ERROR_GROUPS, OTHER_REASON, DestinationSummary, ErrorTable, Example
@@ -159,3 +160,18 @@ def test_outbox_hands_out_complete_lines_with_their_ends(tmp_path: Path) -> None
     block = outbox.read()
     assert block is not None and (block.lines, block.ends, block.end) == ([b'{"c":3}'], [26], 27)
     outbox.close()
+
+
+def test_segment_itself_is_kept_from_a_message_only_by_segment_io_false() -> None:
+    """Forwarding to Segment's tracking API hands the object on for Segment to apply: `All:
+    false` is for Segment's destinations, so only `"Segment.io": false` keeps a message back."""
+    segment = parse_destination("segment=https://api.segment.io")
+    eu = parse_destination("https://events.eu1.segmentapis.com")
+    hook = parse_destination("hook=http://127.0.0.1:9/v1/batch")
+    assert segment.integration == eu.integration == "Segment.io"
+    assert hook.integration == "hook"
+    only_mixpanel = {"integrations": {"All": False, "Mixpanel": True}}
+    assert not excluded(only_mixpanel, segment.integration)
+    assert excluded(only_mixpanel, hook.integration)
+    assert excluded({"integrations": {"Segment.io": False}}, segment.integration)
+    assert not excluded({"integrations": {"segment": False}}, segment.integration)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from debugger.delivery.integrations import SEGMENT
 from debugger.delivery.target import resolve
 from debugger.paths import FAILED_SUFFIX
 
@@ -20,10 +21,21 @@ NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 POSITION_SUFFIX = ".forward-position"  # no archive suffix: a directory read skips it
 
 
+# Segment's tracking API hosts (US and EU): forwarding there hands the message to Segment itself
+SEGMENT_HOSTS = ("api.segment.io", "events.eu1.segmentapis.com")
+
+
 @dataclass(frozen=True, slots=True)
 class Destination:
     name: str
     url: str  # the endpoint posted to
+
+    @property
+    def integration(self) -> str:
+        """The name this destination answers to in a message's `integrations` object: its own,
+        or `Segment.io` when it is Segment's tracking API (see debugger/delivery/integrations)."""
+        host = (urlsplit(self.url).hostname or "").lower()
+        return SEGMENT if host in SEGMENT_HOSTS else self.name
 
 
 def parse_destination(text: str) -> Destination:

@@ -165,7 +165,7 @@ class Forwarder:
         if not lines:
             self._skip(block.end)
             return
-        edited = edit_block(lines, block.data, self.destination.name, self.options.write_key)
+        edited = edit_block(lines, block.data, self.destination.integration, self.options.write_key)
         for index in edited.broken:
             raw = lines[index]
             self.failed.raw(raw, "not a JSON object", destination=self.destination.name)
