@@ -72,3 +72,20 @@ def test_queries_are_equal_when_they_mean_the_same() -> None:
 
 def test_the_empty_query_matches_everything_in_the_reference_too() -> None:
     assert evaluate(parse("").tree, {"message": {"type": "track"}})
+
+
+@pytest.mark.parametrize(
+    ("text", "error"),
+    [
+        ("- type:track", "column 2: expected a term right after '-'"),
+        ("a -", "column 4: expected a term right after '-'"),
+        ("a OR AND b", "column 5: expected a term after 'OR'"),  # the first thing wrong, not the second
+    ],
+)
+def test_a_missing_term_is_reported_where_it_is_missing(text: str, error: str) -> None:
+    assert str(_error(text)) == error
+
+
+def test_false_matches_a_false_value() -> None:
+    assert _match("properties.flag:false", {"properties": {"flag": False}})
+    assert not _match("properties.flag:true", {"properties": {"flag": False}})
