@@ -14,6 +14,7 @@ from aiohttp.typedefs import Handler
 
 from debugger.delivery.exchange import Exchange
 from debugger.delivery.sender import DeliveryOptions, Outgoing, Sender
+from tests import support
 
 
 @dataclass
@@ -41,13 +42,8 @@ class Observed:
 
 
 async def serve(handler: Handler) -> tuple[web.AppRunner, str]:
-    app = web.Application()
-    app.router.add_post("/v1/batch", handler)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    return runner, f"http://127.0.0.1:{runner.addresses[0][1]}/v1/batch"
+    runner, url = await support.serve(handler, "/v1/batch")
+    return runner, url + "/v1/batch"
 
 
 def items(count: int, bad: set[int]) -> list[bytes]:

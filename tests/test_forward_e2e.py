@@ -9,65 +9,17 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 from collections import Counter
 from pathlib import Path
-from typing import Any, Awaitable, Callable
+from typing import Any
 
 import orjson
 from aiohttp import web
 
 from debugger.delivery.forwarder import BATCH_EVENTS, ForwardOptions
-from tests.support import Collector, http, post_json, start_collector
-
-Answer = Callable[["Endpoint", int, list[dict[str, Any]]], Awaitable[web.StreamResponse | None]]
-
-
-async def ok(endpoint: "Endpoint", number: int, batch: list[dict[str, Any]]) -> web.StreamResponse:
-    return web.json_response({"success": True})
-
-
-class Endpoint:
-    """A real HTTP endpoint in a background thread; counts what it acknowledged (200)."""
-
-    def __init__(self, answer: Answer = ok) -> None:
-        self.answer = answer
-        self.requests = 0
-        self.acknowledged: Counter[str] = Counter()  # messageId -> times
-        self.refused: Counter[str] = Counter()
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-
-    def __enter__(self) -> "Endpoint":
-        self.thread.start()
-        self.url = asyncio.run_coroutine_threadsafe(self._start(), self.loop).result(10)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        asyncio.run_coroutine_threadsafe(self.runner.cleanup(), self.loop).result(10)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(10)
-
-    async def _start(self) -> str:
-        app = web.Application(client_max_size=4 * 1024 * 1024)
-        app.router.add_post("/{path:.*}", self._handle)
-        self.runner = web.AppRunner(app, access_log=None)
-        await self.runner.setup()
-        await web.TCPSite(self.runner, "127.0.0.1", 0).start()
-        return f"http://127.0.0.1:{self.runner.addresses[0][1]}"
-
-    async def _handle(self, request: web.Request) -> web.StreamResponse:
-        self.requests += 1
-        batch = orjson.loads(await request.read())["batch"]
-        answer = await self.answer(self, self.requests, batch)
-        if answer is None:  # drop the connection without answering
-            assert request.transport is not None
-            request.transport.abort()
-            return web.Response()
-        ids = Counter(m["messageId"] for m in batch)
-        (self.acknowledged if answer.status == 200 else self.refused).update(ids)
-        return answer
+from tests.support import BatchEndpoint as Endpoint
+from tests.support import Collector, post_json, settled, start_collector
 
 
 async def flaky(endpoint: Endpoint, number: int, batch: list[dict[str, Any]]) -> web.StreamResponse | None:
@@ -105,26 +57,6 @@ def send(collector: Collector, messages: list[dict[str, Any]], per_call: int = 5
         assert reply.status == 200, reply.body
         acknowledged += [m["messageId"] for m in chunk]
     return acknowledged
-
-
-def summary(collector: Collector) -> dict[str, dict[str, Any]]:
-    reply = http("GET", collector.url + "/segdebug/delivery")
-    assert reply.status == 200, reply.body
-    return {d["name"]: d for d in reply.json()["destinations"]}
-
-
-def settled(collector: Collector, expected: dict[str, int], timeout: float = 60.0) -> dict[str, dict[str, Any]]:
-    """Wait until each named destination has ended `expected[name]` messages (delivered, not
-    delivered or filtered) with none in flight."""
-    deadline = time.monotonic() + timeout
-    while True:
-        figures = summary(collector)
-        if all(figures[name]["delivered"] + figures[name]["not_delivered"] + figures[name]["filtered"]
-               == count and figures[name]["in_flight"] == 0 for name, count in expected.items()):
-            return figures
-        assert time.monotonic() < deadline, {n: {k: figures[n][k] for k in ("delivered", "not_delivered",
-                                                 "filtered", "in_flight")} for n in expected}
-        time.sleep(0.1)
 
 
 def failed_ids(path: Path) -> Counter[str]:

@@ -21,8 +21,8 @@ from debugger.tui.delivery_log import DeliveryLog
 from debugger.tui.rows import MARK_ACCEPTED, MARK_UNDELIVERED
 from debugger.tui.screens.delivery import DeliveryScreen, ExampleScreen
 from debugger.tui.sources import SocketSource
-from tests.support import post_json, start_collector
-from tests.test_forward_e2e import Endpoint, settled
+from tests.support import BatchEndpoint as Endpoint
+from tests.support import post_json, settled, start_collector
 
 HOSTILE = "not allowed here [bold]x[/] \x1b[31m"
 

@@ -11,7 +11,6 @@ import random
 import signal
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 from typing import Awaitable, Callable, Iterator
@@ -22,6 +21,7 @@ from aiohttp import web
 
 from debugger.cli import main
 from debugger.message import parse_time
+from tests import support
 from tests.support import Collector
 
 Respond = Callable[["Endpoint", int], Awaitable[web.StreamResponse | None]]
@@ -31,37 +31,17 @@ async def ok(endpoint: "Endpoint", number: int) -> web.Response:
     return web.json_response({"success": True})
 
 
-class Endpoint:
+class Endpoint(support.Endpoint):
     """A real HTTP endpoint in a background thread; records what it acknowledged (200)."""
 
     def __init__(self, respond: Respond = ok) -> None:
+        super().__init__()
         self.respond = respond
         self.requests = 0
         self.acknowledged: list[str] = []  # messageIds, in order
         self.arrivals: list[tuple[float, int]] = []  # (monotonic time, events) per 200
         self.bodies: list[tuple[dict, str]] = []  # (body, Authorization) per 200
         self.paths: list[str] = []  # request path per 200
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-
-    def __enter__(self) -> "Endpoint":
-        self.thread.start()
-        self.url = asyncio.run_coroutine_threadsafe(self._start(), self.loop).result(10)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        asyncio.run_coroutine_threadsafe(self.runner.cleanup(), self.loop).result(10)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(10)
-
-    async def _start(self) -> str:
-        app = web.Application(client_max_size=4 * 1024 * 1024)
-        app.router.add_post("/{path:.*}", self._handle)
-        self.runner = web.AppRunner(app, access_log=None)
-        await self.runner.setup()
-        site = web.TCPSite(self.runner, "127.0.0.1", 0)
-        await site.start()
-        return f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"  # type: ignore[union-attr]
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         self.requests += 1
@@ -70,12 +50,10 @@ class Endpoint:
         except orjson.JSONDecodeError:
             return web.json_response({"message": "invalid JSON"}, status=400)
         answer = await self.respond(self, self.requests)
-        if answer is None:  # drop the connection without answering
-            assert request.transport is not None
-            request.transport.abort()
-            return web.Response()
+        if answer is None:
+            return support.hang_up(request)
         if answer.status == 200:
-            messages = body["batch"] if "batch" in body else [body]
+            messages = support.messages_of(body)
             self.acknowledged.extend(m["messageId"] for m in messages)
             self.arrivals.append((time.monotonic(), len(messages)))
             self.bodies.append((body, request.headers.get("Authorization", "")))

@@ -15,7 +15,6 @@ import asyncio
 import signal
 import subprocess
 import sys
-import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -26,6 +25,8 @@ from typing import Any, Callable
 import orjson
 import pytest
 from aiohttp import web
+
+from tests import support
 
 PATIENCE = 20.0  # seconds an awaited effect may take on a loaded machine before a test fails
 START = datetime(2024, 5, 1, 10, 0, tzinfo=timezone.utc)
@@ -62,48 +63,32 @@ def healthy(endpoint: "Endpoint", seen: Seen) -> Answer:
     return Answer()
 
 
-class Endpoint:
+class Endpoint(support.Endpoint):
     """A real HTTP endpoint in a background thread that records every request.
 
     `respond` decides each answer and may be swapped between runs (the URL, which a
     checkpoint remembers, stays the same); `delay` slows every answer a little."""
 
+    shutdown_timeout = 1.0
+
     def __init__(self, respond: Respond = healthy, delay: float = 0.0) -> None:
+        super().__init__()
         self.respond = respond
         self.delay = delay
         self.seen: list[Seen] = []
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-
-    def __enter__(self) -> "Endpoint":
-        self.thread.start()
-        self.url = asyncio.run_coroutine_threadsafe(self._start(), self.loop).result(10)
-        return self
+        self.released = asyncio.Event()
 
     def __exit__(self, *exc: object) -> None:
         self.release()
-        asyncio.run_coroutine_threadsafe(self.runner.cleanup(), self.loop).result(30)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(10)
+        super().__exit__(*exc)
 
     def release(self) -> None:
         """Answer the held requests now."""
         self.loop.call_soon_threadsafe(self.released.set)
 
-    async def _start(self) -> str:
-        self.released = asyncio.Event()
-        app = web.Application(client_max_size=4 * 1024 * 1024)
-        app.router.add_post("/{path:.*}", self._handle)
-        self.runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
-        await self.runner.setup()
-        site = web.TCPSite(self.runner, "127.0.0.1", 0)
-        await site.start()
-        return f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"  # type: ignore[union-attr]
-
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         at, wall = time.monotonic(), time.time()
-        body = orjson.loads(await request.read())
-        messages = body["batch"] if "batch" in body else [body]
+        messages = support.messages_of(orjson.loads(await request.read()))
         seen = Seen(at, wall, request.path, dict(request.headers), messages)
         self.seen.append(seen)
         answer = self.respond(self, seen)
