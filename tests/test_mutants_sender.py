@@ -240,3 +240,49 @@ def test_preflight_names_host_port_and_the_os_reason() -> None:
 def test_preflight_uses_the_scheme_s_default_port(scheme: str, port: int) -> None:
     reason = asyncio.run(preflight(f"{scheme}://127.0.0.1/v1/batch", 5.0))
     assert reason is None or reason.startswith(f"127.0.0.1:{port}: ")  # None: something listens
+
+
+@dataclass
+class Finals:
+    finals: list[bool] = field(default_factory=list)
+
+    def request(self, seconds: float, status: int | None, error: str | None) -> None:
+        pass
+
+    def failed_attempt(self, batch: Outgoing, exchange: Exchange, final: bool) -> None:
+        self.finals.append(final)
+
+
+def test_what_a_batch_result_says_delivered_refused_and_interrupted() -> None:
+    """Delivered: its status, one attempt, the exchange. Refused (400) by a plain deliver: a
+    final attempt (only deliver_narrowed halves). Interrupted while waiting to retry: not
+    delivered, marked interrupted (left for --resume), with the attempts made."""
+    finals = Finals()
+
+    async def handler(request: web.Request) -> web.Response:
+        kind = orjson.loads(await request.read())["batch"][0]["kind"]
+        status = {"ok": 200, "bad": 400, "down": 500}[kind]
+        return web.json_response({"message": kind}, status=status)
+
+    async def main() -> list[BatchResult]:
+        runner, url = await _serve(handler)
+        stopping = asyncio.Event()
+        try:
+            async with Sender(DeliveryOptions(backoff_base=60.0, backoff_cap=60.0), finals, stopping) as sender:
+                ok = await sender.deliver(Parcel("wk", url, [b'{"kind":"ok"}']))
+                bad = await sender.deliver(Parcel("wk", url, [b'{"kind":"bad"}', b'{"kind":"bad"}']))
+                waiting = asyncio.create_task(sender.deliver(Parcel("wk", url, [b'{"kind":"down"}'])))
+                while not finals.finals[1:]:  # the 500 was answered; the sender now waits 30-60 s
+                    await asyncio.sleep(0.01)
+                stopping.set()
+                return [ok, bad, await waiting]
+        finally:
+            await runner.cleanup()
+
+    ok, bad, interrupted = asyncio.run(main())
+    assert (ok.delivered, ok.status, ok.attempts, ok.interrupted) == (True, 200, 1, False)
+    assert ok.exchange is not None and ok.exchange.status == 200
+    assert (bad.delivered, bad.status, bad.attempts, bad.refused) == (False, 400, 1, True)
+    assert finals.finals == [True, False]  # the refusal final; the 500 to be retried
+    assert (interrupted.delivered, interrupted.interrupted, interrupted.attempts) == (False, True, 1)
+    assert not interrupted.refused
