@@ -250,8 +250,8 @@ async def test_a_reconnect_does_not_list_history_twice(tmp_path: Path) -> None:
         async with app.run_test(size=SIZE) as pilot:
             await wait_rows(pilot, app, 2)
             source = app.source
-            assert isinstance(source, SocketSource) and source._writer is not None
-            source._writer.close()  # the connection drops; the collector still has both events
+            assert isinstance(source, SocketSource) and source._connection is not None
+            source._connection.close()  # the connection drops; the collector still has both events
             await wait_for(pilot, lambda: "disconnected" in header(app) or app.model.arrived > 2)
             await wait_for(pilot, lambda: app.model.connection == "connected")
             await post(collector.url, "/v1/batch", batch(track(3)))

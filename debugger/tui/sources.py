@@ -20,6 +20,7 @@ from debugger import protocol
 from debugger.archive import GZIP_MAGIC, event_of_line, open_archive
 from debugger.checks import Checker, make_checker
 from debugger.query import MATCH_ALL, Query, QueryError, parse
+from debugger.socket_client import Connection, SubscriptionRefused, connect
 
 TAIL_EVENTS = 500
 HISTORY = 500  # recent events a viewer asks the collector for when it connects
@@ -53,11 +54,7 @@ class LineSource(Protocol):
 class SocketSource:
     """A collector's Unix socket, reconnecting forever. It asks for the collector's recent
     events first (`history`), and while a search is active sends it as the subscription's
-    `priority` on the open connection: the unfiltered stream keeps arriving underneath.
-
-    Not debugger.socket_client.subscribe: that yields lines but keeps no way to write a later
-    subscribe line on the same connection, and reconnecting for each search would repeat the
-    history."""
+    `priority` on the open connection: the unfiltered stream keeps arriving underneath."""
 
     def __init__(self, path: Path, max_rate: float | None = None, history: int = HISTORY) -> None:
         self.path = path
@@ -65,17 +62,15 @@ class SocketSource:
         self.history = history
         self.priority: str | None = None
         self._query: str | None = None
-        self._writer: asyncio.StreamWriter | None = None
+        self._connection: Connection | None = None
 
     async def lines(self, query: str | None) -> AsyncIterator[Received]:
-        from debugger.socket_client import SubscriptionRefused
-
         failures = 0
         self._query = query or None
         local = MATCH_ALL  # the filter, applied here if the collector could not
         while True:
             try:
-                async for line in self._connection():
+                async for line in self._subscribed():
                     failures = 0
                     if line["kind"] != protocol.EVENT or local.matches(line):
                         yield line
@@ -97,37 +92,19 @@ class SocketSource:
         """Search for `query` (None: no search): said at once on the open connection, and on
         every reconnection."""
         self.priority = query or None
-        writer = self._writer
-        if writer is not None and not writer.is_closing():
-            writer.write(protocol.subscribe(self._query, self.max_rate, priority=self.priority))
+        if self._connection is not None:
+            self._connection.subscribe(self._query, self.max_rate, priority=self.priority)
 
-    async def _connection(self) -> AsyncIterator[protocol.Line]:
-        from debugger.socket_client import (
-            LINE_LIMIT, CollectorGone, CollectorUnavailable, SubscriptionRefused,
-        )
-
-        try:
-            reader, writer = await asyncio.open_unix_connection(str(self.path), limit=LINE_LIMIT)
-        except OSError as error:
-            raise CollectorUnavailable(f"cannot connect to {self.path}: {error.strerror or error}") from error
-        self._writer = writer
-        try:
-            writer.write(protocol.subscribe(self._query, self.max_rate, priority=self.priority,
-                                            history=self.history))
-            while True:
-                try:
-                    data = await reader.readline()
-                except (ConnectionError, ValueError) as error:
-                    raise CollectorGone(f"connection lost: {error}") from error
-                if not data.endswith(b"\n"):
-                    raise CollectorGone("connection closed")
-                line = protocol.decode(data)
-                if line["kind"] == protocol.ERROR:
-                    raise SubscriptionRefused(line)
-                yield line
-        finally:
-            self._writer = None
-            writer.close()
+    async def _subscribed(self) -> AsyncIterator[protocol.Line]:
+        """One connection's lines; while it is open, `prioritise` says new searches on it."""
+        async with await connect(self.path) as connection:
+            self._connection = connection
+            try:
+                connection.subscribe(self._query, self.max_rate, priority=self.priority, history=self.history)
+                async for line in connection.lines():
+                    yield line
+            finally:
+                self._connection = None
 
 
 def _local_filter(text: str) -> Query:
