@@ -8,6 +8,7 @@ Used by `segdebug tail`, the live TUI and the tests, so they all speak the proto
 from __future__ import annotations
 
 import asyncio
+import socket
 from pathlib import Path
 from typing import AsyncIterator
 
@@ -31,6 +32,26 @@ class SubscriptionRefused(ConnectionError):
     def __init__(self, line: protocol.ErrorLine) -> None:
         super().__init__(str(line.get("message", "subscription refused")))
         self.line = line
+
+
+def read_hello(path: Path, timeout: float = 5.0) -> protocol.Hello:
+    """The first line of the collector at `path`, its hello, read with a blocking socket: for
+    code that asks once (`segdebug delivery` finding the HTTP URL, `live` probing for a running
+    collector, tests waiting for one to start). Raises OSError when nothing answers there,
+    protocol.ProtocolError when what answers is not a collector."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as client:
+        client.settimeout(timeout)
+        client.connect(str(path))
+        data = b""
+        while b"\n" not in data:
+            chunk = client.recv(65536)
+            if not chunk:
+                raise CollectorGone("the connection closed before the collector's hello")
+            data += chunk
+    line = protocol.decode(data.split(b"\n", 1)[0])
+    if line["kind"] != protocol.HELLO or not isinstance(line.get("http"), str):
+        raise protocol.ProtocolError("the first line is not a collector's hello")
+    return line
 
 
 class Connection:

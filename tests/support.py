@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -25,7 +24,9 @@ import orjson
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
+from debugger import socket_client
 from debugger.paths import rejected_path
+from debugger.protocol import ProtocolError
 
 
 @dataclass
@@ -62,21 +63,12 @@ class Collector:
 
 
 def read_hello(path: Path, timeout: float = 15.0) -> dict:
-    """Connect to a collector socket and return its first line, the hello envelope."""
+    """Wait for a collector socket to answer and return its first line, the hello envelope."""
     deadline = time.monotonic() + timeout
     while True:
         try:
-            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as client:
-                client.settimeout(5)
-                client.connect(str(path))
-                data = b""
-                while b"\n" not in data:
-                    chunk = client.recv(65536)
-                    if not chunk:
-                        break
-                    data += chunk
-                return orjson.loads(data.split(b"\n", 1)[0])
-        except (FileNotFoundError, ConnectionRefusedError, orjson.JSONDecodeError):
+            return dict(socket_client.read_hello(path))
+        except (OSError, ProtocolError):
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.05)

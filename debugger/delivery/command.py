@@ -4,7 +4,6 @@ text per destination (key metrics, the last 10 minutes and hour, the error table
 from __future__ import annotations
 
 import json
-import socket as sockets
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -15,6 +14,8 @@ import typer
 from debugger.delivery.service import ROUTE
 from debugger.errors import CliError
 from debugger.paths import DEFAULT_HOST
+from debugger.protocol import ProtocolError
+from debugger.socket_client import read_hello
 from debugger.text import printable
 
 
@@ -68,18 +69,9 @@ def _collector_url(socket: Path | None, port: int) -> str:
     if socket is None:
         return f"http://{DEFAULT_HOST}:{port}"
     try:
-        with sockets.socket(sockets.AF_UNIX, sockets.SOCK_STREAM) as client:
-            client.settimeout(5)
-            client.connect(str(socket))
-            data = b""
-            while b"\n" not in data:
-                chunk = client.recv(65536)
-                if not chunk:
-                    break
-                data += chunk
-        hello = json.loads(data.split(b"\n", 1)[0])
-    except (OSError, ValueError) as error:
+        hello = read_hello(socket)
+    except ProtocolError:
+        raise CliError(f"{socket} is not a segdebug collector socket", code=1) from None
+    except OSError as error:
         raise CliError(f"cannot read the collector's socket {socket}: {error}", code=1) from None
-    if not isinstance(hello, dict) or not isinstance(hello.get("http"), str):
-        raise CliError(f"{socket} is not a segdebug collector socket", code=1)
-    return str(hello["http"])
+    return hello["http"]

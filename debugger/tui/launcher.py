@@ -4,7 +4,6 @@ background (`segdebug collect`) and stops it on exit, so one command is enough t
 from __future__ import annotations
 
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -14,26 +13,15 @@ from typing import IO
 
 from debugger import protocol
 from debugger.errors import CliError
+from debugger.socket_client import read_hello
 
 
 def probe(path: Path, timeout: float = 2.0) -> protocol.Hello | None:
     """The hello line of the collector on `path`, or None when nothing answers there."""
     try:
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as client:
-            client.settimeout(timeout)
-            client.connect(str(path))
-            data = b""
-            while b"\n" not in data:
-                chunk = client.recv(65536)
-                if not chunk:
-                    return None
-                data += chunk
-        line = protocol.decode(data.split(b"\n", 1)[0])
+        return read_hello(path, timeout)
     except (OSError, protocol.ProtocolError):
         return None
-    if line["kind"] != protocol.HELLO:
-        return None
-    return line
 
 
 class EmbeddedCollector:
