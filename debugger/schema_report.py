@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import datetime, timezone
+from datetime import timezone
 from typing import Any, Mapping
 
 import orjson
@@ -18,6 +18,7 @@ from debugger.schema import (
     MAX_EVENTS, MAX_PROPERTIES, MAX_TRAITS, NAMING, NEAR_DUPLICATE, SOMETIMES_MISSING, TRAIT_KINDS,
     TYPE_DRIFT, EventView, Folded, PropertyView, Schema,
 )
+from debugger.message import parse_time
 from debugger.schema_diff import Changes
 from debugger.schema_plan import Coverage
 from debugger.text import printable
@@ -35,12 +36,9 @@ def utc(seen: str | None) -> str:
     """A seen time as `YYYY-MM-DD HH:MM:SS` UTC (as received when it is not ISO 8601)."""
     if not seen:
         return ""
-    try:
-        moment = datetime.fromisoformat(seen)
-    except ValueError:
+    moment = parse_time(seen)
+    if moment is None:
         return seen
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
     return moment.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
 
 
