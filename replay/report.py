@@ -97,7 +97,7 @@ class Summary:
                 ("p99", lat.percentile(0.99)), ("max", lat.maximum))},
             "statuses": dict(sorted(s.statuses.items())),
             "not_delivered": s.failed + s.too_big + s.bad_lines,
-            "p95_ms": round(lat.percentile(0.95) * 1000, 3) if lat.count else None,
+            "p95_ms": lat.milliseconds(0.95, 3),
             "errors": s.table.rows() + [{"status": None, "reason": text, "count": count}
                                         for text, count in s.errors.most_common()],
             "failed_file": self.failed_file, "interrupted": self.interrupted,

@@ -37,3 +37,8 @@ class LatencyHistogram:
             if seen >= rank:
                 return min(math.exp((bucket + 0.5) / _BUCKETS_PER_E) / 1e6, self.maximum)
         return self.maximum
+
+    def milliseconds(self, fraction: float, digits: int = 1) -> float | None:
+        """A percentile in milliseconds, rounded, as summaries and reports show it; None when
+        nothing was measured (no latency is not a latency of 0)."""
+        return round(self.percentile(fraction) * 1000, digits) if self.count else None

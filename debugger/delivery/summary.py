@@ -115,7 +115,7 @@ class Tally:
     def figures(self) -> dict[str, Any]:
         return {"delivered": self.delivered, "not_delivered": self.not_delivered,
                 "filtered": self.filtered, "retries": self.retries,
-                "p95_ms": _ms(self.latency.percentile(0.95)) if self.latency.count else None}
+                "p95_ms": self.latency.milliseconds(0.95)}
 
 
 class DestinationSummary:
@@ -171,7 +171,7 @@ class DestinationSummary:
                     window.merge(tally)
             windows[label] = {**window.figures(), "errors": self.errors.rows(window.errors)}
         trend = [{"minute": _iso(minute * 60), "delivered": t.delivered, "not_delivered": t.not_delivered,
-                  "p95_ms": _ms(t.latency.percentile(0.95)) if t.latency.count else None}
+                  "p95_ms": t.latency.milliseconds(0.95)}
                  for minute, t in self.minutes if minute > current - MINUTES_KEPT]
         paused = self.paused_until is not None and self.paused_until > now
         return {"name": self.name, "url": self.url, **self.session.figures(),
@@ -187,10 +187,6 @@ class DestinationSummary:
         while self.minutes and self.minutes[0][0] <= minute - MINUTES_KEPT:
             self.minutes.popleft()
         return tally
-
-
-def _ms(seconds: float) -> float:
-    return round(seconds * 1000, 1)
 
 
 def _iso(epoch: float) -> str:
