@@ -88,8 +88,13 @@ def collect(
         "--forward-write-key", help="Forward with this write key instead of each message's own.")] = None,
 ) -> None:
     """Run the collector: Segment's HTTP tracking API on HOST:PORT, archived to NDJSON."""
+    from debugger.delivery.destinations import parse_forwarding
     from debugger.serve import run_collect
 
+    try:
+        parse_forwarding(forward or [], forward_write_key)  # as live: one line, exit 2
+    except ValueError as error:
+        raise CliError(str(error)) from None
     run_collect(
         host=host, port=port, archive=archive, socket=socket,
         write_keys=write_key or [], fsync=fsync.value, plan=plan, recent=recent, strict=strict,

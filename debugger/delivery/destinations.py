@@ -63,6 +63,14 @@ def parse_destinations(texts: list[str]) -> list[Destination]:
     return destinations
 
 
+def parse_forwarding(texts: list[str], write_key: str | None) -> list[Destination]:
+    """`--forward` and `--forward-write-key` as `collect` and `live` both check them before
+    anything starts: a write key with nowhere to forward is a mistake, never silently ignored."""
+    if write_key is not None and not texts:
+        raise ValueError("--forward-write-key needs --forward")
+    return parse_destinations(texts)
+
+
 def archive_base(archive: Path) -> Path:
     """`dir/X` for `dir/X.ndjson`: side files are named after their archive."""
     name = archive.name

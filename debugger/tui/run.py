@@ -25,15 +25,13 @@ def run_live(
     when one already runs."""
     parse_option(query)  # a bad filter: one clear line before anything starts
     forward = forward or []
-    if forward:
-        from debugger.delivery.destinations import parse_destinations
+    if forward or forward_write_key is not None:
+        from debugger.delivery.destinations import parse_forwarding
 
         try:
-            parse_destinations(forward)  # a bad --forward: one clear line before anything starts
+            parse_forwarding(forward, forward_write_key)  # one clear line before anything starts
         except ValueError as error:
             raise CliError(str(error)) from None
-    if forward_write_key is not None and not forward:
-        raise CliError("--forward-write-key needs --forward")
     if file is not None and demo:
         raise CliError("--demo sends to a collector; it cannot be used with --file")
     embedded_only = [name for name, given in (

@@ -1,0 +1,37 @@
+"""`--forward-write-key` without `--forward`: `collect` refuses it as `live` does, in one line
+with exit code 2, before anything starts (it used to be accepted and silently ignored)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from debugger.delivery.destinations import parse_forwarding
+
+
+def segdebug(*args: str) -> subprocess.CompletedProcess[str]:
+    # A timeout only stops a collector that wrongly started (the old behaviour): a pass is immediate.
+    return subprocess.run([sys.executable, "-m", "debugger.cli", *args], capture_output=True,
+                          text=True, timeout=30, stdin=subprocess.DEVNULL)
+
+
+@pytest.mark.parametrize("command", ["collect", "live"])
+def test_a_write_key_with_nowhere_to_forward_is_one_line_exit_2(tmp_path: Path, command: str) -> None:
+    try:
+        result = segdebug(command, "--port", "0", "--socket", str(tmp_path / "c.sock"),
+                          "--archive", str(tmp_path / "a.ndjson"), "--forward-write-key", "wk_1")
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"{command} started with --forward-write-key and no --forward")
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.splitlines() == ["segdebug: error: --forward-write-key needs --forward"]
+    assert not (tmp_path / "a.ndjson").exists()
+
+
+def test_parse_forwarding() -> None:
+    with pytest.raises(ValueError, match="^--forward-write-key needs --forward$"):
+        parse_forwarding([], "wk_1")
+    assert parse_forwarding([], None) == []
+    assert [d.name for d in parse_forwarding(["a=http://127.0.0.1:1"], "wk_1")] == ["a"]
