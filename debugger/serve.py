@@ -185,6 +185,8 @@ async def _serve(options: CollectOptions) -> None:
         print(f"  socket:  {socket_path}", flush=True)
         if options.allowed:
             print(f"  write keys: {len(options.allowed)} allowed", flush=True)
+        for destination in options.forward:
+            print(f"  forward: {destination.name} -> {destination.url}", flush=True)
         await _until_signal()
     finally:
         await runner.cleanup()

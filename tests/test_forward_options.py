@@ -3,6 +3,7 @@ with exit code 2, before anything starts (it used to be accepted and silently ig
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -35,3 +36,21 @@ def test_parse_forwarding() -> None:
         parse_forwarding([], "wk_1")
     assert parse_forwarding([], None) == []
     assert [d.name for d in parse_forwarding(["a=http://127.0.0.1:1"], "wk_1")] == ["a"]
+
+
+def test_collect_names_its_destinations_at_start(tmp_path: Path) -> None:
+    """Where messages go is said with the archive and socket, so a forward never goes unseen."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "debugger.cli", "collect", "--port", "0", "--socket", str(tmp_path / "c.sock"),
+         "--archive", str(tmp_path / "a.ndjson"), "--forward", "hook=http://127.0.0.1:9/in",
+         "--forward", "http://127.0.0.1:9"],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, stdin=subprocess.DEVNULL,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        assert process.stdout is not None
+        lines = [process.stdout.readline().strip() for _ in range(5)]
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+    assert lines[3:] == ["forward: hook -> http://127.0.0.1:9/in/v1/batch", "forward: 127.0.0.1 -> http://127.0.0.1:9/v1/batch"]
