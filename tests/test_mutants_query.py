@@ -89,3 +89,34 @@ def test_a_missing_term_is_reported_where_it_is_missing(text: str, error: str) -
 def test_false_matches_a_false_value() -> None:
     assert _match("properties.flag:false", {"properties": {"flag": False}})
     assert not _match("properties.flag:true", {"properties": {"flag": False}})
+
+
+@pytest.mark.parametrize(
+    ("text", "error"),
+    [
+        ("type:track\\", "column 12: expected a character after '\\'"),
+        ('a "b', "column 3: unterminated quote: expected a closing '\"'"),
+        ('is:"nope"', "column 4: unknown 'is:' value '\"nope\"': expected one of accepted, refused, valid, invalid, warning"),
+        ('event:"a"X', "column 10: expected a space after the quoted value"),
+        ("()", "column 2: expected a term inside '()'"),
+    ],
+    ids=["trailing-escape", "open-quote", "quoted-is", "glued-after-quote", "empty-group"],
+)
+def test_more_errors_in_the_words_a_user_reads(text: str, error: str) -> None:
+    assert str(_error(text)) == error
+
+
+def test_groups_one_after_another_are_not_nesting() -> None:
+    assert parse(" ".join(["(type:track)"] * 60)).matches({"message": {"type": "track"}})
+
+
+def test_a_wildcard_spans_lines_and_a_contains_pattern_can_fail() -> None:
+    assert _match("event:a*b", {"event": "a\nb"})
+    assert not _match("event:*xyz*", {"event": "Order Completed"})
+    assert _match('event:"*der com*"', {"event": "Order Completed"})
+
+
+def test_bare_words_search_raw_text_and_nothing_else() -> None:
+    assert parse("abc").matches({"message": {}, "raw": b"\xffabc"})  # undecodable bytes: replaced
+    assert not parse("abc").matches({"message": {}, "raw": "xab"})  # not a prefix of the word
+    assert not parse("null").matches({"message": None})  # no message: no text
