@@ -212,12 +212,18 @@ def bench_collector(args: argparse.Namespace, viewer: bool) -> tuple[dict[str, A
     return result, archived
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--requests", type=int, default=3000, help="batches per measurement")
+def load_options(doc: str, requests: int, rounds: int) -> argparse.ArgumentParser:
+    """The load client's options, shared by the benches that drive a collector with it."""
+    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    parser.add_argument("--requests", type=int, default=requests, help="batches per measurement")
     parser.add_argument("--size", type=int, default=100, help="events per batch")
     parser.add_argument("--in-flight", type=int, default=8, help="concurrent requests")
-    parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds; median of each")
+    parser.add_argument("--rounds", type=int, default=rounds, help="interleaved rounds; median of each")
+    return parser
+
+
+def main() -> None:
+    parser = load_options(__doc__, requests=3000, rounds=5)
     parser.add_argument("--fsync", default="interval", choices=["always", "interval", "never"])
     parser.add_argument("--no-viewer", dest="viewer", action="store_false",
                         help="skip the measurement with a live-like viewer subscribed")

@@ -115,11 +115,7 @@ def run(args: argparse.Namespace, forward_to: str | None, null_pid: int | None) 
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--requests", type=int, default=3000, help="batches per measurement")
-    parser.add_argument("--size", type=int, default=100, help="events per batch")
-    parser.add_argument("--in-flight", type=int, default=8, help="concurrent requests")
-    parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds; medians")
+    parser = LOAD.load_options(__doc__, requests=3000, rounds=5)
     parser.add_argument("--fsync", default="interval", choices=["always", "interval", "never"])
     args = parser.parse_args()
 

@@ -101,11 +101,7 @@ async def run(args: argparse.Namespace) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--requests", type=int, default=1000, help="batches per measurement")
-    parser.add_argument("--size", type=int, default=100, help="events per batch")
-    parser.add_argument("--in-flight", type=int, default=8, help="concurrent requests")
-    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds; median of each")
+    parser = load.load_options(__doc__ or "", requests=1000, rounds=3)
     asyncio.run(run(parser.parse_args()))
 
 
