@@ -22,6 +22,7 @@ in the failed file with the destination's reason.
 
 from __future__ import annotations
 
+import ctypes
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -39,9 +40,39 @@ from debugger.delivery.rawjson import AMBIGUOUS, edit_lines, string_value
 INTEGRATIONS = b'"integrations"'
 NO_INTEGRATIONS = b'"integrations":{}'
 ESCAPED = b"\\u00"
+# without its opening quote the name cannot overlap itself, so `bytes.count` counts every
+# occurrence: equal counts mean every one is followed by `:{}` (SDKs' default)
+NAMED, NAMED_EMPTY = b'integrations"', b'integrations":{}'
 
 _cut = cast(Callable[[bytes, slice], bytes], getitem)
 _FIRST, _LAST = slice(0, 1), slice(-1, None)
+
+
+def _block_finder() -> Callable[[bytes, bytes], bool]:
+    """Whether a block holds a needle: the C library's `memmem` where there is one (measured
+    on a 1 MB block of ~800-byte lines: 0.06 us per line for `"integrations"`, against 0.2
+    for `bytes.__contains__`, whose search skips little in JSON text), else `in`. Used once per
+    block: a foreign call costs about a microsecond."""
+    def contains(haystack: bytes, needle: bytes) -> bool:
+        return needle in haystack
+
+    try:
+        memmem = ctypes.CDLL(None).memmem
+    except (OSError, AttributeError, TypeError):
+        return contains
+    memmem.restype = ctypes.c_void_p
+    memmem.argtypes = (ctypes.c_char_p, ctypes.c_size_t, ctypes.c_char_p, ctypes.c_size_t)
+
+    def found(haystack: bytes, needle: bytes) -> bool:
+        return memmem(haystack, len(haystack), needle, len(needle)) is not None
+
+    checks = ((b"a\0b\"integrations\"", INTEGRATIONS), (b'"integration"s', INTEGRATIONS), (b"", b"x"))
+    if [found(haystack, needle) for haystack, needle in checks] != [True, False, False]:
+        return contains
+    return found
+
+
+_holds = _block_finder()
 
 
 @dataclass
@@ -90,13 +121,16 @@ def _to_decide(lines: list[bytes], block: bytes) -> list[int]:
     """Indexes of the lines the bytes cannot settle: a non-empty integrations object may be
     there, an escape may spell one, or the line does not look like an object.
 
-    Measured per ~600-byte line: a full scan of the block costs 0.2-1 us (`bytes.count` of a
-    two-byte needle the most), so the usual block gets one long-needle scan for
-    `"integrations"`, one memchr for a backslash, and its first and last bytes joined."""
+    Measured per ~600-byte line: a full scan of the block costs 0.06-1 us (`bytes.count` of a
+    two-byte needle the most), so the usual block gets one memchr for a backslash, its first
+    and last bytes joined, and one `memmem` for `"integrations"`; a block where SDKs sent
+    their default `"integrations":{}` gets two counts (0.4 us a line) instead of a look at
+    each line (1.1 us)."""
     count = len(lines)
     shaped = (b"".join(map(_cut, lines, repeat(_FIRST))) == b"{" * count
               and b"".join(map(_cut, lines, repeat(_LAST))) == b"}" * count)
-    if shaped and INTEGRATIONS not in block and b"\\" not in block:
+    if shaped and b"\\" not in block and (not _holds(block, INTEGRATIONS)
+                                          or block.count(NAMED) == block.count(NAMED_EMPTY)):
         return []
     return [index for index, raw in enumerate(lines)
             if raw[:1] != b"{" or raw[-1:] != b"}" or ESCAPED in raw
