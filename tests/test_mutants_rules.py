@@ -246,7 +246,8 @@ def test_without_receivedat_the_future_is_measured_from_now() -> None:
 def test_a_value_too_short_to_be_a_date_is_flagged_even_on_a_skewed_clock(short: str) -> None:
     """All naive (so the quick comparison works), the client a day off, one value too short:
     that value is flagged as well as the skew."""
-    values = {"receivedAt": "2026-03-02T09:00", "timestamp": "2026-03-02T09:00", "sentAt": "2026-03-03T09:00"}
+    values = {"receivedAt": "2026-03-02T00:00", "timestamp": "2026-03-02T00:00", "sentAt": "2026-03-03T00:00",
+              "originalTimestamp": "2026-03-02T00:00:00Z"}  # an aware, long one does not hide the short
     values[short] = "20260302" if short != "sentAt" else "20260303"
     codes = [(p["code"], p["path"]) for p in check(track(**values))]
     assert ("bad_timestamp", short) in codes
