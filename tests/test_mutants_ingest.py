@@ -333,3 +333,21 @@ def test_item_spans_of_an_empty_batch_and_no_batch() -> None:
     assert ingest.item_spans(b'{"batch": [ {} ]}') == [(12, 14)]
     assert ingest.item_spans(b'{"other": [1]}') is None
     assert ingest.item_spans(b'[{"batch": [1]}]') is None
+
+
+def test_an_items_own_fields_beat_the_batch_fast_path() -> None:
+    """Items with their own sentAt, writeKey, receivedAt or originalTimestamp, in a batch that
+    otherwise takes the fast path: their own sentAt and key count, receivedAt is the server's,
+    the client's originalTimestamp is kept."""
+    stamp = "2024-05-01T11:59:40.000Z"
+    outcome = run({"batch": [track(timestamp=stamp, sentAt="2024-05-01T11:59:50.000Z"),
+                             track(timestamp=stamp, writeKey="own"),
+                             track(timestamp=stamp, receivedAt="2000-01-01T00:00:00.000Z"),
+                             track(timestamp=stamp, originalTimestamp="2024-05-01T11:00:00.000Z")],
+                   "sentAt": "2024-05-01T11:59:59.000Z", "writeKey": "wk"})
+    own_sent, own_key, own_received, own_original = (a.message for a in outcome.accepted)
+    assert (own_sent["sentAt"], own_sent["timestamp"]) == ("2024-05-01T11:59:50.000Z", "2024-05-01T11:59:50.000Z")
+    assert (own_key["writeKey"], outcome.accepted[1].write_key) == ("own", "own")
+    assert own_received["receivedAt"] == "2024-05-01T12:00:00.000Z"
+    assert own_original["originalTimestamp"] == "2024-05-01T11:00:00.000Z"
+    assert own_original["timestamp"] == own_received["timestamp"] == "2024-05-01T11:59:41.000Z"
