@@ -325,3 +325,18 @@ async def test_news_redraws_only_the_rows_whose_mark_changed(tmp_path: Path) -> 
         assert len(kept) == 4  # the four delivered rows were not rendered again
         tab = app.detail.query_one("#delivery-body", Static).content
         assert "webhook  ✗ failed" in str(tab) and "HTTP 400: no" in str(tab)  # the open tab followed
+
+
+def test_an_event_without_message_id_is_not_called_pending_forever() -> None:
+    """Delivery lines name messages by messageId (curl calls often have none): such an event's
+    tab must not promise an answer that can never be matched to it."""
+    from debugger.tui.delivery_text import delivery_view
+
+    log = DeliveryLog()
+    log.know([("flaky", "http://127.0.0.1:9/v1/batch")])
+    envelope = {"kind": "event", "status": "accepted", "message": {"type": "track", "event": "Bad Event"}}
+    text = delivery_view(envelope, log).plain
+    assert "pending" not in text.splitlines()[0]
+    assert "no messageId" in text.splitlines()[0]
+    with_id = {**envelope, "message": {**envelope["message"], "messageId": "m-1"}}
+    assert "pending" in delivery_view(with_id, log).plain.splitlines()[0]

@@ -17,6 +17,7 @@ from debugger.text import pictured, visible, visible_lines
 from debugger.tui.delivery_log import DELIVERED, FAILED, FILTERED, RETRYING, DeliveryLog, Outcome
 
 PENDING = "pending"
+UNMATCHED = "unmatched"  # a message without messageId: no delivery line can name it
 STATUS_STYLES = {DELIVERED: "bold green", FAILED: "bold red", RETRYING: "bold yellow", FILTERED: "bold blue",
                  PENDING: "bold"}
 STATUS_MARKS = {DELIVERED: "✓", FAILED: "✗", RETRYING: "↻", FILTERED: "−", PENDING: "…"}
@@ -80,8 +81,10 @@ def delivery_view(envelope: Mapping[str, Any], log: DeliveryLog | None) -> Text:
         return Text("No forwarding destination has reported. Forward with "
                     "`segdebug live --forward [NAME=]URL` (or `collect --forward`).", style="dim")
     message_id = message.get("messageId")
-    outcomes = log.outcomes(message_id if isinstance(message_id, str) else None)
-    unheard = PENDING if not envelope.get("history") else ""
+    matchable = isinstance(message_id, str) and bool(message_id)
+    outcomes = log.outcomes(message_id if matchable else None)
+    # delivery news names messages by messageId: without one, "pending" would never end
+    unheard = UNMATCHED if not matchable else PENDING if not envelope.get("history") else ""
     rows = [(name, outcomes.get(name)) for name in log.destinations]
     rows.sort(key=lambda row: ORDER.index(row[1].status if row[1] and row[1].status in ORDER else PENDING))
     width = max(len(visible(name)) for name, _ in rows)
@@ -109,7 +112,11 @@ def _status_line(text: Text, name: str, outcome: Outcome | None, unheard: str, w
     text.append(visible(name).ljust(width), style="bold")
     text.append("  ")
     if outcome is None:
-        if unheard:
+        if unheard == UNMATCHED:
+            text.append("? unknown", style="bold")
+            text.append("  no messageId: delivery news is per messageId, so this event's outcome "
+                        "shows only on the Delivery screen (d)\n", style="dim")
+        elif unheard:
             text.append(f"{STATUS_MARKS[PENDING]} pending", style=STATUS_STYLES[PENDING])
             text.append("  in the outbox or on its way; no answer yet\n", style="dim")
         else:
