@@ -549,13 +549,17 @@ def _shifter(skew_ms: int) -> Shift:
 
 
 def _prefix(second: int) -> str | None:
-    """"YYYY-MM-DDTHH:MM:SS" of an epoch second (remembered); None out of range."""
+    """"YYYY-MM-DDTHH:MM:SS" of an epoch second (remembered); None out of range: a year
+    before 1 or after 9999 has no four digits, and no ISO 8601 parser would read it back."""
     prefix = _SECONDS.get(second)
     if prefix is None:
         try:
-            prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+            moment = time.gmtime(second)
         except (OverflowError, OSError, ValueError):
             return None
+        if not 1 <= moment.tm_year <= 9999:
+            return None
+        prefix = "%04d-%02d-%02dT%02d:%02d:%02d" % moment[:6]  # strftime's %Y has no zeros
         if len(_SECONDS) > _CACHE_LIMIT:
             _SECONDS.clear()
         _SECONDS[second] = prefix

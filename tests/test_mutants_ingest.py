@@ -244,14 +244,23 @@ def test_timestamps_move_by_the_clock_skew(sent_at: str, timestamp: str, correct
         assert accepted.message["originalTimestamp"] == timestamp
 
 
-@pytest.mark.xfail(strict=True, reason="bug: the shift writes years past 9999 ('10024-05-01T...') that no "
-                   "ISO parser reads, where _prefix promises None out of range (found by M2, issue 17)")
 def test_a_timestamp_moved_past_year_9999_is_left_alone() -> None:
+    """The shift wrote '10024-05-01T...' (no ISO parser reads it) before _prefix refused
+    years past 9999 (found by mutant M2, issue 17)."""
     batch = {"batch": [track(timestamp="9999-12-31T23:59:59.000Z"), track(timestamp="9999-12-31T23:59:59+00:00")],
              "sentAt": "2000-01-01T00:00:00.000Z", "writeKey": "wk"}
     assert [a.message["timestamp"] for a in run(batch).accepted] == [
         "9999-12-31T23:59:59.000Z", "9999-12-31T23:59:59+00:00"
     ]
+
+
+def test_a_timestamp_in_year_1_keeps_four_digits_when_shifted() -> None:
+    """strftime's %Y wrote '1-01-01T...' for year 1 (unreadable as ISO 8601)."""
+    batch = {"batch": [track(timestamp="0001-01-01T00:00:00.000Z")], "sentAt": "2000-01-01T00:00:00.000Z",
+             "writeKey": "wk"}
+    [accepted] = run(batch).accepted
+    assert accepted.message["timestamp"] == "0025-05-02T12:00:00.000Z"  # datetime agrees
+    assert accepted.message["originalTimestamp"] == "0001-01-01T00:00:00.000Z"
 
 
 def test_a_timestamp_the_calendar_does_not_have_is_left_alone() -> None:

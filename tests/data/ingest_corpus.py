@@ -14,7 +14,9 @@ f44c75b (before the per-message work was made cheaper, issue 16), with
     .venv/bin/python tests/data/ingest_corpus.py --write
 
 and tests/test_ingest_golden.py checks that today's ingest gives the same records, byte for
-byte. Regenerate it only for a deliberate change of ingest's output, and say so in the commit.
+byte. Rewritten once since, for one deliberate change (2026-11-29): timestamps shifted past
+year 9999 are left as sent, and years before 1000 keep four digits (six records of two calls
+changed, nothing else). Regenerate it only for a deliberate change of ingest's output, and say so in the commit.
 """
 
 from __future__ import annotations
