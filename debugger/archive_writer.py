@@ -5,6 +5,10 @@ are in the kernel and survive the collector being killed. `fsync` decides how mu
 `always` syncs each write (survives a power cut), `interval` syncs dirty files about once a
 second, `never` leaves it to the OS. A deleted or moved archive is started afresh within a
 second, so `rm archive.ndjson` clears it while the collector runs.
+
+Taps (forwarding's outboxes) are handed each call's lines right after they were written, with
+the file and the offset they were written at, so a forwarder that keeps up reads them from
+memory instead of reading and splitting the file again (debugger.delivery.outbox).
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ import asyncio
 import contextlib
 import os
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 import orjson
 
@@ -21,6 +25,11 @@ from debugger.paths import rejected_path
 
 FSYNC_POLICIES = ("always", "interval", "never")
 FSYNC_INTERVAL = 1.0
+
+FileId = tuple[int, int]  # (st_dev, st_ino): which file an offset is in
+# (file, offset of the first line, the lines without their newlines, the bytes written: the
+# lines each followed by a newline); the lists are the tap's to keep, never to change
+Tap = Callable[[FileId, int, list[bytes], bytes], None]
 
 
 def _ends_with_newline(path: Path, size: int) -> bool:
@@ -40,6 +49,7 @@ class _AppendFile:
         self.always_sync = always_sync
         self.dirty = False
         self.fd = self._open()
+        self.file_id = _file_id(self.fd)
 
     def _open(self) -> int:
         """Open for appending. A torn last line (a crash mid-write) is sealed with a newline
@@ -65,17 +75,22 @@ class _AppendFile:
             self.sync()
         os.close(self.fd)
         self.fd = fresh
+        self.file_id = _file_id(fresh)
         return True
 
-    def append(self, data: bytes) -> None:
-        view = memoryview(data)
-        while view:  # a regular file takes it all at once; loop only for the odd short write
-            written = os.write(self.fd, view)
-            view = view[written:]
+    def append(self, data: bytes) -> bool:
+        """Append `data`; True when it went in one write (so it lies contiguous in the file)."""
+        written = os.write(self.fd, data)
+        whole = written == len(data)
+        if not whole:  # a regular file takes it all at once; loop only for the odd short write
+            view = memoryview(data)[written:]
+            while view:
+                view = view[os.write(self.fd, view):]
         if self.always_sync:
             os.fsync(self.fd)
         else:
             self.dirty = True
+        return whole
 
     def sync(self) -> None:
         if self.dirty:
@@ -86,6 +101,11 @@ class _AppendFile:
         with contextlib.suppress(OSError):
             self.sync()
         os.close(self.fd)
+
+
+def _file_id(fd: int) -> FileId:
+    status = os.fstat(fd)
+    return status.st_dev, status.st_ino
 
 
 class ArchiveWriter:
@@ -106,17 +126,30 @@ class ArchiveWriter:
             raise
         self._syncer: asyncio.Task[None] | None = None
         self._closed = False
+        self.taps: list[Tap] = []
 
     def append_lines(self, lines: Iterable[bytes]) -> bytes:
-        """Append messages already serialised (no newlines), in one write. Returns the bytes
-        written (each line newline-terminated; b"" for none), which the collector's recent
-        store keeps as they are: a call's ~60 KB are joined once, not once per reader."""
+        """Append messages already serialised (no newlines; the collector's are JSON objects,
+        orjson's dumps of dicts), in one write. Returns the bytes written (each line
+        newline-terminated; b"" for none), which the collector's recent store keeps as they
+        are: a call's ~60 KB are joined once, not once per reader. Then every tap gets them,
+        with where they lie (the offset is the descriptor's after the write: exact even if
+        another process appends too), unless the write was split."""
         parts = list(lines)
         if not parts:
             return b""
         parts.append(b"")  # the last newline, in the same join (no second copy of the block)
         data = b"\n".join(parts)
-        self._archive.append(data)
+        archive = self._archive
+        whole = archive.append(data)
+        if self.taps and whole:
+            parts.pop()
+            start = os.lseek(archive.fd, 0, os.SEEK_CUR) - len(data)
+            for tap in self.taps:
+                # the lines are written: a tap's failure must not fail the call (the client
+                # would send them again); the tap's reader falls back to the file
+                with contextlib.suppress(Exception):
+                    tap(archive.file_id, start, parts, data)
         return data
 
     def append_rejected(self, records: Iterable[dict[str, Any]]) -> None:

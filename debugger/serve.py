@@ -169,7 +169,7 @@ async def _serve(options: CollectOptions) -> None:
         store=store,
     )
     app = make_app(collector, [*api.ROUTES, *forwarding.ROUTES])
-    forwarding.install(app, options.archive, list(options.forward), options.forward_options, hub)
+    forwarding.install(app, options.archive, list(options.forward), options.forward_options, hub, writer)
     app[api.STATE] = api.ApiState(store, options.archive, options.check)
     app[WRITER], app[HUB], app[SOCKET_PATH] = writer, hub, socket_path
     app.cleanup_ctx.extend([_writer_upkeep, _socket_server])

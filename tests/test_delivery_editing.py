@@ -138,3 +138,70 @@ def test_a_block_of_sdk_defaults_still_filters_its_one_excluding_line() -> None:
     assert [m["messageId"] for m in edited.filtered] == ["x"]
     assert [i for i, item in enumerate(edited.items) if item is None] == [20]
     assert not edited.broken
+
+
+def parsed_received(raw: bytes) -> str | None:
+    try:
+        message = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return None
+    value = message.get("receivedAt") if isinstance(message, dict) else None
+    return value if isinstance(value, str) else None
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(lines(), min_size=1, max_size=40), st.sampled_from([None, "wk_forward"]), st.integers(0, 3),
+       st.integers(1, 7))
+def test_lines_known_as_objects_in_pieces_edit_as_the_joined_block(block: list[bytes], write_key: str | None,
+                                                                  repeat_first: int, piece: int) -> None:
+    """What the outbox hands out from memory (the collector's own lines, each write's bytes a
+    piece) is edited as the same lines read from the file, and every stretch whose receivedAt
+    the edit proved reads it as the parser does."""
+    block = [raw for raw in block if isinstance(_loads(raw), dict)]
+    if not block:
+        return
+    if repeat_first:  # long runs of one layout: layout.edit_run's whole-run path
+        block = [block[0]] * (20 * repeat_first) + block
+    pieces = [b"".join(raw + b"\n" for raw in block[at : at + piece]) for at in range(0, len(block), piece)]
+    from_file = edit_block(block, b"\n".join(block), DESTINATION, write_key)
+    from_memory = edit_block(block, pieces, DESTINATION, write_key, objects=True)
+    assert from_memory == from_file
+    for start, end, at in from_memory.received:
+        assert received_counts(block[start:end], at) == Counter(map(parsed_received, block[start:end]))
+    if repeat_first and b"receivedAt" in block[0] and b"\\" not in block[0] and from_memory.received:
+        assert from_memory.received_at(0, 20) is not None
+
+
+def _loads(raw: bytes) -> Any:
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return None
+
+
+def test_the_collector_s_tail_proves_where_received_at_lies() -> None:
+    """A block of the collector's lines: one proof edits them and says where receivedAt is
+    (forwarding's latencies need no second proof); a parcel inside reads it there."""
+    block = [orjson.dumps({"type": "track", "messageId": f"m{n}", "sentAt": "2024-05-01T10:00:00.000Z",
+                           "writeKey": "wk", "receivedAt": f"2024-05-01T10:00:0{n // 20}.000Z",
+                           "timestamp": "2024-05-01T10:00:00.500Z"}) for n in range(60)]
+    edited = edit_block(block, [b"\n".join(block) + b"\n"], DESTINATION, None, objects=True)
+    where = edited.received_at(10, 50)
+    assert where is not None and edited.received == [(0, 60, where)]
+    assert received_counts(block[10:50], where) == Counter({"2024-05-01T10:00:00.000Z": 10,
+                                                            "2024-05-01T10:00:01.000Z": 20,
+                                                            "2024-05-01T10:00:02.000Z": 10})
+
+
+def test_an_escaped_integrations_object_in_any_piece_is_decided_by_the_parser() -> None:
+    """Lines known to be objects still get the byte checks that matter: a `\\u00` escape
+    spelling "integrations" in the last write of a block keeps that message from the
+    destination it excludes."""
+    usual = [orjson.dumps({"type": "track", "messageId": f"m{n}", "sentAt": "s", "writeKey": "wk",
+                           "receivedAt": "2024-05-01T10:00:01.000Z"}) for n in range(40)]
+    escaped = b'{"integr\\u0061tions":{"null":false},"messageId":"x","writeKey":"wk"}'
+    block = [*usual, escaped]
+    pieces = [b"\n".join(usual[:20]) + b"\n", b"\n".join(usual[20:]) + b"\n", escaped + b"\n"]
+    edited = edit_block(block, pieces, DESTINATION, None, objects=True)
+    assert [m["messageId"] for m in edited.filtered] == ["x"]
+    assert edited.items[40] is None and None not in edited.items[:40]

@@ -82,13 +82,15 @@ class Parcel:
     url: str
     items: list[bytes]  # as sent
     sent: list[bytes]  # as archived
+    received_at: slice | None = None  # where every archived line's receivedAt lies, if proven
 
 
 def halves(parcel: Parcel) -> tuple[Parcel, Parcel]:
     """The two halves of a refused parcel (the sender narrows down to the refused message)."""
     middle = len(parcel.items) // 2
-    return (Parcel(parcel.key, parcel.url, parcel.items[:middle], parcel.sent[:middle]),
-            Parcel(parcel.key, parcel.url, parcel.items[middle:], parcel.sent[middle:]))
+    at = parcel.received_at
+    return (Parcel(parcel.key, parcel.url, parcel.items[:middle], parcel.sent[:middle], at),
+            Parcel(parcel.key, parcel.url, parcel.items[middle:], parcel.sent[middle:], at))
 
 
 class Forwarder:
@@ -165,7 +167,8 @@ class Forwarder:
         if not lines:
             self._skip(block.end)
             return
-        edited = edit_block(lines, block.data, self.destination.integration, self.options.write_key)
+        edited = edit_block(lines, block.data, self.destination.integration, self.options.write_key,
+                            block.objects)
         for index in edited.broken:
             raw = lines[index]
             self.failed.raw(raw, "not a JSON object", destination=self.destination.name)
@@ -179,10 +182,10 @@ class Forwarder:
         if not parcels:
             self._skip(block.end)
             return
-        ends = block.ends
         for number, (_, parcel) in enumerate(parcels):
             following = number + 1
-            await self._send(parcel, ends[parcels[following][0] - 1] if following < len(parcels) else block.end)
+            end = block.end_of(parcels[following][0] - 1) if following < len(parcels) else block.end
+            await self._send(parcel, end)
 
     def _parcels(self, edited: Edited, lines: list[bytes]) -> Iterator[tuple[int, Parcel]]:
         """(first line, parcel) for every request the block needs: runs of one write key cut
@@ -196,7 +199,8 @@ class Forwarder:
             while at < len(run):
                 before = sizes[at - 1] if at else 0
                 stop = max(min(at + most, bisect_right(sizes, before + BATCH_BYTES, at)), at + 1)
-                yield start + at, Parcel(key, url, run[at:stop], lines[start + at : start + stop])
+                first, last = start + at, start + stop
+                yield first, Parcel(key, url, run[at:stop], lines[first:last], edited.received_at(first, last))
                 at = stop
 
     def _skip(self, end: int) -> None:
@@ -234,7 +238,8 @@ class Forwarder:
         now = time.time()
         count = len(parcel.items)
         if result.delivered:
-            self.summary.delivered(count, latencies(received_counts(parcel.sent), now), now)
+            received = received_counts(parcel.sent, parcel.received_at)
+            self.summary.delivered(count, latencies(received, now), now)
             status: protocol.DeliveryStatus = "delivered"
         else:
             self.failed.messages(None, parcel.sent, result.error, result.status, result.attempts,

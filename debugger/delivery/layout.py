@@ -28,7 +28,7 @@ from debugger.delivery.rawjson import AMBIGUOUS, locate
 _TAIL = re.compile(rb'(?:,"[^"\\]*":"[^"\\]*")+}')
 _PAIR = re.compile(rb',"([^"\\]*)":"([^"\\]*)"')
 MIN_RUN = 16  # shorter runs are edited line by line
-WRITE_KEY, SENT_AT = b"writeKey", b"sentAt"
+WRITE_KEY, SENT_AT, RECEIVED_AT = b"writeKey", b"sentAt", b"receivedAt"
 
 # operator's functions as they are used here (on bytes), which typeshed's generic signatures do
 # not express; as `map` arguments they run at C speed
@@ -46,6 +46,9 @@ class Layout:
     absent: tuple[bytes, ...]  # quoted field names that no line may contain anywhere
     keep: tuple[slice, ...]  # the parts of a line that stay (all of it when nothing is cut)
     key: str | None  # every line's write key (None: lines have no writeKey field)
+    # where, from the line's end, a top-level receivedAt's text lies when the tail holds it
+    # (forwarding's latencies are read there from every line the layout was proven on)
+    received: slice | None = None
 
     def edit(self, lines: Sequence[bytes]) -> list[bytes] | None:
         """The lines, edited, if every one has this layout; None otherwise."""
@@ -93,8 +96,11 @@ def learn(raw: bytes, drop_sent_at: bool, drop_write_key: bool) -> Layout | None
     constants: list[tuple[int, int]] = []
     cuts: list[tuple[int, int]] = []
     key: str | None = None
+    received: slice | None = None
     for pair in _PAIR.finditer(tail):
         name, value = pair.group(1), pair.group(2)
+        if name == RECEIVED_AT:  # the last one wins, as with the parser
+            received = slice(pair.start(2) - len(tail), pair.end(2) - len(tail))
         fixed: Sequence[int] = range(pair.start(), pair.end())
         if name != WRITE_KEY or drop_write_key:
             fixed = [*range(pair.start(), pair.start(2)), pair.end() - 1]  # the value varies
@@ -108,7 +114,7 @@ def learn(raw: bytes, drop_sent_at: bool, drop_write_key: bool) -> Layout | None
             cuts.append((pair.start(), pair.end()))
     constants.append((len(tail) - 1, tail[-1]))
     return Layout(len(tail), tuple((offset, bytes([byte])) for offset, byte in constants),
-                  tail.count(b'"'), absent, _kept(cuts, len(tail)), key)
+                  tail.count(b'"'), absent, _kept(cuts, len(tail)), key, received)
 
 
 def tail_of(raw: bytes, begin: int) -> Layout | None:
@@ -139,13 +145,22 @@ def _kept(cuts: list[tuple[int, int]], length: int) -> tuple[slice, ...]:
 Edited = tuple[list[str | None], list[bytes], list[int]]  # keys, bytes, indexes left to the parser
 
 
+Proven = list[tuple[int, int, Layout]]  # stretches [start, end) of a run edited by one layout
+
+
 def edit_run(lines: list[bytes], drop_sent_at: bool, drop_write_key: bool,
-             per_line: Callable[[list[bytes]], Edited]) -> Edited:
+             per_line: Callable[[list[bytes]], Edited], proven: Proven | None = None) -> Edited:
     """Keys, edited bytes and the indexes the parser must decide, for a run of lines that look
     like objects. Lines that share a layout are edited at once; a run that does not is halved,
     and below MIN_RUN lines `per_line` edits them; so does a run whose first line has no tail
     to learn (its fields are elsewhere: exports, mixed archives). Dropped write keys come back
-    as None."""
+    as None. `proven`, when given, gets every stretch edited by a layout, with that layout
+    (what else its proof tells, such as where receivedAt lies, holds for all the stretch)."""
+    return _edit_run(lines, drop_sent_at, drop_write_key, per_line, proven, 0)
+
+
+def _edit_run(lines: list[bytes], drop_sent_at: bool, drop_write_key: bool,
+              per_line: Callable[[list[bytes]], Edited], proven: Proven | None, base: int) -> Edited:
     count = len(lines)
     if count < MIN_RUN:
         return per_line(lines)
@@ -154,8 +169,11 @@ def edit_run(lines: list[bytes], drop_sent_at: bool, drop_write_key: bool,
         return per_line(lines)
     items = layout.edit(lines)
     if items is not None:
+        if proven is not None:
+            proven.append((base, base + count, layout))
         return [layout.key] * count, items, []
     half = count // 2
-    keys, items, undecided = edit_run(lines[:half], drop_sent_at, drop_write_key, per_line)
-    more_keys, more_items, more_undecided = edit_run(lines[half:], drop_sent_at, drop_write_key, per_line)
+    keys, items, undecided = _edit_run(lines[:half], drop_sent_at, drop_write_key, per_line, proven, base)
+    more_keys, more_items, more_undecided = _edit_run(lines[half:], drop_sent_at, drop_write_key, per_line,
+                                                      proven, base + half)
     return keys + more_keys, items + more_items, undecided + [half + i for i in more_undecided]

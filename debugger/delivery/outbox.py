@@ -7,34 +7,79 @@ leaves the old or the new one, never half), only after everything below it was d
 written (and flushed) to the failed file. When there is no position yet, forwarding starts at
 the archive's end: a new destination gets new traffic, not the archive's history; the position
 is saved at once, before the collector accepts anything, so nothing is skipped.
+
+Inside the collector the outbox is also the archive writer's tap (`offer`): each call's lines,
+with the file and offset they were written at, are kept in memory (up to HELD_BYTES), and
+when the offset reaches them they are handed out as they are: no read, no split, and lines
+the collector serialised itself are known to be JSON objects. They are exactly the archive's
+bytes at those offsets, so positions mean what they mean for lines read from the file, to
+which the outbox falls back whenever memory does not hold what comes next (a restart, a
+backlog beyond HELD_BYTES, another writer, a replaced archive).
 """
 
 from __future__ import annotations
 
 import os
+from bisect import bisect_right
+from collections import deque
 from dataclasses import dataclass
 from itertools import accumulate
 from pathlib import Path
 
 import orjson
 
+from debugger.archive_writer import FileId
+
 READ_BYTES = 1 << 20
+HELD_BYTES = 16 << 20  # the most a forwarder that fell behind keeps in memory
 _PLUS_ONE = (1).__add__  # a line's length with its newline, at C speed
 VERSION = 1
 
 
 @dataclass(frozen=True, slots=True)
 class Block:
-    """Complete lines read at once: `lines` without their newlines (blank ones left out),
-    `ends[i]` the offset just past line i's newline, `data` the bytes they were read from (as
-    in the archive, maybe with the start of a line not complete yet: for block-wide byte
-    checks that only tell when no line needs a closer look), `end` the offset just past the
-    last complete line."""
+    """Complete lines handed out at once: `lines` without their newlines (blank ones left
+    out), `data` the bytes they were taken from, in pieces (as in the archive, maybe with the
+    start of a line not complete yet: for block-wide byte checks that only tell when no line
+    needs a closer look; no line spans two pieces), `end` the offset just past the last
+    complete line, and `objects` True when every line is known to be a JSON object's text
+    (the collector's own writes, handed over in memory).
+
+    Where a line ends is worked out only where asked (`end_of`): from the offsets where runs
+    of newline-separated lines start (`firsts[i]`, the index of run i's first line, starts at
+    `starts[i]`), or from `known_ends` when blank lines were left out."""
 
     lines: list[bytes]
-    ends: list[int]
-    data: bytes
+    data: tuple[bytes, ...]
     end: int
+    firsts: tuple[int, ...] = (0,)
+    starts: tuple[int, ...] = (0,)
+    known_ends: list[int] | None = None
+    objects: bool = False
+
+    def end_of(self, index: int) -> int:
+        """The offset just past line `index`'s newline (what a position may be saved at)."""
+        if self.known_ends is not None:
+            return self.known_ends[index]
+        run = bisect_right(self.firsts, index) - 1
+        first = self.firsts[run]
+        return self.starts[run] + sum(map(len, self.lines[first : index + 1])) + index + 1 - first
+
+    @property
+    def ends(self) -> list[int]:
+        """Every line's end (tests and slow paths; the forwarder asks `end_of` per parcel)."""
+        return [self.end_of(index) for index in range(len(self.lines))]
+
+
+@dataclass(frozen=True, slots=True)
+class Held:
+    """One write's lines, kept from the archive writer's tap: they are the archive's bytes
+    from `start` to `end`."""
+
+    start: int
+    end: int
+    lines: list[bytes]
+    data: bytes
 
 
 class Outbox:
@@ -48,6 +93,10 @@ class Outbox:
         self._fd: int | None = None
         self._position_fd: int | None = None  # the saved position, open for in-place saves
         self._position_size = 0
+        self.file_id: FileId | None = None
+        self._held: deque[Held] = deque()
+        self._held_bytes = 0
+        self.from_memory = 0  # lines handed out from memory, for tests and benchmarks
 
     def start(self) -> None:
         """Open the archive and take up the saved position (or the archive's end); save it."""
@@ -63,29 +112,77 @@ class Outbox:
             self.offset = 0
         self.save(self.offset)
 
+    def offer(self, file_id: FileId, start: int, lines: list[bytes], data: bytes) -> None:
+        """The archive writer's tap: `lines` were just written at `start` in `file_id`. Kept
+        while there is room and they belong to the file being read after what is read."""
+        end = start + len(data)
+        if (file_id != self.file_id or end <= self.offset
+                or self._held_bytes + len(data) > HELD_BYTES):
+            return  # read from the file when the offset gets there
+        self._held.append(Held(start, end, lines, data))  # in file order (O_APPEND); gaps allowed
+        self._held_bytes += len(data)
+
     def read(self, limit: int = READ_BYTES) -> Block | None:
         """Complete lines from the offset on (None: nothing new yet); advances the offset.
-        Split and measured at C speed: no Python step per line."""
+        From memory when the writer's tap left the next lines there, else read and split at
+        C speed: no Python step per line either way."""
         if self._fd is None:
             self._open()
             if self._fd is None:
                 return None
+        held = self._held
+        while held and held[0].start < self.offset:  # read from the file meanwhile
+            self._held_bytes -= len(held.popleft().data)
+        if held:
+            if held[0].start == self.offset:
+                return self._from_memory(limit)
+            limit = min(limit, held[0].start - self.offset)  # the file up to what memory holds
         data = os.pread(self._fd, limit, self.offset)
         if not data:
             self._follow()
             return None
         cut = data.rfind(b"\n")
         if cut < 0:
+            if held:  # a line another writer left unfinished runs into what memory holds
+                self._forget()
+                return self.read()
             return None
         base = self.offset
         lines = data.split(b"\n")
         lines.pop()  # the part after the last newline (b"" when there is none): read it next time
-        ends = list(accumulate(map(_PLUS_ONE, map(len, lines)), initial=base))[1:]
+        self.offset = base + cut + 1
         if b"" in lines:  # blank lines: nothing to send, but read past them
+            ends = list(accumulate(map(_PLUS_ONE, map(len, lines)), initial=base))[1:]
             kept = [index for index, raw in enumerate(lines) if raw]
             lines, ends = [lines[i] for i in kept], [ends[i] for i in kept]
-        self.offset = base + cut + 1
-        return Block(lines, ends, data, self.offset)
+            return Block(lines, (data,), self.offset, known_ends=ends)
+        return Block(lines, (data,), self.offset, starts=(base,))
+
+    def _from_memory(self, limit: int) -> Block:
+        """The held writes from the offset on, while they follow each other, up to `limit`
+        bytes (at least one write)."""
+        held = self._held
+        first = held.popleft()
+        taken = [first]
+        size = len(first.data)
+        while held and held[0].start == taken[-1].end and size + len(held[0].data) <= limit:
+            taken.append(held.popleft())
+            size += len(taken[-1].data)
+        self._held_bytes -= size
+        self.offset = taken[-1].end
+        if len(taken) == 1:
+            lines = first.lines
+            firsts: tuple[int, ...] = (0,)
+        else:
+            lines = []
+            indexes = []
+            for part in taken:
+                indexes.append(len(lines))
+                lines += part.lines
+            firsts = tuple(indexes)
+        self.from_memory += len(lines)
+        return Block(lines, tuple(part.data for part in taken), self.offset, firsts,
+                     tuple(part.start for part in taken), objects=True)
 
     def backlog(self) -> int:
         """Bytes appended and not read yet."""
@@ -118,7 +215,13 @@ class Outbox:
             os.close(self._position_fd)
             self._position_fd = None
 
+    def _forget(self) -> None:
+        self._held.clear()
+        self._held_bytes = 0
+
     def close(self) -> None:
+        self._forget()
+        self.file_id = None  # offers are turned down from now on
         self._close_position()
         if self._fd is not None:
             os.close(self._fd)
@@ -144,7 +247,10 @@ class Outbox:
             self.archive.touch()
             fd = os.open(self.archive, os.O_RDONLY)
         self._fd = fd
-        self.inode = os.fstat(fd).st_ino
+        status = os.fstat(fd)
+        self.inode = status.st_ino
+        self.file_id = (status.st_dev, status.st_ino)
+        self._forget()
 
     def _size(self) -> int:
         return os.fstat(self._fd).st_size if self._fd is not None else 0
@@ -162,3 +268,4 @@ class Outbox:
             self.offset = 0
         elif self._size() < self.offset:
             self.offset = 0
+            self._forget()

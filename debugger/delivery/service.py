@@ -21,6 +21,7 @@ from typing import AsyncIterator
 from aiohttp import web
 
 from debugger import protocol
+from debugger.archive_writer import ArchiveWriter
 from debugger.delivery.destinations import Destination
 from debugger.delivery.forwarder import Forwarder, ForwardOptions
 from debugger.hub import Hub
@@ -76,10 +77,13 @@ ROUTES: list[web.AbstractRouteDef] = [web.get(ROUTE, delivery_summary)]
 
 
 def install(app: web.Application, archive: Path, destinations: list[Destination],
-            options: ForwardOptions, hub: Hub | None) -> Forwarding:
+            options: ForwardOptions, hub: Hub | None, writer: ArchiveWriter | None = None) -> Forwarding:
     """Register forwarding on the collector's app: the AppKey and the background tasks (the
-    route comes with ROUTES)."""
+    route comes with ROUTES). With the collector's `writer`, each outbox taps its writes, so
+    a forwarder that keeps up takes them from memory (debugger.delivery.outbox)."""
     forwarding = Forwarding(archive, destinations, options, hub)
+    if writer is not None:
+        writer.taps.extend(forwarder.outbox.offer for forwarder in forwarding.forwarders)
     app[FORWARDING] = forwarding
     app.cleanup_ctx.append(forwarding.context)
     return forwarding
