@@ -31,7 +31,8 @@ from debugger.collector import Collector, make_app
 from debugger.ingest import Accepted, Call, Refused, ingest
 from debugger.query import parse
 from debugger.serve import start_http
-from debugger.store import CallFacts, RecentStore
+from debugger.pending import CallContext
+from debugger.store import RecentStore
 
 QUERY = 'type:track name:Product* -user:test*'
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
@@ -60,7 +61,7 @@ def fill(store: RecentStore, bodies: list[bytes]) -> tuple[float, float]:
         started = time.perf_counter()
         outcome = ingest(body, None, call, rules.check_required)
         middle = time.perf_counter()
-        facts = CallFacts(call.received_at, "/v1/batch", {"method": "POST", "bytes": len(body)}, False)
+        facts = CallContext(call.received_at, "/v1/batch", {"method": "POST", "bytes": len(body)}, rules.check)
         store.append_call(seq, facts, outcome.results, outcome.refusals)
         ended = time.perf_counter()
         seq += len(outcome.results)
@@ -73,11 +74,11 @@ def single_appends(results: list[Accepted | Refused], capacity: int) -> float:
     """Seconds per message to feed a full store one message per call (/v1/track traffic)."""
     store = RecentStore(capacity)
     for seq, item in enumerate(results[:capacity], 1):  # fill it: later appends also evict
-        store.append(seq, item, CallFacts("", "/v1/track", None, False))
+        store.append(seq, item, CallContext("", "/v1/track", None, rules.check))
     seq = store.next_seq
     started = time.perf_counter()
     for item in results:
-        store.append_call(seq, CallFacts("", "/v1/track", {"method": "POST"}, False), (item,), 0)
+        store.append_call(seq, CallContext("", "/v1/track", {"method": "POST"}, rules.check), (item,), 0)
         seq += 1
     return (time.perf_counter() - started) / len(results)
 
@@ -144,7 +145,7 @@ def main() -> None:
     call = Call(kind=None, received=datetime.now(timezone.utc))
     sample = [item for body in bodies[:200] for item in ingest(body, None, call, rules.check_required).results]
     print(f"  single-message calls, append   {single_appends(sample, 10_000) * 1e9:8.0f} ns/message"
-          " (incl. the call's CallFacts; evicting)")
+          " (incl. the call's CallContext; evicting)")
     asyncio.run(bench_api(store, options.repeat))
 
 

@@ -27,7 +27,7 @@ from debugger.ingest import (
 from debugger.message import CALL_TYPES, SHORT_PATHS
 from debugger.pending import CallContext
 from debugger.protocol import ACCEPTED, REFUSED, EventEnvelope, event
-from debugger.store import CallFacts, RecentStore
+from debugger.store import RecentStore
 
 Publish = Callable[[EventEnvelope], None]  # where each event goes, one envelope at a time
 # Where each call's messages go, unbuilt (the hub, in serve.py): first seq, call, results, refusals
@@ -95,15 +95,12 @@ class Collector:
             archived = self._write(call, outcome, endpoint)
         except OSError as error:
             raise ArchiveWriteError(f"cannot append to {self.writer.archive_path}: {error.strerror or error}") from error
-        request_facts = _request_facts(request, body_size)
-        checked_fully = self.checker() is self.check
+        full = None if self.checker() is self.check else self.check  # for what ingest skipped
+        context = CallContext(call.received_at, endpoint, _request_facts(request, body_size), full)
         if self.store is not None:
-            facts = CallFacts(call.received_at, endpoint, request_facts, checked_fully)
-            self.store.append_call(self.seq, facts, outcome.results, outcome.refusals, archived)
+            self.store.append_call(self.seq, context, outcome.results, outcome.refusals, archived)
         if self.publish_call is not None:
             first, self.seq = self.seq, self.seq + len(outcome.results)
-            full = None if checked_fully else self.check
-            context = CallContext(call.received_at, endpoint, request_facts, full)
             self.publish_call(first, context, outcome.results, outcome.refusals)
         elif self.tally is None or self.watched():
             self._publish(request, call, outcome, endpoint, body_size)

@@ -6,11 +6,12 @@ which messages were refused, with which problems, or in which order among the re
 
 Why it looks like this: `append_call` runs on the ingest hot path for every message, watched
 or not, so it does the least per message. In the common case (every message of the call
-accepted without problems) the call's archive lines are kept as one exact-size buffer in its
-`CallFacts` (the very bytes the archive writer wrote: the call's lines are joined once), and
-each slot holds only the message's index in it: ~1 KB per message, where ingest's parsed dicts
-cost ~3 KB and orjson's oversized line buffers 4-8 KB, for up to 100,000 messages. Otherwise the slots hold ingest's `Accepted`/`Refused` items. Either way they
-go in by slice assignment into two preallocated rings (the `CallFacts` beside each). The socket
+accepted without problems) the call's archive lines are kept as one exact-size buffer (the
+very bytes the archive writer wrote: the call's lines are joined once), and each slot holds
+only the message's index in it: ~1 KB per message, where ingest's parsed dicts cost ~3 KB and
+orjson's oversized line buffers 4-8 KB, for up to 100,000 messages. Otherwise the slots hold
+ingest's `Accepted`/`Refused` items. Either way they go in by slice assignment into two
+preallocated rings (the call's `CallContext`, the one the hub gets too, beside each). The socket
 envelope of a message is built only when someone reads it (parsing its line), then cached. A
 message that was checked only by the refusing-only checker (nobody was watching) gets the full
 checker's problems at that moment, so every reader sees the envelope the socket would send.
@@ -33,27 +34,26 @@ import orjson
 from debugger import rules
 from debugger.checks import Checker, refusal_problems
 from debugger.ingest import Accepted, Refused
+from debugger.pending import CallContext
 from debugger.protocol import ACCEPTED, REFUSED, EventEnvelope, event
 
 DEFAULT_CAPACITY = 100_000
 
 
 @dataclass(slots=True)
-class CallFacts:
-    """What one HTTP call's messages share: when and where it came, its request facts (the
-    envelope's `request`), and whether its messages were checked by the full checker."""
+class _CallLines:
+    """A call whose messages were all accepted without problems: its archive lines joined by
+    newlines (the slots hold indexes into them), split once one of them is read."""
 
-    received_at: str
-    endpoint: str
-    request: dict[str, Any] | None
-    checked_fully: bool
-    lines: bytes = b""  # the call's archive lines joined by newlines, when the slots index them
-    split: list[bytes] | None = None  # `lines` split, once one of them is read
+    call: CallContext
+    lines: bytes
+    split: list[bytes] | None = None
 
 
 # A ring slot: nothing; not yet read: the message's index in its call's `lines`, or the item as
 # ingest made it; once read: its envelope.
 _Slot = Union[int, Accepted, Refused, EventEnvelope, None]
+_Call = Union[CallContext, _CallLines]
 _PROBLEMS = attrgetter("problems")
 
 
@@ -74,13 +74,13 @@ class RecentStore:
         self.next_seq = first_seq
         self.window_seq = first_seq
         self._items: list[_Slot] = [None] * capacity
-        self._calls: list[CallFacts | None] = [None] * capacity
+        self._calls: list[_Call | None] = [None] * capacity
         self._refused: array[int] = array("q")  # every refused seq since start, ascending
 
     # -- writing (the hot path) ----------------------------------------------------------
 
     def append_call(
-        self, seq: int, call: CallFacts, results: Sequence[Accepted | Refused], refusals: int = -1,
+        self, seq: int, call: CallContext, results: Sequence[Accepted | Refused], refusals: int = -1,
         archived: bytes = b"",
     ) -> None:
         """Keep one call's messages, numbered from `seq`. O(1) Python work per call: the items
@@ -100,8 +100,10 @@ class RecentStore:
             if not archived:  # one exact-size copy (orjson's own buffers are oversized)
                 lines = [item.line for item in results]  # type: ignore[union-attr]
                 archived = b"\n".join(lines) if count > 1 else memoryview(lines[0]).tobytes()
-            call = CallFacts(call.received_at, call.endpoint, call.request, call.checked_fully, archived)
+            kept_call: _Call = _CallLines(call, archived)
             kept = range(count)
+        else:
+            kept_call = call
         self.next_seq = seq + count
         capacity = self.capacity
         if count > capacity:
@@ -111,18 +113,18 @@ class RecentStore:
         items, calls = self._items, self._calls
         if count == 1:  # a single call (/v1/track, ...): no slices to build
             items[start] = kept[0]
-            calls[start] = call
+            calls[start] = kept_call
         elif end <= capacity:
             items[start:end] = kept
-            calls[start:end] = [call] * count
+            calls[start:end] = [kept_call] * count
         else:
             split = capacity - start
             items[start:] = kept[:split]
             items[: end - capacity] = kept[split:]
-            calls[start:] = [call] * split
-            calls[: end - capacity] = [call] * (count - split)
+            calls[start:] = [kept_call] * split
+            calls[: end - capacity] = [kept_call] * (count - split)
 
-    def append(self, seq: int, item: Accepted | Refused, call: CallFacts) -> None:
+    def append(self, seq: int, item: Accepted | Refused, call: CallContext) -> None:
         """Keep one message (append_call for a whole call is cheaper)."""
         self.append_call(seq, call, (item,), int(type(item) is Refused))
 
@@ -197,11 +199,11 @@ class RecentStore:
         call = self._calls[index]
         if call is None:  # filled together: never
             return None
-        if isinstance(item, int):
+        if isinstance(item, int) and isinstance(call, _CallLines):
             if call.split is None:
                 call.split = call.lines.split(b"\n")
-            envelope = self._from_line(seq, call.split[item], call)
-        elif isinstance(item, (Accepted, Refused)):
+            envelope = self._from_line(seq, call.split[item], call.call)
+        elif isinstance(item, (Accepted, Refused)) and isinstance(call, CallContext):
             envelope = self._build(seq, item, call)
         else:  # a cached envelope, returned above
             return None
@@ -209,7 +211,7 @@ class RecentStore:
         self._calls[index] = None
         return envelope
 
-    def _from_line(self, seq: int, line: bytes, call: CallFacts) -> EventEnvelope:
+    def _from_line(self, seq: int, line: bytes, call: CallContext) -> EventEnvelope:
         """An accepted message kept as its archive line: ingest found no problems in it (with
         the checker of the moment). Its write key is the one ingest merged into it."""
         message: dict[str, Any] = orjson.loads(line)
@@ -217,17 +219,17 @@ class RecentStore:
         return event(
             seq=seq, received_at=call.received_at, endpoint=call.endpoint,
             write_key=key if type(key) is str and key else None, status=ACCEPTED,
-            problems=[] if call.checked_fully else self.check(message), message=message, raw=None,
+            problems=[] if call.check is None else self.check(message), message=message, raw=None,
             request=call.request,
         )
 
-    def _build(self, seq: int, item: Accepted | Refused, call: CallFacts) -> EventEnvelope:
+    def _build(self, seq: int, item: Accepted | Refused, call: CallContext) -> EventEnvelope:
         if isinstance(item, Accepted):  # its message is its archive line: raw adds nothing
             status, raw = ACCEPTED, None
-            problems = item.problems if call.checked_fully else self.check(item.message)
+            problems = item.problems if call.check is None else self.check(item.message)
         else:
             status, raw = REFUSED, item.raw
-            problems = item.problems if call.checked_fully else refusal_problems(item.problems, item.message, self.check)
+            problems = item.problems if call.check is None else refusal_problems(item.problems, item.message, self.check)
         return event(
             seq=seq, received_at=call.received_at, endpoint=call.endpoint, write_key=item.write_key,
             status=status, problems=problems, message=item.message, raw=raw, request=call.request,

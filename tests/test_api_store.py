@@ -10,10 +10,11 @@ import pytest
 from debugger import rules
 from debugger.ingest import Accepted, Refused
 from debugger.protocol import problem
-from debugger.store import CallFacts, RecentStore
+from debugger.pending import CallContext
+from debugger.store import RecentStore
 
-CALL = CallFacts("2024-05-01T10:00:00.000Z", "/v1/batch", {"method": "POST"}, checked_fully=False)
-FULL = CallFacts("2024-05-01T10:00:00.000Z", "/v1/batch", None, checked_fully=True)
+CALL = CallContext("2024-05-01T10:00:00.000Z", "/v1/batch", {"method": "POST"}, rules.check)
+FULL = CallContext("2024-05-01T10:00:00.000Z", "/v1/batch", None, None)
 
 
 def accepted(name: str, **extra: Any) -> Accepted:

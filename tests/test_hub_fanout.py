@@ -214,12 +214,12 @@ def test_history_applies_the_filter() -> None:
 
 
 def test_history_comes_from_the_store_when_there_is_one() -> None:
-    from debugger.store import CallFacts, RecentStore
+    from debugger.store import RecentStore
 
     store = RecentStore(1000, rules.check)
     hub = Hub(version="1", http_url="http://x", archive="a", store=store)
     results = [accepted(n) for n in range(800)]
-    store.append_call(1, CallFacts("2024-05-01T10:00:00.000Z", "/v1/batch", None, False), results, 0)
+    store.append_call(1, CallContext("2024-05-01T10:00:00.000Z", "/v1/batch", None, rules.check), results, 0)
     hub.publish_call(1, context(), results, 0)
     viewer = subscribed(hub, history=3)
     assert [e["seq"] for e in events(viewer)] == [798, 799, 800]

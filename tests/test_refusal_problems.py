@@ -10,7 +10,7 @@ from debugger.checks import refusal_problems
 from debugger.ingest import Accepted, Refused
 from debugger.pending import CallContext, Pending
 from debugger.protocol import Problem, problem
-from debugger.store import CallFacts, RecentStore
+from debugger.store import RecentStore
 
 # refused (no user), with two warnings: a camelCase property and a non-string messageId
 MESSAGE: dict[str, Any] = {"type": "track", "event": "Order Completed", "messageId": 7,
@@ -50,7 +50,7 @@ def test_the_hub_and_the_store_show_a_refusal_alike() -> None:
     hub_view = [Pending(seq, item, CallContext("t", "/v1/batch", None, rules.check)).problems()
                 for seq, item in ((1, refused), (2, accepted))]
     store = RecentStore(capacity=8, check=rules.check)
-    store.append_call(1, CallFacts("t", "/v1/batch", None, checked_fully=False), [refused, accepted], 1)
+    store.append_call(1, CallContext("t", "/v1/batch", None, rules.check), [refused, accepted], 1)
     store_view = [envelope["problems"] for envelope in store.envelopes(1)]
     assert hub_view == store_view
     assert codes(hub_view[0])[0] == "no_user_anon_id" and codes(hub_view[1]) == ["invalid_message_id"]
