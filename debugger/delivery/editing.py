@@ -22,6 +22,7 @@ in the failed file with the destination's reason.
 
 from __future__ import annotations
 
+import ctypes
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -45,6 +46,35 @@ NAMED, NAMED_EMPTY = b'integrations"', b'integrations":{}'
 
 _cut = cast(Callable[[bytes, slice], bytes], getitem)
 _FIRST, _LAST = slice(0, 1), slice(-1, None)
+
+
+def _block_finder() -> Callable[[bytes, bytes], bool]:
+    """Whether a block holds a needle: the C library's `memmem` where there is one (measured
+    on 1 MB of the collector's ~800-byte lines: 0.06 us per line for `"integrations"`, against
+    0.2 for `bytes.__contains__`, whose search skips little in JSON text; about a tenth of
+    what forwarding costs the collector per message now that blocks come from memory), else
+    `in`. Used once per write held in memory (~100 lines): a foreign call costs about a
+    microsecond."""
+    def contains(haystack: bytes, needle: bytes) -> bool:
+        return needle in haystack
+
+    try:
+        memmem = ctypes.CDLL(None).memmem
+    except (OSError, AttributeError, TypeError):
+        return contains
+    memmem.restype = ctypes.c_void_p
+    memmem.argtypes = (ctypes.c_char_p, ctypes.c_size_t, ctypes.c_char_p, ctypes.c_size_t)
+
+    def found(haystack: bytes, needle: bytes) -> bool:
+        return memmem(haystack, len(haystack), needle, len(needle)) is not None
+
+    checks = ((b"a\0b\"integrations\"", INTEGRATIONS), (b'"integration"s', INTEGRATIONS), (b"", b"x"))
+    if [found(haystack, needle) for haystack, needle in checks] != [True, False, False]:
+        return contains
+    return found
+
+
+_holds = _block_finder()
 
 
 @dataclass
@@ -111,14 +141,14 @@ def _to_decide(lines: list[bytes], pieces: Sequence[bytes], objects: bool) -> li
 
     Measured per ~800-byte line: a full scan of the block costs 0.01-1 us (`bytes.count` of a
     two-byte needle the most), so the usual block gets one memchr for a backslash, its first
-    and last bytes joined (0.1 us each; not for lines known to be objects), and one search for
-    `"integrations"` (0.2 us); a block where SDKs sent their default `"integrations":{}` gets
+    and last bytes joined (0.1 us each; not for lines known to be objects), and one `memmem`
+    for `"integrations"` (0.06 us); a block where SDKs sent their default `"integrations":{}` gets
     two counts (0.4 us a line) instead of a look at each line (1.1 us)."""
     count = len(lines)
     shaped = objects or (b"".join(map(_cut, lines, repeat(_FIRST))) == b"{" * count
                          and b"".join(map(_cut, lines, repeat(_LAST))) == b"}" * count)
     if (shaped and not any(map(bytes.__contains__, pieces, repeat(b"\\")))
-            and all(INTEGRATIONS not in piece or piece.count(NAMED) == piece.count(NAMED_EMPTY)
+            and all(not _holds(piece, INTEGRATIONS) or piece.count(NAMED) == piece.count(NAMED_EMPTY)
                     for piece in pieces)):
         return []
     return [index for index, raw in enumerate(lines)

@@ -189,16 +189,18 @@ class Forwarder:
 
     def _parcels(self, edited: Edited, lines: list[bytes]) -> Iterator[tuple[int, Parcel]]:
         """(first line, parcel) for every request the block needs: runs of one write key cut
-        at `batch_events` messages or BATCH_BYTES (sizes summed at C speed)."""
+        at `batch_events` messages or BATCH_BYTES (sizes summed at C speed: a parcel's total
+        first, each message's running total only when it is over)."""
         items, url, most = edited.items, self.destination.url, self.options.batch_events
         for start, end in runs(edited.keys, items):
             key = edited.keys[start]
             run = cast(list[bytes], items[start:end])
-            sizes = list(accumulate(map(_PLUS_ONE, map(len, run))))
             at = 0
             while at < len(run):
-                before = sizes[at - 1] if at else 0
-                stop = max(min(at + most, bisect_right(sizes, before + BATCH_BYTES, at)), at + 1)
+                stop = min(at + most, len(run))
+                if sum(map(len, run[at:stop])) + stop - at > BATCH_BYTES:
+                    sizes = list(accumulate(map(_PLUS_ONE, map(len, run[at:stop]))))
+                    stop = at + max(bisect_right(sizes, BATCH_BYTES), 1)
                 first, last = start + at, start + stop
                 yield first, Parcel(key, url, run[at:stop], lines[first:last], edited.received_at(first, last))
                 at = stop
