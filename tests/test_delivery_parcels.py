@@ -4,14 +4,17 @@ order, every sent line once, with the lines as archived beside the bytes as sent
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
+
+import orjson
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from debugger.delivery.destinations import parse_destination
-from debugger.delivery.editing import Edited
-from debugger.delivery.forwarder import BATCH_BYTES, Forwarder, ForwardOptions
+from debugger.delivery.editing import Edited, edit_block
+from debugger.delivery.forwarder import BATCH_BYTES, Forwarder, ForwardOptions, halves
 
 
 def reference(keys: list[str | None], items: list[bytes | None], most: int) -> list[tuple[int, int]]:
@@ -60,3 +63,19 @@ def test_the_commas_count_towards_a_request_s_size() -> None:
     parcels = list(forwarder._parcels(Edited(["k"] * 3, items), [b"a", b"b", b"c"]))
     assert [(first, len(parcel.items)) for first, parcel in parcels] == [(0, 1), (1, 2)]
     assert reference(["k"] * 3, items, 500) == [(0, 1), (1, 3)]
+
+
+def test_a_parcel_of_proven_lines_carries_their_received_at_counts() -> None:
+    """Counted when the parcel is made (from where the edit's proof found receivedAt), they
+    are what the parser reads; a refused parcel's halves count theirs again."""
+    lines = [orjson.dumps({"type": "track", "messageId": f"m{n}", "sentAt": "2024-05-01T10:00:00.000Z",
+                           "writeKey": "wk", "receivedAt": f"2024-05-01T10:00:0{n % 3}.000Z"}) for n in range(70)]
+    edited = edit_block(lines, [b"\n".join(lines) + b"\n"], "null", None, objects=True)
+    forwarder = Forwarder(parse_destination("null=http://127.0.0.1:9"), Path("/nonexistent/archive"),
+                          ForwardOptions(batch_events=50))
+    parcels = [parcel for _, parcel in forwarder._parcels(edited, lines)]
+    assert [len(parcel.sent) for parcel in parcels] == [50, 20]
+    for parcel in parcels:
+        assert parcel.received == Counter(orjson.loads(raw)["receivedAt"] for raw in parcel.sent)
+    left, right = halves(parcels[0])
+    assert left.received is None and left.received_at == parcels[0].received_at

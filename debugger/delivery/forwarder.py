@@ -83,6 +83,9 @@ class Parcel:
     items: list[bytes]  # as sent
     sent: list[bytes]  # as archived
     received_at: slice | None = None  # where every archived line's receivedAt lies, if proven
+    # how many lines carry each receivedAt, counted while the block's bytes are still in the
+    # CPU's caches (at the answer, milliseconds later, they no longer are: 0.2 us/message)
+    received: Counter[str | None] | None = None
 
 
 def halves(parcel: Parcel) -> tuple[Parcel, Parcel]:
@@ -202,7 +205,9 @@ class Forwarder:
                     sizes = list(accumulate(map(_PLUS_ONE, map(len, run[at:stop]))))
                     stop = at + max(bisect_right(sizes, BATCH_BYTES), 1)
                 first, last = start + at, start + stop
-                yield first, Parcel(key, url, run[at:stop], lines[first:last], edited.received_at(first, last))
+                sent, where = lines[first:last], edited.received_at(first, last)
+                received = None if where is None else received_counts(sent, where)
+                yield first, Parcel(key, url, run[at:stop], sent, where, received)
                 at = stop
 
     def _skip(self, end: int) -> None:
@@ -240,7 +245,9 @@ class Forwarder:
         now = time.time()
         count = len(parcel.items)
         if result.delivered:
-            received = received_counts(parcel.sent, parcel.received_at)
+            received = parcel.received  # None for halves of a refused parcel: counted here
+            if received is None:
+                received = received_counts(parcel.sent, parcel.received_at)
             self.summary.delivered(count, latencies(received, now), now)
             status: protocol.DeliveryStatus = "delivered"
         else:
