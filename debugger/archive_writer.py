@@ -29,7 +29,7 @@ FSYNC_INTERVAL = 1.0
 FileId = tuple[int, int]  # (st_dev, st_ino): which file an offset is in
 # (file, offset of the first line, the lines without their newlines, the bytes written: the
 # lines each followed by a newline); the lists are the tap's to keep, never to change
-Tap = Callable[[FileId, int, list[bytes], bytes], None]
+Tap = Callable[[FileId, int, list[bytes], bytes], object]  # what it returns is not looked at
 
 
 def _ends_with_newline(path: Path, size: int) -> bool:

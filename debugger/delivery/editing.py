@@ -34,7 +34,7 @@ from typing import Any, Callable, Iterable, Sequence, cast
 import orjson
 
 from debugger.delivery.integrations import excluded
-from debugger.delivery.layout import Proven, edit_run, tail_of
+from debugger.delivery.layout import Layout, Proven, edit_run, tail_of
 from debugger.delivery.rawjson import AMBIGUOUS, edit_lines, string_value
 
 INTEGRATIONS = b'"integrations"'
@@ -88,6 +88,9 @@ class Edited:
     # stretches [start, end) of lines whose top-level receivedAt text is at `slice` from
     # their end (proven while editing them: read there for latencies, no second proof)
     received: list[tuple[int, int, slice]] = field(default_factory=list)
+    # stretches [start, end) whose receivedAt values were counted already (`count_received`)
+    counted: list[tuple[int, int, Counter[str | None]]] = field(default_factory=list)
+    layout: Layout | None = None  # the last layout that edited lines here (the next one's hint)
 
     def received_at(self, start: int, end: int) -> slice | None:
         """Where receivedAt lies in every line from `start` to `end`, when one proof says."""
@@ -96,14 +99,68 @@ class Edited:
                 return where
         return None
 
+    def count_received(self, lines: list[bytes]) -> None:
+        """Count the receivedAt values of `lines` (this block's) where the proof found them, now
+        that their bytes are in the CPU's caches (from the collector's write, just made)."""
+        self.counted = [(start, end, received_counts(lines[start:end], at)) for start, end, at in self.received]
+
+    def counts_between(self, lines: list[bytes], start: int, end: int) -> Counter[str | None] | None:
+        """How many of the lines from `start` to `end` (this block's `lines`) carry each
+        receivedAt, from the counts taken already and where the proof found it (a counted
+        stretch with one value, as one collector call's lines have, tells any part of it);
+        None when the proof does not cover them all."""
+        total: Counter[str | None] = Counter()
+        covered = 0
+        for low, high, counts in self.counted:
+            first, last = max(low, start), min(high, end)
+            if first >= last:
+                continue
+            covered += last - first
+            if first == low and last == high:
+                total.update(counts)
+            elif len(counts) == 1:
+                total[next(iter(counts))] += last - first
+            else:
+                at = self.received_at(first, last)
+                if at is None:
+                    return None
+                total.update(received_counts(lines[first:last], at))
+        if covered == end - start:
+            return total
+        at = self.received_at(start, end)
+        return None if at is None else received_counts(lines[start:end], at)
+
+
+def merge(parts: Sequence[Edited], firsts: Sequence[int]) -> Edited:
+    """One block's Edited from its writes' (part i's lines start at line `firsts[i]`); adjacent
+    proven stretches with receivedAt at the same place become one."""
+    if len(parts) == 1:
+        return parts[0]
+    result = Edited([], [])
+    keys, items, filtered, broken = result.keys, result.items, result.filtered, result.broken
+    received, counted = result.received, result.counted
+    for first, part in zip(firsts, parts, strict=True):
+        keys += part.keys
+        items += part.items
+        filtered += part.filtered
+        broken += [first + index for index in part.broken]
+        for start, end, at in part.received:
+            if received and received[-1][1] == first + start and received[-1][2] == at:
+                received[-1] = (received[-1][0], first + end, at)
+            else:
+                received.append((first + start, first + end, at))
+        counted += [(first + start, first + end, counts) for start, end, counts in part.counted]
+    result.layout = parts[-1].layout
+    return result
+
 
 def edit_block(lines: list[bytes], block: bytes | Sequence[bytes], destination: str, write_key: str | None,
-               objects: bool = False) -> Edited:
+               objects: bool = False, hint: Layout | None = None) -> Edited:
     """Keys and bytes to send for `lines` (non-empty); `block` holds them joined by newlines,
     whole or in pieces that no line spans (blank lines between them, and more bytes after
     them, allowed: the block-wide checks only tell that no line needs a closer look).
     `objects`: every line is known to be a JSON object's text (the collector's own writes),
-    so their shape is not looked at."""
+    so their shape is not looked at. `hint`: a layout to try first (layout.edit_run)."""
     count = len(lines)
     override = write_key is not None
     decide = _to_decide(lines, (block,) if isinstance(block, bytes) else block, objects)
@@ -117,7 +174,7 @@ def edit_block(lines: list[bytes], block: bytes | Sequence[bytes], destination: 
     items: list[bytes | None]
     proven: Proven = []
     if not decide:
-        keys, edited, undecided = edit_run(lines, True, override, per_line, proven)
+        keys, edited, undecided = edit_run(lines, True, override, per_line, proven, hint)
         items = list(edited)
     else:
         keys, items = [None] * count, [None] * count
@@ -130,6 +187,7 @@ def edit_block(lines: list[bytes], block: bytes | Sequence[bytes], destination: 
     result = Edited(keys, items)
     result.received = [(start, end, layout.received) for start, end, layout in proven
                        if layout.received is not None]
+    result.layout = proven[-1][2] if proven else None
     for index in sorted([*decide, *undecided]):
         _parse_one(result, index, lines[index], destination, write_key)
     return result
@@ -216,7 +274,12 @@ def received_counts(lines: list[bytes], at: slice | None = None) -> Counter[str 
     `at`: where every line's receivedAt text lies, from a proof made already (`Edited.received`):
     only the values are cut out and counted."""
     if at is not None:
-        values = Counter(map(_cut, lines, repeat(at)))
+        cut = list(map(_cut, lines, repeat(at)))
+        if cut and cut.count(cut[0]) == len(cut):  # one collector call's lines: one value (no hashing)
+            counts: Counter[str | None] = Counter()
+            counts[cut[0].decode(errors="replace")] = len(cut)
+            return counts
+        values = Counter(cut)
         return Counter({value.decode(errors="replace"): times for value, times in values.items()})
     first = lines[0]
     begin = first.rfind(RECEIVED)

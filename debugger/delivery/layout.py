@@ -149,13 +149,24 @@ Proven = list[tuple[int, int, Layout]]  # stretches [start, end) of a run edited
 
 
 def edit_run(lines: list[bytes], drop_sent_at: bool, drop_write_key: bool,
-             per_line: Callable[[list[bytes]], Edited], proven: Proven | None = None) -> Edited:
+             per_line: Callable[[list[bytes]], Edited], proven: Proven | None = None,
+             hint: Layout | None = None) -> Edited:
     """Keys, edited bytes and the indexes the parser must decide, for a run of lines that look
     like objects. Lines that share a layout are edited at once; a run that does not is halved,
     and below MIN_RUN lines `per_line` edits them; so does a run whose first line has no tail
     to learn (its fields are elsewhere: exports, mixed archives). Dropped write keys come back
     as None. `proven`, when given, gets every stretch edited by a layout, with that layout
-    (what else its proof tells, such as where receivedAt lies, holds for all the stretch)."""
+    (what else its proof tells, such as where receivedAt lies, holds for all the stretch).
+
+    `hint`: a layout learnt before for the same edit (the previous write of the collector:
+    its calls differ in values, not in layout), tried first on the whole run whatever its
+    length: its proof (`Layout.edit`) holds for any line, whichever line it was learnt from."""
+    if hint is not None and lines:
+        items = hint.edit(lines)
+        if items is not None:
+            if proven is not None:
+                proven.append((0, len(lines), hint))
+            return [hint.key] * len(lines), items, []
     return _edit_run(lines, drop_sent_at, drop_write_key, per_line, proven, 0)
 
 

@@ -56,6 +56,7 @@ class Block:
     starts: tuple[int, ...] = (0,)
     known_ends: list[int] | None = None
     objects: bool = False
+    notes: tuple[object, ...] = ()  # from memory: each write's note (Held.note), in order
 
     def end_of(self, index: int) -> int:
         """The offset just past line `index`'s newline (what a position may be saved at)."""
@@ -71,15 +72,16 @@ class Block:
         return [self.end_of(index) for index in range(len(self.lines))]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Held:
     """One write's lines, kept from the archive writer's tap: they are the archive's bytes
-    from `start` to `end`."""
+    from `start` to `end`; `note` is the reader's (what it made of them on arrival)."""
 
     start: int
     end: int
     lines: list[bytes]
     data: bytes
+    note: object = None
 
 
 class Outbox:
@@ -112,15 +114,18 @@ class Outbox:
             self.offset = 0
         self.save(self.offset)
 
-    def offer(self, file_id: FileId, start: int, lines: list[bytes], data: bytes) -> None:
+    def offer(self, file_id: FileId, start: int, lines: list[bytes], data: bytes) -> Held | None:
         """The archive writer's tap: `lines` were just written at `start` in `file_id`. Kept
-        while there is room and they belong to the file being read after what is read."""
+        (and returned) while there is room and they belong to the file being read after what
+        is read; else None: they are read from the file when the offset gets there."""
         end = start + len(data)
         if (file_id != self.file_id or end <= self.offset
                 or self._held_bytes + len(data) > HELD_BYTES):
-            return  # read from the file when the offset gets there
-        self._held.append(Held(start, end, lines, data))  # in file order (O_APPEND); gaps allowed
+            return None
+        held = Held(start, end, lines, data)
+        self._held.append(held)  # in file order (O_APPEND); gaps allowed
         self._held_bytes += len(data)
+        return held
 
     def read(self, limit: int = READ_BYTES) -> Block | None:
         """Complete lines from the offset on (None: nothing new yet); advances the offset.
@@ -182,7 +187,8 @@ class Outbox:
             firsts = tuple(indexes)
         self.from_memory += len(lines)
         return Block(lines, tuple(part.data for part in taken), self.offset, firsts,
-                     tuple(part.start for part in taken), objects=True)
+                     tuple(part.start for part in taken), objects=True,
+                     notes=tuple(part.note for part in taken))
 
     def backlog(self) -> int:
         """Bytes appended and not read yet."""

@@ -79,11 +79,11 @@ ROUTES: list[web.AbstractRouteDef] = [web.get(ROUTE, delivery_summary)]
 def install(app: web.Application, archive: Path, destinations: list[Destination],
             options: ForwardOptions, hub: Hub | None, writer: ArchiveWriter | None = None) -> Forwarding:
     """Register forwarding on the collector's app: the AppKey and the background tasks (the
-    route comes with ROUTES). With the collector's `writer`, each outbox taps its writes, so
-    a forwarder that keeps up takes them from memory (debugger.delivery.outbox)."""
+    route comes with ROUTES). With the collector's `writer`, each forwarder taps its writes, so
+    one that keeps up takes them from memory, edited (Forwarder.tap, debugger.delivery.outbox)."""
     forwarding = Forwarding(archive, destinations, options, hub)
     if writer is not None:
-        writer.taps.extend(forwarder.outbox.offer for forwarder in forwarding.forwarders)
+        writer.taps.extend(forwarder.tap for forwarder in forwarding.forwarders)
     app[FORWARDING] = forwarding
     app.cleanup_ctx.append(forwarding.context)
     return forwarding
