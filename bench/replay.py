@@ -221,7 +221,8 @@ def measure(label: str, archive: Path, url: str, directory: Path, events: int,
     replay from another checkout); prints them, answers the figures by name."""
     base, base_cpu = asyncio.run(splice_loop(url + "/v1/batch", archive))
     figures = {"splice": base}
-    runs: list[tuple[str, tuple[str, ...], Path]] = [("replay", (), ROOT), ("paced", ("--rate", FAR_ABOVE), ROOT)]
+    runs: list[tuple[str, tuple[str, ...], Path]] = [("replay", (), ROOT), ("paced", ("--rate", FAR_ABOVE), ROOT),
+                                                     ("speed", ("--speed", FAR_ABOVE), ROOT)]
     if against is not None:
         runs.append(("against", (), against))
     per_event = 1e6 / events
@@ -272,11 +273,12 @@ def main() -> None:
     for label, figures in rounds.items():
         ratio = statistics.median(f["replay"] / f["splice"] for f in figures)
         paced = statistics.median(f["paced"] / f["replay"] for f in figures)
+        speed = statistics.median(f["speed"] / f["replay"] for f in figures)
         text = (f"{label}: median of {len(figures)} rounds: replay / splice loop {ratio:.2f} (goal >= 0.5), "
                 f"replay {statistics.median(f['replay'] for f in figures):,.0f}/s, splice loop "
                 f"{statistics.median(f['splice'] for f in figures):,.0f}/s, peak RSS "
                 f"{max(f['replay_rss'] for f in figures):.0f} MB (goal <= 150); "
-                f"paced (--rate {FAR_ABOVE}) / unpaced {paced:.2f}")
+                f"paced (--rate {FAR_ABOVE}) / unpaced {paced:.2f}, (--speed {FAR_ABOVE}) / unpaced {speed:.2f}")
         if args.against is not None:
             text += f"; replay / --against {statistics.median(f['replay'] / f['against'] for f in figures):.2f}"
         print(text)

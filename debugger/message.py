@@ -98,6 +98,29 @@ def parse_time(value: Any) -> datetime | None:
     return parsed
 
 
+def epoch_seconds(value: Any) -> float | None:
+    """`parse_time(value).timestamp()`, float for float, without a datetime for Segment's own
+    form "YYYY-MM-DDTHH:MM:SS.mmmZ": the epoch second of its first 19 characters is
+    remembered (archives share a few seconds; replay --speed reads one time per line)."""
+    if type(value) is str and len(value) == 24 and value[19] == "." and value[23] == "Z" \
+            and value[20:23].isdigit() and value.isascii():
+        second = _SECOND_OF.get(value[:19])
+        if second is None:
+            moment = parse_time(value[:19] + "Z")
+            if moment is None:
+                return None
+            if len(_SECOND_OF) >= 100_000:  # distinct seconds in an archive: bounded anyway
+                _SECOND_OF.clear()
+            second = _SECOND_OF[value[:19]] = int(moment.timestamp())
+        # as timedelta.total_seconds() computes it: whole microseconds, one rounding
+        return (second * 1_000_000 + int(value[20:23]) * 1000) / 1_000_000
+    moment = parse_time(value)
+    return moment.timestamp() if moment is not None else None
+
+
+_SECOND_OF: dict[str, int] = {}
+
+
 def format_time(moment: datetime) -> str:
     """ISO 8601 in UTC with milliseconds and `Z`, the form Segment writes."""
     return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Iterator
 
 from debugger.archive import ArchiveError, RawLine, content_size, expand, parse_line
+from debugger.delivery.layout import Proven
 from debugger.delivery.sender import BatchResult, DeliveryOptions, Sender, preflight
 from debugger.delivery.target import Target
 from debugger.errors import CliError
@@ -25,7 +26,7 @@ from replay.batching import MAX_MESSAGE_BYTES, Batch, Batcher, halves
 from replay.checkpoint import Checkpoint
 from replay.failures import FailedFile
 from replay.pacing import Dues, HoldWindow, RateSchedule, Schedule, SpeedSchedule, Unpaced
-from replay.reader import ArchiveReader, BadInputLine, Chunk, Selection, line_time, original_time
+from replay.reader import ArchiveReader, BadInputLine, Chunk, Selection, line_time, lines_times, original_time
 from replay.refeed import read_input
 from replay.report import Progress, ReplayStats, Summary
 from replay.transform import BrokenLine, Transformation, Transformer
@@ -177,10 +178,14 @@ class Run:
         for entry in self.reader:  # handle each entry fully: the reader already counted it
             if type(entry) is Chunk:
                 if paced:
-                    for first, keys, items in self.segments(entry):
+                    proven: Proven = []
+                    times: list[float | None] | None = None  # every line's, once its layouts are known
+                    for first, keys, items in self.segments(entry, proven):
                         at = first - entry.first
-                        times = list(map(line_time, entry.lines[at : at + len(items)])) if by_time else [None] * len(items)
-                        await self.add_paced(first, keys, items, url, schedule.dues(times, start), window)
+                        if by_time and times is None:
+                            times = lines_times(entry.lines, proven)
+                        due = times[at : at + len(items)] if times is not None else [None] * len(items)
+                        await self.add_paced(first, keys, items, url, schedule.dues(due, start), window)
                 else:
                     full = self.add_chunk(entry, url)
                     if full:
@@ -242,10 +247,11 @@ class Run:
             full += self.batcher.add_many(keys, url, items, first)
         return full
 
-    def segments(self, chunk: Chunk) -> Iterator[tuple[int, list[str | None], list[bytes]]]:
+    def segments(self, chunk: Chunk, proven: Proven | None = None) -> Iterator[tuple[int, list[str | None], list[bytes]]]:
         """A run of unparsed lines transformed, as runs of consecutive sendable lines (first
-        ordinal, keys, bytes); the rare broken or oversized line goes aside between them."""
-        keys, items, broken = self.transform.chunk(chunk)
+        ordinal, keys, bytes); the rare broken or oversized line goes aside between them.
+        `proven`: see Transformer.chunk."""
+        keys, items, broken = self.transform.chunk(chunk, proven)
         self.keys.update(keys)
         if not broken and max(map(len, items)) <= MAX_MESSAGE_BYTES:
             yield chunk.first, keys, items

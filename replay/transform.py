@@ -16,7 +16,7 @@ import orjson
 
 from debugger.archive import parse_line
 from debugger.message import format_time, parse_time
-from debugger.delivery.layout import Edited, edit_run
+from debugger.delivery.layout import Edited, Proven, edit_run
 from debugger.delivery.rawjson import edit_lines
 from replay.reader import Chunk, SelectedLine
 
@@ -59,17 +59,18 @@ class Transformer:
         message = dict(item.message) if item.message is not None else self._parse(item.raw)
         return self._edit_message(message, item.ordinal)
 
-    def chunk(self, chunk: Chunk) -> tuple[list[str | None], list[bytes], dict[int, str]]:
+    def chunk(self, chunk: Chunk, proven: Proven | None = None) -> tuple[list[str | None], list[bytes], dict[int, str]]:
         """Keys and bytes for a run of unparsed lines (the hot path: whole runs edited at once,
         see debugger.delivery.layout), and why, by index, the lines that are not JSON after all were left
-        out (rare)."""
+        out (rare). `proven`, when given, gets the stretches a layout was proven on (--speed
+        reads their receivedAt there)."""
         lines = chunk.lines
         override = self.spec.write_key
         keys: list[str | None]
         if self.rewrite:
             keys, items, undecided = [None] * len(lines), list(lines), list(range(len(lines)))
         else:
-            keys, items, undecided = edit_run(lines, self.drop_sent_at, override is not None, self._per_line)
+            keys, items, undecided = edit_run(lines, self.drop_sent_at, override is not None, self._per_line, proven)
             if override is not None:
                 keys = [override] * len(lines)  # the parser sets the undecided ones' below
         broken: dict[int, str] = {}

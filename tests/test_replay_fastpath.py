@@ -14,8 +14,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from debugger.archive import parse_line
+from debugger.delivery.layout import Proven
 from debugger.delivery.rawjson import edit_lines
-from replay.reader import ArchiveReader, BadInputLine, Chunk, SelectedLine, Selection, line_time, original_time
+from replay.reader import (
+    ArchiveReader, BadInputLine, Chunk, SelectedLine, Selection, line_time, lines_times, original_time,
+)
 from replay.transform import Transformation, Transformer
 
 NAMES = ["sentAt", "writeKey", "type", "context", "properties", "messageId", "a{", "}b", "[", 'q"', "é",
@@ -204,3 +207,46 @@ def test_line_time_reads_what_parsing_reads(message: dict[str, Any], style: str)
     raw = serialised(message, style).replace(b'"receivedAt":', b'"received\\u0041t":') if style == "escaped-name" \
         else serialised(message, style)
     assert line_time(raw) == original_time(orjson.loads(raw))
+
+
+def test_line_time_reads_a_collector_tail_and_not_a_nested_one() -> None:
+    """The tail shortcut: a collector's line gives its receivedAt without a parse; a nested
+    receivedAt at the very end, or one whose value holds an escape, is not taken for it."""
+    line = (b'{"type":"track","timestamp":"2024-05-01T09:59:59.000Z","sentAt":"2024-05-01T10:00:01.000Z",'
+            b'"writeKey":"wk","receivedAt":"2024-05-01T10:00:00.500Z","originalTimestamp":"2024-05-01T09:59:58.000Z"}')
+    assert line_time(line) == original_time(orjson.loads(line)) == 1714557600.5
+    nested = b'{"receivedAt":"2024-05-01T10:00:00.000Z","context":{"a":"b","receivedAt":"2030-01-01T00:00:00.000Z"}}'
+    assert line_time(nested) == original_time(orjson.loads(nested)) == 1714557600.0
+    odd = b'{"timestamp":"2024-05-01T10:00:00.000Z","receivedAt":"yesterday"}'
+    assert line_time(odd) == original_time(orjson.loads(odd)) == 1714557600.0
+
+
+@st.composite
+def collector_runs(draw: st.DrawFn) -> list[bytes]:
+    """Lines as a collector writes them (receivedAt in the last fields, shared by a call's
+    lines, sometimes not a time, sometimes followed by a nested one), with odd lines between."""
+    lines: list[bytes] = []
+    for _ in range(draw(st.integers(1, 4))):
+        received = draw(st.builds("2024-05-01T10:00:{:02d}.{:03d}Z".format, st.integers(0, 59), st.integers(0, 999))
+                        | times)
+        tail = draw(st.sampled_from(["plain", "original", "nested"]))
+        for index in range(draw(st.integers(1, 3)) * draw(st.sampled_from([1, 16]))):
+            message: dict[str, Any] = {"type": "track", "messageId": f"m{index}", "timestamp": draw(times),
+                                       "sentAt": "2024-05-01T10:00:01.000Z", "writeKey": "wk", "receivedAt": received}
+            if tail == "original":
+                message["originalTimestamp"] = "2024-05-01T09:59:58.000Z"
+            elif tail == "nested":
+                message["context"] = {"receivedAt": "2030-01-01T00:00:00.000Z"}
+            lines.append(orjson.dumps(message))
+        if draw(st.booleans()):
+            lines.append(serialised(draw(timed_messages()), draw(styles)))
+    return lines
+
+
+@settings(max_examples=150, deadline=None)
+@given(collector_runs())
+def test_a_chunks_times_are_what_parsing_reads(lines: list[bytes]) -> None:
+    """--speed reads receivedAt where the edit proved a layout: the same times as parsing each line."""
+    proven: Proven = []
+    Transformer(Transformation()).chunk(Chunk(0, lines), proven)
+    assert lines_times(lines, proven) == [original_time(orjson.loads(raw)) for raw in lines]
