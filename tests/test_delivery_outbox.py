@@ -127,3 +127,23 @@ def test_a_restarted_outbox_reads_the_file_then_memory(tmp_path: Path) -> None:
     finally:
         outbox.close()
         asyncio.run(writer.close())
+
+
+def test_a_read_from_memory_takes_whole_writes_up_to_a_request_s_messages(tmp_path: Path) -> None:
+    """The forwarder asks for about one request's lines (fresher bytes, parcels not cut
+    short); a write is never split, and one larger write still comes whole."""
+    archive = tmp_path / "archive.ndjson"
+    writer = ArchiveWriter(archive, "never")
+    outbox = Outbox(archive, tmp_path / "position")
+    outbox.start()
+    writer.taps.append(outbox.offer)
+    try:
+        for size in (2, 1, 3, 1):
+            writer.append_lines([b'{"n":%d}' % n for n in range(size)])
+        sizes = []
+        while (block := outbox.read(most_lines=3)) is not None:
+            sizes.append(len(block.lines))
+        assert sizes == [3, 3, 1]
+    finally:
+        outbox.close()
+        asyncio.run(writer.close())

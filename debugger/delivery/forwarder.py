@@ -160,7 +160,7 @@ class Forwarder:
                             await self._idle()
                             continue
                     waiting_since = None
-                    block = self.outbox.read()
+                    block = self.outbox.read(most_lines=self.options.batch_events)
                     if block is None:
                         self.summary.backlog_bytes = 0
                         await self._idle()

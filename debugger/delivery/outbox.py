@@ -127,7 +127,7 @@ class Outbox:
         self._held_bytes += len(data)
         return held
 
-    def read(self, limit: int = READ_BYTES) -> Block | None:
+    def read(self, limit: int = READ_BYTES, most_lines: int | None = None) -> Block | None:
         """Complete lines from the offset on (None: nothing new yet); advances the offset.
         From memory when the writer's tap left the next lines there, else read and split at
         C speed: no Python step per line either way."""
@@ -140,7 +140,7 @@ class Outbox:
             self._held_bytes -= len(held.popleft().data)
         if held:
             if held[0].start == self.offset:
-                return self._from_memory(limit)
+                return self._from_memory(limit, most_lines)
             limit = min(limit, held[0].start - self.offset)  # the file up to what memory holds
         data = os.pread(self._fd, limit, self.offset)
         if not data:
@@ -163,16 +163,19 @@ class Outbox:
             return Block(lines, (data,), self.offset, known_ends=ends)
         return Block(lines, (data,), self.offset, starts=(base,))
 
-    def _from_memory(self, limit: int) -> Block:
+    def _from_memory(self, limit: int, most_lines: int | None) -> Block:
         """The held writes from the offset on, while they follow each other, up to `limit`
         bytes (at least one write)."""
         held = self._held
         first = held.popleft()
         taken = [first]
         size = len(first.data)
-        while held and held[0].start == taken[-1].end and size + len(held[0].data) <= limit:
+        count, most = len(first.lines), limit if most_lines is None else most_lines  # a line takes a byte at least
+        while (held and held[0].start == taken[-1].end and size + len(held[0].data) <= limit
+               and count + len(held[0].lines) <= most):
             taken.append(held.popleft())
             size += len(taken[-1].data)
+            count += len(taken[-1].lines)
         self._held_bytes -= size
         self.offset = taken[-1].end
         if len(taken) == 1:
