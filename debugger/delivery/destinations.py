@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -33,9 +34,15 @@ class Destination:
     @property
     def integration(self) -> str:
         """The name this destination answers to in a message's `integrations` object: its own,
-        or `Segment.io` when it is Segment's tracking API (see debugger/delivery/integrations)."""
-        host = (urlsplit(self.url).hostname or "").lower()
-        return SEGMENT if host in SEGMENT_HOSTS else self.name
+        or `Segment.io` when it is Segment's tracking API (see debugger/delivery/integrations).
+        Asked for every write the collector makes: the URL is parsed once."""
+        return _integration(self.name, self.url)
+
+
+@lru_cache(maxsize=64)
+def _integration(name: str, url: str) -> str:
+    host = (urlsplit(url).hostname or "").lower()
+    return SEGMENT if host in SEGMENT_HOSTS else name
 
 
 def parse_destination(text: str) -> Destination:
