@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from debugger.delivery.editing import edit_block, received_counts, runs
 from debugger.delivery.integrations import excluded
+from debugger.delivery.layout import Layout, learn
 
 DESTINATION = "null"
 INTEGRATIONS = [{}, {"All": False}, {"null": False}, {"All": False, "null": True}, {"other": False},
@@ -205,3 +206,54 @@ def test_an_escaped_integrations_object_in_any_piece_is_decided_by_the_parser() 
     edited = edit_block(block, pieces, DESTINATION, None, objects=True)
     assert [m["messageId"] for m in edited.filtered] == ["x"]
     assert edited.items[40] is None and None not in edited.items[:40]
+
+
+def column_by_column(layout: Layout, lines: list[bytes]) -> bool:
+    """Layout.tails_match as first written: one column per constant byte, no padding."""
+    count, step = len(lines), layout.length
+    tails = b"".join(raw[-step:] for raw in lines)
+    if len(tails) != count * step or tails.count(b'"') != count * layout.quotes or b"\\" in tails:
+        return False
+    return all(tails[offset::step] == byte * count for offset, byte in layout.constants)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(lines(), min_size=1, max_size=8), st.data())
+def test_word_columns_prove_what_byte_columns_prove(block: list[bytes], data: st.DataObject) -> None:
+    """tails_match's 8-byte words (padding after each tail) accept exactly the lines that one
+    column per byte accepts, for lines changed at any byte of their tails."""
+    layout = learn(block[0], True, data.draw(st.booleans()))
+    if layout is None or not layout.length:
+        return
+    changed = []
+    for raw in [block[0], *block]:
+        for _ in range(data.draw(st.integers(0, 2)) if raw else 0):  # two: a moved quote
+            at = data.draw(st.integers(1, min(len(raw), layout.length + 9)))
+            raw = raw[:-at] + bytes([data.draw(st.sampled_from(b'"\\\0,:}ax'))]) + raw[len(raw) - at + 1:]
+        changed.append(raw)
+    assert layout.tails_match(changed) == column_by_column(layout, changed)
+    assert layout.tails_match([block[0]] * 3)
+
+
+def test_every_constant_byte_of_a_collector_tail_is_checked() -> None:
+    """Each known byte of the tail, changed (a quote moved into the value beside it instead,
+    so the count of quotes stays), makes tails_match refuse the line, in 8-byte words or alone."""
+    raw = orjson.dumps({"type": "track", "messageId": "m1", "sentAt": "2024-05-01T10:00:00.000Z",
+                        "writeKey": "wk_bench", "receivedAt": "2024-05-01T10:00:01.000Z",
+                        "originalTimestamp": "2024-05-01T09:59:59.000Z"})
+    for drop_write_key in (False, True):
+        layout = learn(raw, True, drop_write_key)
+        assert layout is not None and layout.tails_match([raw] * 5)
+        start = len(raw) - layout.length
+        for offset, byte in layout.constants:
+            at = start + offset
+            if byte == b'"':
+                beside = at + 1 if raw[at + 1 : at + 2] not in (b'"', b",", b"}", b":") else at - 1
+                changed = bytearray(raw)
+                changed[at], changed[beside] = changed[beside], changed[at]
+            else:
+                changed = bytearray(raw)
+                changed[at] = ord("x") if byte != b"x" else ord("y")
+            lines = [raw, raw, bytes(changed), raw]
+            assert not layout.tails_match(lines), (offset, byte)
+            assert not column_by_column(layout, lines)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cached_property
 from itertools import repeat
 from operator import concat, getitem
 from typing import Callable, Sequence, cast
@@ -28,6 +29,7 @@ from debugger.delivery.rawjson import AMBIGUOUS, locate
 _TAIL = re.compile(rb'(?:,"[^"\\]*":"[^"\\]*")+}')
 _PAIR = re.compile(rb',"([^"\\]*)":"([^"\\]*)"')
 MIN_RUN = 16  # shorter runs are edited line by line
+_PAD = b"\0" * 8  # after each tail in Layout.tails_match: no quote, no backslash
 WRITE_KEY, SENT_AT, RECEIVED_AT = b"writeKey", b"sentAt", b"receivedAt"
 
 # operator's functions as they are used here (on bytes), which typeshed's generic signatures do
@@ -67,12 +69,42 @@ class Layout:
 
     def tails_match(self, lines: Sequence[bytes]) -> bool:
         """Every line ends with this tail's constant bytes, at their places, and its values
-        hold no quote or backslash: one joined buffer, checked column by column."""
-        count, step = len(lines), self.length
-        tails = b"".join(map(_cut, lines, repeat(slice(-step, None))))
-        if len(tails) != count * step or tails.count(b'"') != count * self.quotes or b"\\" in tails:
-            return False
-        return all(tails[offset::step] == byte * count for offset, byte in self.constants)
+        hold no quote or backslash: one joined buffer, checked column by column.
+
+        The tails are joined with a few padding bytes after each, so that every record is a
+        whole number of 8-byte words: eight constant bytes in a row (field names, the kept
+        write key, the padding) are then checked as one column of words (`_columns`), which
+        takes a third of the Python steps of one column per byte (a collector tail: 24
+        instead of 75; they cost a block of ~100 lines 0.1 us a line)."""
+        count, length = len(lines), self.length
+        width, words, single = self._columns
+        padding = _PAD[: width - length]
+        tails = padding.join(map(_cut, lines, repeat(slice(-length, None)))) + padding
+        if len(tails) != count * width or tails.count(b'"') != count * self.quotes or b"\\" in tails:
+            return False  # a line shorter than the tail makes the buffer shorter
+        if words:
+            view = memoryview(tails).cast("Q")
+            step = width // 8
+            if not all(view[word::step].tobytes() == eight * count for word, eight in words):
+                return False
+        return all(tails[offset::width] == byte * count for offset, byte in single)
+
+    @cached_property
+    def _columns(self) -> tuple[int, tuple[tuple[int, bytes], ...], tuple[tuple[int, bytes], ...]]:
+        """(a record's width: the tail and its padding, a multiple of 8; the words whose 8
+        bytes are all known: (word index, bytes); the other known bytes: (offset, byte))."""
+        width = -(-self.length // 8) * 8
+        known = dict(self.constants)
+        known.update((offset, _PAD[:1]) for offset in range(self.length, width))
+        words: list[tuple[int, bytes]] = []
+        single: list[tuple[int, bytes]] = []
+        for start in range(0, width, 8):
+            span = range(start, start + 8)
+            if all(offset in known for offset in span):
+                words.append((start // 8, b"".join(known[offset] for offset in span)))
+            else:
+                single.extend((offset, known[offset]) for offset in span if offset in known)
+        return width, tuple(words), tuple(single)
 
 
 def learn(raw: bytes, drop_sent_at: bool, drop_write_key: bool) -> Layout | None:
