@@ -73,9 +73,10 @@ class Layout:
 
         The tails are joined with a few padding bytes after each, so that every record is a
         whole number of 8-byte words: eight constant bytes in a row (field names, the kept
-        write key, the padding) are then checked as one column of words (`_columns`), which
-        takes a third of the Python steps of one column per byte (a collector tail: 24
-        instead of 75; they cost a block of ~100 lines 0.1 us a line)."""
+        write key, the padding) are then checked as one column of words (`_columns`),
+        compared as 8-byte items with the word repeated: a collector tail takes 24 steps
+        instead of 75 (one per byte). Measured on the collector's lines: 0.20 -> 0.10 us a
+        line in 1 MB blocks, 0.16 -> 0.13 in writes of 100 lines."""
         count, length = len(lines), self.length
         width, words, single = self._columns
         padding = _PAD[: width - length]
@@ -85,9 +86,23 @@ class Layout:
         if words:
             view = memoryview(tails).cast("Q")
             step = width // 8
-            if not all(view[word::step].tobytes() == eight * count for word, eight in words):
+            wanted = self._repeated(count)
+            if not all(view[word::step] == eights[:count] for (word, _), eights in zip(words, wanted, strict=True)):
                 return False
         return all(tails[offset::width] == byte * count for offset, byte in single)
+
+    def _repeated(self, count: int) -> tuple[memoryview, ...]:
+        """Each known word repeated at least `count` times, as 8-byte items (compared with a
+        column of words at C speed); grown as longer runs come."""
+        made = self._made
+        if made.times < count:
+            made.times = max(count, 2 * made.times, 64)
+            made.words = tuple(memoryview(eight * made.times).cast("Q") for _, eight in self._columns[1])
+        return made.words
+
+    @cached_property
+    def _made(self) -> _Repeats:
+        return _Repeats()
 
     @cached_property
     def _columns(self) -> tuple[int, tuple[tuple[int, bytes], ...], tuple[tuple[int, bytes], ...]]:
@@ -105,6 +120,14 @@ class Layout:
             else:
                 single.extend((offset, known[offset]) for offset in span if offset in known)
         return width, tuple(words), tuple(single)
+
+
+@dataclass
+class _Repeats:
+    """A layout's known words, each repeated `times` times (Layout._repeated)."""
+
+    times: int = 0
+    words: tuple[memoryview, ...] = ()
 
 
 def learn(raw: bytes, drop_sent_at: bool, drop_write_key: bool) -> Layout | None:
