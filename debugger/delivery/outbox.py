@@ -8,10 +8,11 @@ written (and flushed) to the failed file. When there is no position yet, forward
 the archive's end: a new destination gets new traffic, not the archive's history; the position
 is saved at once, before the collector accepts anything, so nothing is skipped.
 
-Inside the collector the outbox is also the archive writer's tap (`offer`): each call's lines,
-with the file and offset they were written at, are kept in memory (up to HELD_BYTES), and
-when the offset reaches them they are handed out as they are: no read, no split, and lines
-the collector serialised itself are known to be JSON objects. They are exactly the archive's
+Inside the collector the outbox is also fed by the archive writer's tap (`offer`, through
+the forwarder's own tap): each call's lines, with the file and offset they were written at,
+are kept in memory (up to HELD_BYTES of them; with the forwarder's edits about three times
+that), and when the offset reaches them they are handed out as they are: no read, no split
+(0.35 us a line), and lines the collector serialised itself are known to be JSON objects. They are exactly the archive's
 bytes at those offsets, so positions mean what they mean for lines read from the file, to
 which the outbox falls back whenever memory does not hold what comes next (a restart, a
 backlog beyond HELD_BYTES, another writer, a replaced archive).
