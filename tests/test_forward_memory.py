@@ -105,6 +105,13 @@ def test_writes_edited_on_arrival_forward_as_the_file_does(tmp_path_factory: pyt
             if entry[0] != "filtered":
                 wanted.update(orjson.loads(raw).get("receivedAt") for raw in entry[3])
         assert flatten(from_memory)[2][0] == +wanted  # every parcel's counts as the parser reads them
+        for key, item, raw in flatten(from_memory)[1]:  # what is sent is the message, edited
+            message = orjson.loads(raw)
+            message.pop("sentAt", None)
+            if write_key is not None:
+                message.pop("writeKey", None)
+                assert key == write_key
+            assert orjson.loads(item) == message
     finally:
         tapped.outbox.close()
         plain.outbox.close()
