@@ -20,7 +20,9 @@ built (parsing the line) only while a viewer watches.
 
 Measured (bench/forward.py, 2 cores shared by load client, collector and null destination;
 medians): forwarding adds 2.2-2.4 us CPU per message to a collector whose ingest costs 4.0-4.2
-(it was 3.3-4.1 when every block was read back from the file). In-process, per message, on
+on a quiet machine, 2.8-3.1 over 4.3-4.4 when the whole machine ran slower (the null
+destination then 3.2-3.5 us a message instead of 2.3-2.5); interleaved with the version that
+read every block back from the file, same ingest: 2.8 against 3.7. In-process, per message, on
 the collector's ~800-byte lines: the edit on arrival 0.5 us (layout proof 0.13, slices 0.15,
 integrations memmem 0.06, receivedAt counts 0.05), parcels 0.09, body 0.05; the rest is the
 HTTP client, the kernel's loopback send, and ingest itself running slower beside it (caches,
