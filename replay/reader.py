@@ -8,7 +8,6 @@ An earlier run's failed file is read as the messages it holds (see replay.refeed
 
 from __future__ import annotations
 
-import re
 import sys
 from dataclasses import dataclass
 from datetime import datetime
@@ -19,7 +18,7 @@ from typing import IO, Any, Callable, Iterable, Iterator, cast, final
 from debugger.archive import BadLine, RawLine, expand, open_archive, parse_line, split_lines
 from debugger.message import epoch_seconds, event_time
 from debugger.query import Query
-from debugger.delivery.layout import Proven
+from debugger.delivery.layout import SIMPLE_TAIL, Proven
 from debugger.delivery.rawjson import looks_like_object
 from replay.refeed import is_failed_file, read_input, unwrapped
 
@@ -123,7 +122,7 @@ def line_time(raw: bytes) -> float | None:
     not last). A line that is not JSON at all may get the time its tail shows; its batch is
     refused either way."""
     begin = raw.rfind(_RECEIVED)
-    if begin > 0 and _SIMPLE_TAIL.fullmatch(raw, begin):
+    if begin > 0 and SIMPLE_TAIL.fullmatch(raw, begin):
         start = begin + len(_RECEIVED)
         moment = _text_time(raw[start : raw.index(b'"', start)])
         if moment is not None:
@@ -165,7 +164,6 @@ def _text_time(text: bytes) -> float | None:
 
 _cut = cast(Callable[[bytes, slice], bytes], getitem)
 _RECEIVED = b',"receivedAt":"'
-_SIMPLE_TAIL = re.compile(rb'(?:,"[^"\\]*":"[^"\\]*")+}')  # debugger.delivery.layout's tail
 
 
 

@@ -31,6 +31,16 @@ def drain(outbox: Outbox, blocks: list[Block], most: int = 10_000) -> None:
         blocks.append(block)
 
 
+def tapped_outbox(directory: Path) -> tuple[ArchiveWriter, Outbox]:
+    """A writer of `directory`/archive.ndjson and an outbox started on it, tapping its writes."""
+    archive = directory / "archive.ndjson"
+    writer = ArchiveWriter(archive, "never")
+    outbox = Outbox(archive, directory / "position")
+    outbox.start()
+    writer.taps.append(outbox.offer)
+    return writer, outbox
+
+
 def lines_and_ends(blocks: list[Block]) -> list[tuple[bytes, int]]:
     return [pair for block in blocks for pair in zip(block.lines, block.ends, strict=True)]
 
@@ -88,11 +98,7 @@ def test_memory_and_file_hand_out_the_same_lines_and_ends(tmp_path_factory: pyte
 def test_writes_that_keep_up_are_handed_out_from_memory(tmp_path: Path) -> None:
     """The usual case in the collector: each read finds the writes since the last one held, and
     hands them out together, known to be objects, with no read of the file."""
-    archive = tmp_path / "archive.ndjson"
-    writer = ArchiveWriter(archive, "never")
-    outbox = Outbox(archive, tmp_path / "position")
-    outbox.start()
-    writer.taps.append(outbox.offer)
+    writer, outbox = tapped_outbox(tmp_path)
     try:
         writer.append_lines([b'{"a":1}', b'{"b":22}'])
         writer.append_lines([b'{"c":3}'])
@@ -132,11 +138,7 @@ def test_a_restarted_outbox_reads_the_file_then_memory(tmp_path: Path) -> None:
 def test_a_read_from_memory_takes_whole_writes_up_to_a_request_s_messages(tmp_path: Path) -> None:
     """The forwarder asks for about one request's lines (fresher bytes, parcels not cut
     short); a write is never split, and one larger write still comes whole."""
-    archive = tmp_path / "archive.ndjson"
-    writer = ArchiveWriter(archive, "never")
-    outbox = Outbox(archive, tmp_path / "position")
-    outbox.start()
-    writer.taps.append(outbox.offer)
+    writer, outbox = tapped_outbox(tmp_path)
     try:
         for size in (2, 1, 3, 1):
             writer.append_lines([b'{"n":%d}' % n for n in range(size)])

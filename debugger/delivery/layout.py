@@ -26,7 +26,7 @@ from typing import Callable, Sequence, cast
 
 from debugger.delivery.rawjson import AMBIGUOUS, locate
 
-_TAIL = re.compile(rb'(?:,"[^"\\]*":"[^"\\]*")+}')
+SIMPLE_TAIL = re.compile(rb'(?:,"[^"\\]*":"[^"\\]*")+}')  # simple pairs, then the brace: proven top-level (see above)
 _PAIR = re.compile(rb',"([^"\\]*)":"([^"\\]*)"')
 MIN_RUN = 16  # shorter runs are edited line by line
 _PAD = b"\0" * 8  # after each tail in Layout.tails_match: no quote, no backslash
@@ -143,7 +143,7 @@ def learn(raw: bytes, drop_sent_at: bool, drop_write_key: bool) -> Layout | None
         return Layout(0, (), 0, absent, (slice(None),), None)
     begin = min(starts) - 1  # the comma before the first field of the tail
     tail = raw[begin:]
-    if begin < 1 or not _TAIL.fullmatch(tail):
+    if begin < 1 or not SIMPLE_TAIL.fullmatch(tail):
         return None
     dropped = {SENT_AT} if drop_sent_at else set()
     if drop_write_key:
@@ -177,7 +177,7 @@ def tail_of(raw: bytes, begin: int) -> Layout | None:
     varying and nothing cut, when that tail is simple pairs and the final brace; its
     `tails_match` then proves the same fields end every line (forwarding reads receivedAt)."""
     tail = raw[begin:]
-    if begin < 1 or not _TAIL.fullmatch(tail):
+    if begin < 1 or not SIMPLE_TAIL.fullmatch(tail):
         return None
     constants: list[tuple[int, bytes]] = []
     for pair in _PAIR.finditer(tail):
