@@ -19,7 +19,7 @@ from debugger.archive import BadLine, RawLine, expand, open_archive, parse_line,
 from debugger.message import epoch_seconds, event_time
 from debugger.query import Query
 from debugger.delivery.layout import SIMPLE_TAIL, Proven
-from debugger.delivery.rawjson import looks_like_object
+from debugger.delivery.rawjson import all_look_like_objects, looks_like_object
 from replay.refeed import is_failed_file, read_input, unwrapped
 
 
@@ -81,19 +81,6 @@ class Selection:
 
 
 CHUNK_BYTES = 1 << 20
-
-
-def look_like_objects(lines: list[bytes], data: bytes, carry: bytes) -> bool:
-    """Whether every line starts with `{` and ends with `}` (blank lines do not), where `lines`
-    are `data` split at its newlines (the first one prefixed with an earlier carry) and `carry`
-    the part after the last newline. The fast path's shape check without a call per line: the
-    first and last lines are checked, and each newline between lines must sit in `}\n{`."""
-    if not lines:
-        return True
-    if not (looks_like_object(lines[0]) and looks_like_object(lines[-1])):
-        return False
-    last_newline = len(data) - len(carry) - 1
-    return data.count(b"}\n{", 0, last_newline) == len(lines) - 1
 
 
 def _rejoined(lines: list[bytes], carry: bytes, handle: IO[bytes]) -> Iterator[bytes]:
@@ -244,7 +231,7 @@ class ArchiveReader:
                         rest = _rejoined(lines, carry, handle)
                         yield from self._select(unwrapped(split_lines(rest, label)), self.position)
                         break
-                    if look_like_objects(lines, data, carry):
+                    if all_look_like_objects(lines):
                         self.number += len(lines)
                         yield self._chunk(self.position, lines)
                     else:

@@ -35,7 +35,7 @@ import orjson
 
 from debugger.delivery.integrations import excluded
 from debugger.delivery.layout import Layout, Proven, edit_run, tail_of
-from debugger.delivery.rawjson import AMBIGUOUS, edit_lines, string_value
+from debugger.delivery.rawjson import AMBIGUOUS, all_look_like_objects, edit_lines, string_value
 
 INTEGRATIONS = b'"integrations"'
 NO_INTEGRATIONS = b'"integrations":{}'
@@ -45,7 +45,6 @@ ESCAPED = b"\\u00"
 NAMED, NAMED_EMPTY = b'integrations"', b'integrations":{}'
 
 _cut = cast(Callable[[bytes, slice], bytes], getitem)
-_FIRST, _LAST = slice(0, 1), slice(-1, None)
 
 
 def _block_finder() -> Callable[[bytes, bytes], bool]:
@@ -199,12 +198,10 @@ def _to_decide(lines: list[bytes], pieces: Sequence[bytes], objects: bool) -> li
 
     Measured per ~800-byte line: a full scan of the block costs 0.01-1 us (`bytes.count` of a
     two-byte needle the most), so the usual block gets one memchr for a backslash, its first
-    and last bytes joined (0.1 us each; not for lines known to be objects), and one `memmem`
+    and last bytes joined (`all_look_like_objects`; not for lines known to be objects), one `memmem`
     for `"integrations"` (0.06 us); a block where SDKs sent their default `"integrations":{}` gets
     two counts (0.4 us a line) instead of a look at each line (1.1 us)."""
-    count = len(lines)
-    shaped = objects or (b"".join(map(_cut, lines, repeat(_FIRST))) == b"{" * count
-                         and b"".join(map(_cut, lines, repeat(_LAST))) == b"}" * count)
+    shaped = objects or all_look_like_objects(lines)
     if (shaped and not any(map(bytes.__contains__, pieces, repeat(b"\\")))
             and all(not _holds(piece, INTEGRATIONS) or piece.count(NAMED) == piece.count(NAMED_EMPTY)
                     for piece in pieces)):
