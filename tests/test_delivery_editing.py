@@ -5,7 +5,6 @@ field orders, the collector's own tail, non-objects; and reads receivedAt as the
 from __future__ import annotations
 
 import contextlib
-
 import json
 from collections import Counter
 from typing import Any
