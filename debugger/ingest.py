@@ -24,7 +24,7 @@ import orjson
 
 from debugger.checks import Checker, check_failed
 from debugger.protocol import Problem, has_errors, problem
-from debugger.message import format_time, parse_time
+from debugger.message import HEAD_SECONDS, format_time, learn_second, parse_time
 
 MAX_MESSAGE = 32 * 1024  # bytes per message (the SDKs use 32768)
 MAX_REQUEST = 500 * 1024  # bytes per request, after inflating
@@ -509,8 +509,7 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _MS = timedelta(milliseconds=1)
 _MILLIS = tuple(f".{n:03d}Z" for n in range(1000))
 _MILLIS_OF = {f".{n:03d}Z": n for n in range(1000)}  # ".042Z" -> 42: the end of Segment's form
-_SECONDS: dict[int, str] = {}  # epoch second -> "YYYY-MM-DDTHH:MM:SS": a batch shares a few
-_SECOND_OF: dict[str, int] = {}  # the reverse, for timestamps in Segment's own form
+_SECONDS: dict[int, str] = {}  # epoch second -> "YYYY-MM-DDTHH:MM:SS" (the reverse: HEAD_SECONDS)
 _CACHE_LIMIT = 100_000
 
 
@@ -531,9 +530,9 @@ def _shifter(skew_ms: int) -> Shift:
     def shift(timestamp: Any) -> str | None:
         millis = _MILLIS_OF.get(timestamp[19:]) if type(timestamp) is str else None  # ".mmmZ"
         if millis is not None:
-            base = _SECOND_OF.get(timestamp[:19])
+            base = HEAD_SECONDS.get(timestamp[:19])
             if base is None:
-                base = _learn_second(timestamp)
+                base = learn_second(timestamp, millis)
             if base is not None:
                 millis += rest
                 second = base + whole
@@ -564,24 +563,6 @@ def _prefix(second: int) -> str | None:
             _SECONDS.clear()
         _SECONDS[second] = prefix
     return prefix
-
-
-def _learn_second(timestamp: str) -> int | None:
-    """The epoch second of a "....SS.mmmZ" timestamp's first 19 characters, remembered when
-    the datetime parser agrees that the whole timestamp is that second plus its milliseconds
-    (so the look-up gives what parsing would); None otherwise."""
-    try:
-        moment = datetime.fromisoformat(timestamp)
-        start = datetime.fromisoformat(timestamp[:19] + ".000Z")
-    except ValueError:
-        return None
-    since = start - _EPOCH
-    if since.microseconds or moment - start != timedelta(milliseconds=_MILLIS_OF[timestamp[19:]]):
-        return None
-    if len(_SECOND_OF) > _CACHE_LIMIT:
-        _SECOND_OF.clear()
-    second = _SECOND_OF[timestamp[:19]] = since.days * 86400 + since.seconds
-    return second
 
 
 def _shift_parsed(timestamp: Any, skew_ms: int) -> str | None:

@@ -5,7 +5,7 @@ Pure functions over plain dicts (as parsed by orjson); no I/O.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any, Mapping
 
 Message = dict[str, Any]
@@ -98,27 +98,49 @@ def parse_time(value: Any) -> datetime | None:
     return parsed
 
 
+# "YYYY-MM-DDTHH:MM:SS" -> its epoch second (UTC), for timestamps in Segment's own form
+# "YYYY-MM-DDTHH:MM:SS.mmmZ": traffic and archives share a few seconds. Read on ingest's hot
+# path (its timestamp shift) and by replay --speed; filled only by `learn_second`.
+HEAD_SECONDS: dict[str, int] = {}
+_HEADS_KEPT = 100_000
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+def learn_second(timestamp: str, millis: int) -> int | None:
+    """The epoch second of a "....SS.mmmZ" timestamp's first 19 characters (`millis` its
+    milliseconds), remembered in HEAD_SECONDS when the datetime parser agrees that the whole
+    timestamp is that second plus its milliseconds (so the look-up gives what parsing would);
+    None otherwise."""
+    try:
+        moment = datetime.fromisoformat(timestamp)
+        start = datetime.fromisoformat(timestamp[:19] + ".000Z")
+    except ValueError:
+        return None
+    since = start - _EPOCH
+    if since.microseconds or moment - start != timedelta(milliseconds=millis):
+        return None
+    if len(HEAD_SECONDS) > _HEADS_KEPT:
+        HEAD_SECONDS.clear()
+    second = HEAD_SECONDS[timestamp[:19]] = since.days * 86400 + since.seconds
+    return second
+
+
 def epoch_seconds(value: Any) -> float | None:
     """`parse_time(value).timestamp()`, float for float, without a datetime for Segment's own
-    form "YYYY-MM-DDTHH:MM:SS.mmmZ": the epoch second of its first 19 characters is
-    remembered (archives share a few seconds; replay --speed reads one time per line)."""
+    form "YYYY-MM-DDTHH:MM:SS.mmmZ" (its second from HEAD_SECONDS; replay --speed reads one
+    time per line)."""
     if type(value) is str and len(value) == 24 and value[19] == "." and value[23] == "Z" \
             and value[20:23].isdigit() and value.isascii():
-        second = _SECOND_OF.get(value[:19])
+        millis = int(value[20:23])
+        second = HEAD_SECONDS.get(value[:19])
         if second is None:
-            moment = parse_time(value[:19] + "Z")
-            if moment is None:
+            second = learn_second(value, millis)
+            if second is None:
                 return None
-            if len(_SECOND_OF) >= 100_000:  # distinct seconds in an archive: bounded anyway
-                _SECOND_OF.clear()
-            second = _SECOND_OF[value[:19]] = int(moment.timestamp())
         # as timedelta.total_seconds() computes it: whole microseconds, one rounding
-        return (second * 1_000_000 + int(value[20:23]) * 1000) / 1_000_000
+        return (second * 1_000_000 + millis * 1000) / 1_000_000
     moment = parse_time(value)
     return moment.timestamp() if moment is not None else None
-
-
-_SECOND_OF: dict[str, int] = {}
 
 
 def format_time(moment: datetime) -> str:

@@ -21,6 +21,7 @@ import pytest
 
 from debugger import ingest, rules
 from debugger.ingest import MAX_MESSAGE, Call, IngestError
+from debugger.message import HEAD_SECONDS
 
 RECEIVED = datetime(2024, 5, 1, 12, 0, 0, tzinfo=timezone.utc)
 
@@ -28,7 +29,7 @@ RECEIVED = datetime(2024, 5, 1, 12, 0, 0, tzinfo=timezone.utc)
 @pytest.fixture(autouse=True)
 def _fresh_caches() -> Iterator[None]:
     ingest._SECONDS.clear()
-    ingest._SECOND_OF.clear()
+    HEAD_SECONDS.clear()
     yield
 
 
