@@ -50,6 +50,17 @@ def test_a_batch_with_a_refused_item(served: tuple[Collector, bool]) -> None:
     assert body["errors"][0]["index"] == 1 and body["errors"][0]["code"] == "no_user_anon_id"
 
 
+def test_the_answer_lists_every_refused_item(served: tuple[Collector, bool]) -> None:
+    """One error per refused item, however many: a sender reading a `--strict` 400 must be
+    able to tell exactly which items were refused, or it resends (duplicates) the rest."""
+    collector, strict = served
+    batch = [GOOD if number % 5 == 0 else BAD_USER for number in range(40)]
+    status, body = post(collector, "/v1/batch", {"batch": batch})
+    assert status == (400 if strict else 200)
+    assert (body["accepted"], body["rejected"]) == (8, 32)
+    assert [error["index"] for error in body["errors"]] == [n for n in range(40) if n % 5]
+
+
 def test_too_many_events_and_bad_shapes_are_200_unless_strict(served: tuple[Collector, bool]) -> None:
     collector, strict = served
     expected = 400 if strict else 200
