@@ -3,8 +3,9 @@
 One `os.write` of all a request's lines on an O_APPEND descriptor: once it returns, the lines
 are in the kernel and survive the collector being killed. `fsync` decides how much more:
 `always` syncs each write (survives a power cut), `interval` syncs dirty files about once a
-second, `never` leaves it to the OS. A deleted or moved archive is started afresh within a
-second, so `rm archive.ndjson` clears it while the collector runs.
+second, `never` leaves it to the OS. A deleted or moved archive (or its directory) is started
+afresh at the next write, or within a second when no call comes, so `rm archive.ndjson` clears
+it while the collector runs and loses nothing answered after it.
 
 Taps (forwarding's outboxes) are handed each call's lines right after they were written, with
 the file and the offset they were written at, so a forwarder that keeps up reads them from
@@ -63,13 +64,21 @@ class _AppendFile:
             raise
         return fd
 
-    def reopen_if_replaced(self) -> bool:
-        """Start a new file when ours was deleted or moved away (a user clearing the archive)."""
+    def replaced(self) -> bool:
+        """Whether our path no longer names the file we write (deleted, or moved away)."""
         try:
-            if os.path.samestat(os.stat(self.path), os.fstat(self.fd)):
-                return False
+            status = os.stat(self.path)
         except FileNotFoundError:
-            pass
+            return True
+        return (status.st_dev, status.st_ino) != self.file_id
+
+    def reopen_if_replaced(self) -> bool:
+        """Start a new file when ours was deleted or moved away (a user clearing the archive),
+        in a new directory if that went too (`rm -r`). Raises OSError when it cannot: the
+        collector then answers 500 (SDKs retry) instead of writing where nobody can read."""
+        if not self.replaced():
+            return False
+        self.path.parent.mkdir(parents=True, exist_ok=True)
         fresh = self._open()
         with contextlib.suppress(OSError):
             self.sync()
@@ -79,7 +88,21 @@ class _AppendFile:
         return True
 
     def append(self, data: bytes) -> bool:
-        """Append `data`; True when it went in one write (so it lies contiguous in the file)."""
+        """Append `data`; True when it went in one write (so it lies contiguous in the file).
+
+        A message answered 200 must be in the file at our path, not in one nobody can open
+        (QA: after `rm archive.ndjson`, two calls answered 200 were in neither file until the
+        once-a-second upkeep noticed). So the path is checked before the write (deleted or
+        moved since the last one: start afresh, and a moved file gets no line after its move)
+        and after it (it went while we wrote: write again to the fresh file). A deletion after
+        that deletes lines that were in the file, as the user asked. Two `stat`s per call."""
+        self.reopen_if_replaced()
+        whole = self._write(data)
+        if self.reopen_if_replaced():
+            whole = self._write(data)
+        return whole
+
+    def _write(self, data: bytes) -> bool:
         written = os.write(self.fd, data)
         whole = written == len(data)
         if not whole:  # a regular file takes it all at once; loop only for the odd short write

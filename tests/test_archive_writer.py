@@ -161,6 +161,39 @@ def test_the_running_collector_follows_a_deleted_archive(tmp_path: Path) -> None
         collector.stop()
 
 
+def test_a_message_answered_right_after_rm_is_in_the_fresh_archive(tmp_path: Path) -> None:
+    """`rm` the archive and send at once, before the once-a-second upkeep can notice: the
+    messages answered 200 must be in a file at the archive's path (QA found them only in the
+    deleted file), refusals likewise in the rejected file."""
+    collector = start_collector(tmp_path / "c")
+    try:
+        assert post_json(collector.url + "/v1/track", {"userId": "u", "event": "Before"}).status == 200
+        assert post_json(collector.url + "/v1/track", {"event": "No User"}).status == 200
+        collector.archive.unlink()
+        collector.rejected.unlink()
+        assert post_json(collector.url + "/v1/track", {"userId": "u", "event": "After"}).status == 200
+        assert post_json(collector.url + "/v1/track", {"event": "Refused After"}).status == 200
+        assert [m["event"] for m in collector.archived()] == ["After"]
+        assert [r["message"]["event"] for r in collector.refused()] == ["Refused After"]
+    finally:
+        collector.stop()
+
+
+async def test_a_moved_archive_gets_no_line_after_its_move(tmp_path: Path) -> None:
+    """`mv` (log rotation): the next write starts a fresh archive at the path; the moved file
+    keeps what it had."""
+    archive = tmp_path / "archive.ndjson"
+    writer = ArchiveWriter(archive, "never")
+    try:
+        writer.append_lines([b'{"n":1}'])
+        archive.rename(tmp_path / "rotated.ndjson")
+        writer.append_lines([b'{"n":2}'])
+    finally:
+        await writer.close()
+    assert (tmp_path / "rotated.ndjson").read_bytes() == b'{"n":1}\n'
+    assert archive.read_bytes() == b'{"n":2}\n'
+
+
 async def test_append_lines_returns_exactly_the_bytes_it_appended(tmp_path: Path) -> None:
     """The collector's recent store keeps what append_lines returns instead of joining the
     call's lines a second time: it must be the archive's bytes, byte for byte."""

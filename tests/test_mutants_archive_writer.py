@@ -89,16 +89,30 @@ def test_new_files_are_data_files_rw_r_r(tmp_path: Path) -> None:
         assert path.stat().st_mode & 0o777 == 0o644
 
 
-def test_following_a_vanished_directory_keeps_writing_and_recovers(tmp_path: Path) -> None:
-    """The upkeep calls follow_replaced every second: a directory that is gone (rm -r) must
-    not raise out of it, or the upkeep (and with it fsync=interval) would stop."""
+def test_a_vanished_directory_is_made_again(tmp_path: Path) -> None:
+    """`rm -r` of the archive's directory: the next message lands in a fresh archive there
+    (it used to be written to the deleted file, answered 200 and lost)."""
     folder = tmp_path / "data"
     writer = ArchiveWriter(folder / "a.ndjson")
     shutil.rmtree(folder)
-    writer.follow_replaced()  # cannot start a new file yet: keeps the old descriptor
-    writer.append_lines([b'{"lost":1}'])
-    folder.mkdir()
+    writer.append_lines([b'{"n":1}'])
+    asyncio.run(writer.close())
+    assert (folder / "a.ndjson").read_bytes() == b'{"n":1}\n'
+
+
+def test_an_archive_that_cannot_be_started_again_fails_the_write_not_the_upkeep(tmp_path: Path) -> None:
+    """The upkeep calls follow_replaced every second: a directory that cannot be made again
+    (a file now stands at its path) must not raise out of it, or the upkeep (and with it
+    fsync=interval) would stop; the write raises instead (the collector answers 500, so SDKs
+    retry), and writes resume once the path is usable again."""
+    folder = tmp_path / "data"
+    writer = ArchiveWriter(folder / "a.ndjson")
+    shutil.rmtree(folder)
+    folder.write_bytes(b"not a directory")
     writer.follow_replaced()
+    with pytest.raises(OSError):
+        writer.append_lines([b'{"refused":1}'])
+    folder.unlink()
     writer.append_lines([b'{"n":2}'])
     asyncio.run(writer.close())
     assert (folder / "a.ndjson").read_bytes() == b'{"n":2}\n'
