@@ -18,6 +18,7 @@ speed of parsing; it is pure Python (no wheel to build anywhere) and maintained.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
@@ -49,6 +50,8 @@ def load_plan(path: str | Path) -> PlanChecker:
             validators[name] = fastjsonschema.compile(schema)
         except fastjsonschema.JsonSchemaDefinitionException as error:
             raise CliError(f"plan {path}: bad schema for {name!r}: {error}") from None
+        except re.error as error:  # a `pattern` or `patternProperties` key Python cannot compile
+            raise CliError(f"plan {path}: bad schema for {name!r}: {error} (a regular expression)") from None
     return PlanChecker(validators)
 
 

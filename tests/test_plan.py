@@ -74,6 +74,8 @@ def test_violations_name_the_field(plan: Path) -> None:
         (b"[1]", "expected a JSON object"),
         (b'{"A": 3}', "is not a JSON object"),
         (b'{"A": {"type": "no-such-type"}}', "bad schema for 'A'"),
+        (b'{"A": {"properties": {"properties": {"pattern": "("}}}}', "bad schema for 'A': .*regular expression"),
+        (b'{"A": {"patternProperties": {"[": {}}}}', "bad schema for 'A': .*regular expression"),
     ],
 )
 def test_bad_plans_are_one_clear_error(tmp_path: Path, content: bytes, needle: str) -> None:
@@ -83,6 +85,18 @@ def test_bad_plans_are_one_clear_error(tmp_path: Path, content: bytes, needle: s
         load_plan(path)
     with pytest.raises(CliError, match="no such file|No such file"):
         load_plan(tmp_path / "missing.json")
+
+
+@pytest.mark.parametrize("command", ["validate", "schema"])
+def test_a_plan_with_a_bad_regular_expression_is_one_line_and_exit_2(
+    tmp_path: Path, command: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """QA found a traceback (re.error from compiling the schema) and exit 1."""
+    plan = tmp_path / "plan.json"
+    plan.write_bytes(b'{"A": {"properties": {"properties": {"pattern": "("}}}}')
+    assert main([command, "--plan", str(plan), str(SAMPLES / "ecommerce.ndjson")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "bad schema for 'A'" in err and "Traceback" not in err
 
 
 def test_validate_with_plan(plan: Path, capsys: pytest.CaptureFixture[str]) -> None:
