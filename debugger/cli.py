@@ -247,6 +247,13 @@ def assert_(
 
     if port is not None and url is not None:
         raise CliError("give --port or --url, not both")
+    if url is not None:
+        from debugger.delivery.target import check_http_url
+
+        try:
+            check_http_url(url)
+        except ValueError as error:
+            raise CliError(f"--url: {error}") from None
     target = url or f"http://{DEFAULT_HOST}:{port or DEFAULT_PORT}"
     code = run_assert(query, count, low, high, no_refused, within, target, json)
     raise typer.Exit(code)

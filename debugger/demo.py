@@ -22,6 +22,7 @@ from typing import Any, Callable, Iterator
 import aiohttp
 import orjson
 
+from debugger.delivery.target import check_http_url
 from debugger.errors import CliError
 from debugger.message import CALL_TYPES, now_iso
 
@@ -213,9 +214,11 @@ def _reason(error: BaseException) -> str:
 
 
 def _base_url(to: str) -> str:
-    if not re.match(r"https?://[^/\s]+", to):
-        raise CliError(f"--to must be a URL like http://127.0.0.1:8088, not {to!r}")
-    return to.rstrip("/").removesuffix("/v1")
+    try:
+        check_http_url(to)
+    except ValueError as error:
+        raise CliError(f"--to: {error}") from None
+    return to.strip().rstrip("/").removesuffix("/v1")
 
 
 def run_demo(to: str, rate: float, duration: float | None) -> None:

@@ -128,6 +128,12 @@ def test_no_collector_exits_1_with_a_reason(fresh: Collector) -> None:
     ["x", "--within", "-1"],
     ["x", "--port", "1", "--url", "http://127.0.0.1:1"],
     ["x", "--count", "many"],
+    # bad URLs (QA: a traceback, a 10 s wait on ftp://, or exit 1 "no collector answers")
+    ["x", "--url", "notaurl"],
+    ["x", "--url", "http://[::1"],
+    ["x", "--url", "ftp://127.0.0.1:1"],
+    ["x", "--url", "127.0.0.1:8088"],
+    ["x", "--url", "http://127.0.0.1:99999"],
 ])
 def test_usage_errors_exit_2_in_one_line(args: list[str]) -> None:
     done = segdebug_assert(*args)

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 BATCH_ENDPOINTS = ("/v1/batch", "/v1/import", "/v1/b")
 
@@ -22,15 +22,24 @@ class Target:
         return self.url
 
 
+def check_http_url(url: str) -> SplitResult:
+    """`url` split, when it is an http(s) URL with a host and a valid port; ValueError (a
+    message for one line) otherwise. Every option that takes a URL checks it here, so a typo
+    is refused at once instead of failing (or hanging) when the first request goes out."""
+    try:
+        parts = urlsplit(url.strip())
+        if parts.scheme in ("http", "https") and parts.hostname:
+            parts.port  # noqa: B018 - raises on a bad port
+            return parts
+    except ValueError:  # an unclosed IPv6 bracket, a port that is not a number or too big
+        if "://" in url:
+            raise ValueError(f"invalid URL {url!r}: bad host or port") from None
+    raise ValueError(f"invalid URL {url!r}: expected http(s)://host[:port][/path]")
+
+
 def resolve(url: str, mode: str) -> Target:
     """The endpoint for `url` in `mode` ("batch" or "single"); ValueError when it is not a URL."""
-    parts = urlsplit(url.strip())
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"invalid URL {url!r}: expected http(s)://host[:port][/path]")
-    try:
-        parts.port  # noqa: B018 - raises on a bad port
-    except ValueError:
-        raise ValueError(f"invalid URL {url!r}: bad port") from None
+    parts = check_http_url(url)
     base = url.strip().rstrip("/")
     path = parts.path.rstrip("/")
     if mode == "single":
