@@ -44,7 +44,7 @@ class ReportFormat(str, Enum):
 
 def replay(
     archives: Annotated[list[str], typer.Argument(help="Archives: files, .gz, directories, -.")],
-    to: Annotated[str, typer.Option(help="Base URL (posts to /v1/batch) or an exact endpoint.")],
+    to: Annotated[str, typer.Option(help="Where to post: a URL ending in /v1/batch, /v1/import or /v1/b as given, any other as a base (BASE/v1/batch).")],
     mode: Annotated[Mode, typer.Option(help="batch, or single: one message per request.")] = Mode.batch,
     header: Annotated[Optional[list[str]], typer.Option(help="Extra header K:V (repeatable).")] = None,
     filter: Annotated[Optional[str], typer.Option("--filter", help="Only messages matching this query (see: segdebug help query).")] = None,
