@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 import re
 import time
 import zlib
@@ -229,7 +230,7 @@ def _ingest(text: bytes, call: Call, check: Checker) -> Outcome:
     if not text.strip():
         raise IngestError(400, "empty_body", "the request body is empty")
     try:
-        payload = orjson.loads(text)
+        payload = _loads(text)
     except orjson.JSONDecodeError as error:
         raise _json_error(text, error) from None
     if not isinstance(payload, dict):
@@ -237,6 +238,42 @@ def _ingest(text: bytes, call: Call, check: Checker) -> Outcome:
     if call.kind is None:
         return _batch(payload, text, call, check)
     return _single(payload, text, call, check)
+
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")  # left by the standard parser only when unpaired
+
+
+def _loads(text: bytes) -> Any:
+    """The body parsed, with a lone UTF-16 surrogate escape (`"\\ud83c"`) read as U+FFFD.
+
+    JavaScript's JSON.stringify writes such an escape when a string was cut in the middle of an
+    emoji; it is valid JSON (RFC 8259 allows any \\u escape) and Go's decoder reads it as
+    U+FFFD, but orjson refuses it, which refused the whole call, every good item with it (found
+    by QA). Only then is the body parsed again, by the standard library (NaN and Infinity,
+    which it would take, stay refused)."""
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError as error:
+        if "surrogate" not in str(error):
+            raise
+        try:
+            return _without_lone_surrogates(json.loads(text, parse_constant=_not_json))
+        except (ValueError, RecursionError):
+            raise error from None
+
+
+def _not_json(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _without_lone_surrogates(value: Any) -> Any:
+    if type(value) is str:
+        return _LONE_SURROGATE.sub("\ufffd", value)
+    if type(value) is dict:
+        return {_without_lone_surrogates(key): _without_lone_surrogates(item) for key, item in value.items()}
+    if type(value) is list:
+        return [_without_lone_surrogates(item) for item in value]
+    return value
 
 
 def _json_error(text: bytes, error: orjson.JSONDecodeError) -> IngestError:

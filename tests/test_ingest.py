@@ -350,3 +350,32 @@ def test_the_quick_shift_gives_what_parsing_gives(timestamp: object, skew: int) 
     """The look-up path for Segment's own form agrees with parsing the timestamp, for any
     moment, skew (carries, negative, out of range) and near-miss form."""
     assert ingest._shifter(skew)(timestamp) == ingest._shift_parsed(timestamp, skew)
+
+
+@pytest.mark.parametrize("escape, read", [
+    (rb"\ud83c", "\ufffd"),               # a high surrogate alone (an emoji cut in half)
+    (rb"\udc00", "\ufffd"),               # a low one alone
+    (rb"\ud83c\u0041", "\ufffdA"),        # a high one followed by something else
+    (rb"\ud83d\ude00", "\U0001F600"),     # a proper pair, in a body that also has a lone one
+])
+def test_a_lone_surrogate_escape_is_read_as_a_replacement_character(escape: bytes, read: str) -> None:
+    """JSON.stringify writes a lone surrogate escape when a string was cut mid-emoji; it is
+    valid JSON, so the call is accepted (orjson alone refused the whole batch: QA), with
+    U+FFFD where the lone surrogate was, in keys too."""
+    body = (b'{"writeKey":"wk","batch":[{"type":"track","userId":"u","event":"Fine"},'
+            b'{"type":"track","userId":"u","event":"Cut ' + escape + b'","properties":{"k' + escape
+            + b'":"\\ud800"}}]}')
+    outcome = run(body)
+    assert (outcome.status, outcome.refusals) == (200, 0)
+    fine, cut = (orjson.loads(item.line) for item in outcome.accepted)
+    assert fine["event"] == "Fine" and cut["event"] == "Cut " + read
+    assert cut["properties"] == {"k" + read: "\ufffd"}
+
+
+@pytest.mark.parametrize("body", [
+    b'{"batch":[{"type":"track","userId":"u","event":"\\ud83c","n":NaN}]}',  # NaN stays refused
+    b'{"batch":[{"type":"track","userId":"u","event":"\\ud83c"}]',            # and so does bad JSON
+])
+def test_the_surrogate_fallback_takes_nothing_else_that_is_not_json(body: bytes) -> None:
+    outcome = run(body)
+    assert outcome.status == 400 and outcome.body["code"] == "invalid_json"
