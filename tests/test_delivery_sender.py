@@ -139,3 +139,37 @@ def test_429_with_retry_after_pauses_every_request_to_that_destination() -> None
     run(main)
     assert len(arrivals) == 3
     assert min(arrivals[1:]) - arrivals[0] >= 0.95  # nothing went to the paused destination early
+
+
+def test_a_batch_accepted_in_part_is_not_resent() -> None:
+    """A 400 that says which messages were refused (the rest kept, as `collect --strict`
+    answers): one request, the refused messages fail alone with their own reasons."""
+    bodies: list[int] = []
+
+    async def handler(request: web.Request) -> web.Response:
+        batch = orjson.loads(await request.read())["batch"]
+        bodies.append(len(batch))
+        errors = [{"index": n, "code": "bad_one", "message": m["messageId"]} for n, m in enumerate(batch) if m["bad"]]
+        return web.json_response({"success": True, "accepted": len(batch) - len(errors), "rejected": len(errors),
+                                  "errors": errors}, status=400 if errors else 200)
+
+    async def main() -> list[tuple[list[str], bool, str]]:
+        runner, url = await serve(handler)
+        observed = Observed()
+        try:
+            async with Sender(DeliveryOptions(), observed, asyncio.Event()) as sender:
+                results = await sender.deliver_narrowed(Parcel("wk", url, items(100, {17, 63})), halves)
+        finally:
+            await runner.cleanup()
+        assert observed.failed == [(400, True, 1), (400, True, 1)]  # per refused message, final
+        assert all(result.attempts == 1 and result.status == 400 for _, result in results)
+        return [([orjson.loads(item)["messageId"] for item in parcel.items], result.delivered, result.error)
+                for parcel, result in results]
+
+    parts = run(main)
+    assert bodies == [100]
+    assert [ids for ids, delivered, _ in parts if not delivered] == [["m17"], ["m63"]]
+    assert {error for _, delivered, error in parts if not delivered} == {"HTTP 400: bad_one: m17",
+                                                                         "HTTP 400: bad_one: m63"}
+    assert sorted(i for ids, delivered, error in parts if delivered and not error for i in ids) == sorted(
+        f"m{n}" for n in range(100) if n not in (17, 63))

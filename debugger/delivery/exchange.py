@@ -2,13 +2,15 @@
 
 Segment's Event Delivery shows, for an error, *Request to destination* and *Response from
 destination*; an `Exchange` is both, with bodies cut at 4 KB (a record per message must stay
-small) and credentials in headers masked (records reach viewers and summaries).
+small) and credentials in headers masked (records reach viewers and summaries). What an error
+answer says is read here too: its one-line reason, and which messages a partial acceptance
+refused.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any, Mapping, TypeGuard
 
 import orjson
 
@@ -90,6 +92,58 @@ def answer_reason(status: int, answer: bytes) -> str:
     if isinstance(parsed, dict):
         text = str(parsed.get("message") or parsed.get("error") or parsed.get("code") or text)
     return text[:200]
+
+
+REASON_LIMIT = 200  # characters of a reason kept (one line of a report or a failed record)
+NO_REASON = "refused (the answer gives no reason)"
+
+
+def partial_refusals(status: int | None, answer: bytes, sent: int) -> dict[int, str] | None:
+    """Which messages of a batch of `sent` a 4xx answer says were refused, each with its reason,
+    when the answer says exactly that (a partial acceptance); None for any other answer.
+
+    `collect --strict` answers 400 to a batch with any refused item but still archives the
+    others, and says so: `{"accepted": a, "rejected": r, "errors": [{"index", "code",
+    "message"}, ...]}`. Narrowing such a batch down by halves would resend (and duplicate) the
+    accepted messages on every round, so the sender believes an answer that accounts for every
+    message it sent: a + r == sent, r >= 1, and exactly r errors with distinct indexes within the
+    batch. Anything less (a capped or summary error list, an index of None, counts that do not
+    add up) cannot say which messages were kept, so that batch is narrowed down as before. A 429
+    is about the rate, never the content, so it never counts.
+    """
+    if status is None or not 400 <= status < 500 or status == 429:
+        return None
+    try:
+        body = orjson.loads(answer)
+    except orjson.JSONDecodeError:
+        return None
+    if not isinstance(body, dict):
+        return None
+    accepted, rejected, errors = body.get("accepted"), body.get("rejected"), body.get("errors")
+    if not (_count(accepted) and _count(rejected) and isinstance(errors, list)):
+        return None
+    if accepted + rejected != sent or rejected < 1 or len(errors) != rejected:
+        return None
+    refusals: dict[int, str] = {}
+    for entry in errors:
+        index = entry.get("index") if isinstance(entry, dict) else None
+        if not _count(index) or index >= sent or index in refusals:
+            return None
+        refusals[index] = refusal_reason(entry)
+    return refusals
+
+
+def refusal_reason(entry: dict[str, Any]) -> str:
+    """One refused item's reason as one short line: `code: message` (as `segdebug tail` shows
+    a refusal), or whichever of the two the answer gives."""
+    parts = [value for value in (entry.get("code"), entry.get("message")) if isinstance(value, str) and value]
+    text = " ".join(": ".join(parts).split())  # untrusted text: no line breaks or tabs in a reason
+    return text[:REASON_LIMIT] or NO_REASON
+
+
+def _count(value: object) -> TypeGuard[int]:
+    """A JSON integer of zero or more (JSON's true is a bool in Python, and no count)."""
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
 def hide_key(text: str, key: str | None) -> str:

@@ -1,6 +1,8 @@
 """The sender: one keep-alive aiohttp session, a few workers, retries with capped jittered
 backoff, a 429 (or 503 with a hint) pausing every request to that destination, other 4xx final,
-and a refused batch narrowed down to the message the destination refuses.
+and a refused batch narrowed down to the message the destination refuses, unless the answer
+says which messages it refused and that it kept the others (a partial acceptance, as
+`collect --strict` answers): then nothing is resent, and those alone fail.
 
 Workers take whole batches from a bounded queue (no coroutine per event). A request body is
 spliced from the batch's item bytes, never re-serialised. Every attempt becomes an `Exchange`
@@ -15,10 +17,11 @@ import base64
 import os
 import random
 import time
-from dataclasses import dataclass
+from bisect import bisect_left
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from functools import lru_cache
-from typing import Awaitable, Callable, Protocol, Sequence, TypeVar
+from typing import Awaitable, Callable, Mapping, Protocol, Sequence, TypeVar
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -27,7 +30,7 @@ from multidict import CIMultiDict
 
 from debugger import __version__
 from debugger.delivery.backoff import backoff_delay, is_retryable, server_wait
-from debugger.delivery.exchange import Exchange, answer_reason
+from debugger.delivery.exchange import Exchange, answer_reason, partial_refusals
 from debugger.message import format_time, now_iso
 
 USER_AGENT = f"segdebug-replay/{__version__}"
@@ -52,6 +55,16 @@ class Outgoing(Protocol):
 B = TypeVar("B", bound=Outgoing)
 
 
+class Parts(Protocol):
+    """What `cut_out` needs of a batch: its items (only the batch's own split makes parts)."""
+
+    @property
+    def items(self) -> Sequence[object]: ...
+
+
+P = TypeVar("P", bound=Parts)
+
+
 class Observer(Protocol):
     """Who counts what the sender does (replay's stats, a destination's summary)."""
 
@@ -72,6 +85,9 @@ class BatchResult:
     attempts: int = 0
     interrupted: bool = False
     exchange: Exchange | None = None  # the last attempt
+    # a partial acceptance (narrowing only): each refused message's index and reason; the
+    # destination kept the others
+    refusals: Mapping[int, str] | None = None
 
     @property
     def refused(self) -> bool:
@@ -221,7 +237,10 @@ class Sender:
 
     async def deliver(self, batch: Outgoing, *, narrowing: bool = False) -> BatchResult:
         """Send one batch, retrying what may succeed later, until it ends (see BatchResult).
-        When `narrowing`, a refusal that will be narrowed is not the batch's final attempt."""
+        When `narrowing`, a refusal that will be narrowed is not the batch's final attempt, and
+        a partial acceptance is returned as such (`refusals`) for deliver_narrowed to cut the
+        batch up; without it one result must say how the whole batch ended, so such an answer
+        fails the batch as before."""
         delivery = self.delivery
         headers = self.headers_for(batch.key)
         attempts = 0
@@ -235,6 +254,11 @@ class Sender:
             status = exchange.status
             if exchange.ok:
                 return BatchResult(True, status, attempts=attempts, exchange=exchange)
+            if narrowing and (refusals := partial_refusals(status, exchange.response_body,
+                                                           len(batch.items))) is not None:
+                # told per message by deliver_narrowed: the batch as a whole was not refused
+                return BatchResult(False, status, exchange.error, attempts, exchange=exchange,
+                                   refusals=refusals)
             final = not is_retryable(status) or attempts > delivery.max_retries
             halved = narrowing and status in NARROWED_STATUSES and len(batch.items) > 1
             self.observer.failed_attempt(batch, exchange, final and not halved)
@@ -253,12 +277,34 @@ class Sender:
     async def deliver_narrowed(self, batch: B, split: Callable[[B], tuple[B, B]]) -> list[tuple[B, BatchResult]]:
         """Deliver `batch`; when the destination refuses it for its content, deliver each half
         the same way, so only the refused message(s) end refused (about 2·log2(n) requests for
-        one bad message in n)."""
+        one bad message in n). When the answer says which messages were refused and that the
+        rest were kept (`partial_refusals`), it is believed instead: a halving round would
+        resend, and the destination archive again, every message it already kept."""
         result = await self.deliver(batch, narrowing=True)
+        if result.refusals is not None:
+            return self._accepted_in_part(batch, split, result)
         if not result.refused or len(batch.items) < 2:
             return [(batch, result)]
         left, right = split(batch)
         return [*await self.deliver_narrowed(left, split), *await self.deliver_narrowed(right, split)]
+
+    def _accepted_in_part(self, batch: B, split: Callable[[B], tuple[B, B]],
+                          result: BatchResult) -> list[tuple[B, BatchResult]]:
+        """A partially accepted batch's parts, as narrowing would have ended them: the kept
+        runs delivered, each refused message failed alone with its own reason, which the
+        observer sees as that message's final failed attempt (the whole batch's was not)."""
+        assert result.refusals is not None and result.exchange is not None
+        exchange = result.exchange
+        kept = replace(result, delivered=True, error="", refusals=None, exchange=replace(exchange, reason=""))
+        ended: list[tuple[B, BatchResult]] = []
+        for part, reason in cut_out(batch, split, result.refusals):
+            if reason is None:
+                ended.append((part, kept))
+                continue
+            told = replace(exchange, reason=reason)
+            self.observer.failed_attempt(part, told, True)
+            ended.append((part, replace(result, error=told.error, refusals=None, exchange=told)))
+        return ended
 
     async def _post(self, url: str, body: bytes, headers: dict[str, str]) -> tuple[Exchange, float | None]:
         """The attempt's exchange and the server-requested wait (429/503 hints), if any."""
@@ -286,6 +332,30 @@ class Sender:
         seconds = time.monotonic() - started
         self.observer.request(seconds, None, reason)
         return Exchange(url, headers, body, None, _NO_HEADERS, b"", reason, seconds)
+
+
+def cut_out(batch: P, split: Callable[[P], tuple[P, P]],
+            refusals: Mapping[int, str]) -> list[tuple[P, str | None]]:
+    """`batch` cut with `split` (no request) into parts holding no refused message (reason
+    None) and single refused messages (with their reason), in the batch's order.
+
+    Only the batch's own `split` can make its parts (replay's keep their input ordinals,
+    forwarding's their archived lines), so the cut follows the halving narrowing would do,
+    minus the requests: about k·log2(n/k) parts for k refused messages in n.
+    """
+    refused = sorted(refusals)
+
+    def parts(part: P, first: int) -> list[tuple[P, str | None]]:
+        size = len(part.items)
+        at = bisect_left(refused, first)
+        if at == len(refused) or refused[at] >= first + size:
+            return [(part, None)]
+        if size == 1:
+            return [(part, refusals[first])]
+        left, right = split(part)
+        return [*parts(left, first), *parts(right, first + len(left.items))]
+
+    return parts(batch, 0)
 
 
 async def preflight(url: str, timeout: float) -> str | None:
