@@ -113,6 +113,7 @@ class Run:
         self.failed = FailedFile(options.failed, append=append_failed)
         self.batcher = Batcher(1 if options.delivery.mode == "single" else options.batch_size)
         self.outstanding: set[Batch] = set()
+        self.handled = 0  # every line before it is done, failed, outstanding or in the batcher
         self.stopping = asyncio.Event()
         self.finished_input = False
         self.keys: set[str | None] = set()
@@ -177,22 +178,29 @@ class Run:
         window = HoldWindow(HOLD_SECONDS)
         for entry in self.reader:  # handle each entry fully: the reader already counted it
             if type(entry) is Chunk:
+                self.handled = entry.first  # the lines the reader skipped before it are done
                 if paced:
                     proven: Proven = []
                     times: list[float | None] | None = None  # every line's, once its layouts are known
                     for first, keys, items in self.segments(entry, proven):
+                        self.handled = first  # the lines set aside before it are in the failed file
                         at = first - entry.first
                         if by_time and times is None:
                             times = lines_times(entry.lines, proven)
                         due = times[at : at + len(items)] if times is not None else [None] * len(items)
                         await self.add_paced(first, keys, items, url, schedule.dues(due, start), window)
+                        if stopping.is_set():
+                            return
+                    self.handled = entry.first + len(entry.lines)  # and the lines set aside after
                 else:
                     full = self.add_chunk(entry, url)
+                    self.placed(full, entry.first + len(entry.lines))
                     if full:
                         await self.enqueue(full)
                 if stopping.is_set():
                     return
                 continue
+            self.handled = entry.ordinal
             if type(entry) is BadInputLine:
                 self.stats.bad_lines += 1
                 self.failed.bad_line(entry)
@@ -217,6 +225,7 @@ class Run:
                 kind = entry.message.get("type") if entry.message else None
                 url = self.options.target.url_for(kind if isinstance(kind, str) else "")
             full = batcher.add(key, url, item, entry.ordinal)
+            self.placed(full, entry.ordinal + 1)
             if full:
                 if paced:
                     await self.until(window.last)
@@ -228,10 +237,18 @@ class Run:
                 await asyncio.sleep(0)
             if stopping.is_set():
                 return
+        self.handled = self.reader.position  # and the lines it skipped after the last one
         if paced:
             await self.until(window.last)
         await self.enqueue(batcher.flush())
         self.finished_input = True
+
+    def placed(self, full: list[Batch], end: int) -> None:
+        """Every line before `end` is handled: the batches that just became full are
+        outstanding from now (not only once queued: pacing may hold them a while), the rest
+        wait in the batcher. Called before any await, so no checkpoint sees them in between."""
+        self.outstanding.update(full)
+        self.handled = end
 
     async def until(self, moment: float) -> None:
         """Wait for loop time `moment` (paced events never go early), or until the run stops."""
@@ -284,6 +301,7 @@ class Run:
                 await self.enqueue(batcher.flush())
                 continue
             full = batcher.add_many(keys[position:end], url, items[position:end], first + position)
+            self.placed(full, first + end)
             for batch in full:
                 newest = batch.ordinals[-1] - first  # a batch closed early may end before `first`
                 await self.until(dues[newest] if newest >= 0 else held_until)
@@ -369,13 +387,19 @@ class Run:
             progress.update(self.stats, self._fraction())
             self.save_checkpoint()
 
-    def save_checkpoint(self) -> None:
-        self.failed.flush()
+    def snapshot(self) -> Checkpoint:
+        """The checkpoint as things stand: `position` is how far lines are handled (not how far
+        they were read: a paced run reads a whole block of lines ahead and admits them as they
+        come due), `pending` what was handed over and is not acknowledged or failed yet."""
         pending = [n for batch in self.outstanding for n in batch.ordinals]
         pending += [n for batch in self.batcher.open_batches() for n in batch.ordinals]
-        self.state.position = self.reader.position
+        self.state.position = self.handled
         self.state.pending = checkpoints.to_runs(pending)
-        state = Checkpoint(**{**self.state.__dict__, "totals": self._totals(self.state.totals)})
+        return Checkpoint(**{**self.state.__dict__, "totals": self._totals(self.state.totals)})
+
+    def save_checkpoint(self) -> None:
+        self.failed.flush()  # before the checkpoint that counts its records as done
+        state = self.snapshot()
         try:
             checkpoints.save(self.options.checkpoint, state)
         except OSError as error:
