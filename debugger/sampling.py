@@ -169,6 +169,16 @@ class RateSampler(Generic[T]):
             chosen = sorted(chosen + must, key=_first) if chosen else must
         return [item for _, item in chosen]
 
+    def take_waiting(self) -> list[T]:
+        """Everything the open window holds, in order (the sampled pool and the events it must
+        keep), and the window closed: a subscriber whose subscription changes hands them on
+        to its new one instead of losing them (the events decimated away stay away)."""
+        waiting = sorted(self._pool + self._must, key=_first)
+        self._pool, self._must = [], []
+        self._step, self._offered, self._kept = 1, 0, 0
+        self._deadline = None
+        return [item for _, item in waiting]
+
     def _refill(self, now: float) -> None:
         """Credit grows with the time that really passed, never beyond one burst."""
         if self._refilled is not None and now > self._refilled:

@@ -434,3 +434,36 @@ async def test_a_viewer_that_never_reads_does_not_hold_up_ingest(collector: Coll
     assert len(collector.archived()) == batches * size  # every event archived
     _, stats = await read_until_accounted(stuck, batches * size)
     assert stats["dropped"] > 0 and stats["received"] == batches * size
+
+
+@pytest.mark.parametrize("published", ["one at a time", "as one call"])
+async def test_a_new_subscription_loses_nothing_the_sampler_was_holding(published: str) -> None:
+    """QA: every search change in `live` (a new subscribe line: new priority) dropped the
+    events the viewer's sampler held in its open 0.25 s window, refused calls among them.
+    They are handed to the new subscription instead (which still filters them)."""
+    from debugger.ingest import Accepted, Refused
+    from debugger.pending import CallContext
+    from debugger.query import parse
+
+    now = [100.0]
+    hub = Hub(version="1", http_url="http://x", archive="a", clock=lambda: now[0])
+    viewer = hub.subscribe()
+    hub.settle(viewer, {"max_rate": 50}, None, None)
+    if published == "one at a time":
+        for seq in range(1, 301):
+            hub.publish(event(seq, status="rejected" if seq % 3 == 0 else "accepted"))
+    else:
+        results: list[Accepted | Refused] = [
+            Refused({"type": "track", "userId": None, "event": "E"}, None, "wk", [problem("error", "no_user_anon_id", "x")])
+            if seq % 3 == 0 else Accepted({"type": "track", "userId": "u", "event": "E"}, b"{}", "wk", [])
+            for seq in range(1, 301)]
+        hub.publish_call(1, CallContext("2024-05-01T10:00:00.000Z", "/v1/batch", {}, None), results, 100)
+    now[0] += 0.1  # the window is still open when the viewer changes its search
+    hub.settle(viewer, {"max_rate": 50, "priority": "user:u7*"}, None, parse("user:u7*"))
+    now[0] += 5
+    hub.flush(now[0])
+    got = [orjson.loads(line) for line in viewer.queue]
+    seqs = [item["seq"] for item in got if item.get("kind") == "event"]
+    refused = [item["seq"] for item in got if item.get("status") == "rejected"]
+    assert refused == list(range(3, 301, 3))  # every refused call, in order
+    assert seqs == sorted(seqs) and len(seqs) > len(refused)  # and a sample of the rest
