@@ -10,7 +10,7 @@ import signal
 import sys
 import time
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Iterator
@@ -64,6 +64,11 @@ def run_replay(options: ReplayOptions) -> int:
     problem = asyncio.run(preflight(options.target.url, min(options.delivery.timeout, 10.0)))
     if problem is not None:
         raise CliError(f"cannot reach {options.target.url}: {problem}; nothing was sent", code=1)
+    return asyncio.run(prepare(options).main())
+
+
+def prepare(options: ReplayOptions) -> "Run":
+    """The run `options` ask for, from its checkpoint when resuming; nothing read or sent yet."""
     previous = _load_checkpoint(options)
     seed = previous.seed if previous else secrets.token_hex(8)
     shift = previous.shift_seconds if previous else _shift_seconds(options)
@@ -73,8 +78,7 @@ def run_replay(options: ReplayOptions) -> int:
     reader = ArchiveReader(options.archives, options.selection, parse_all=options.target.per_type,  # /v1/<type>
                            limit=options.limit, done_before=previous.done_before() if previous else None,
                            chunks=not options.target.per_type)
-    run = Run(options, reader, Transformer(spec), state, append_failed=previous is not None)
-    return asyncio.run(run.main())
+    return Run(options, reader, Transformer(spec), state, append_failed=previous is not None)
 
 
 def describe_run(options: ReplayOptions) -> str:
@@ -393,9 +397,8 @@ class Run:
         come due), `pending` what was handed over and is not acknowledged or failed yet."""
         pending = [n for batch in self.outstanding for n in batch.ordinals]
         pending += [n for batch in self.batcher.open_batches() for n in batch.ordinals]
-        self.state.position = self.handled
-        self.state.pending = checkpoints.to_runs(pending)
-        return Checkpoint(**{**self.state.__dict__, "totals": self._totals(self.state.totals)})
+        return replace(self.state, position=self.handled, pending=checkpoints.to_runs(pending),
+                       totals=self._totals(self.state.totals))
 
     def save_checkpoint(self) -> None:
         self.failed.flush()  # before the checkpoint that counts its records as done
