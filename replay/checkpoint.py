@@ -1,8 +1,11 @@
 """Resuming: which input lines an interrupted run fully handled.
 
-A checkpoint is `position` (every line before it was read) plus the `pending` lines below it
-that were not yet acknowledged or recorded as failed. On --resume, a line is skipped when it is
-below `position` and not pending, so nothing acknowledged is sent twice.
+A checkpoint is `position` (every line before it was read and handed over: acknowledged,
+recorded as failed, skipped, or pending) plus the `pending` lines below it that were not yet
+acknowledged or recorded as failed. On --resume, a line is skipped when it is below `position`
+and not pending, so nothing acknowledged is sent twice. `position` is not how far the input was
+read: a paced run reads a block of lines ahead of their due time, and a line read but not yet
+handed over must be read again (replay.run.Run.handled).
 """
 
 from __future__ import annotations

@@ -158,8 +158,9 @@ _RECEIVED = b',"receivedAt":"'
 class ArchiveReader:
     """Selected items and bad lines from the archives, counting what it read and skipped.
 
-    `position` is one past the last line fully handed out, so everything before it is either
-    done or held by the caller: the checkpoint relies on that.
+    `position` is one past the last line handed out (or skipped). The caller may hold lines
+    handed out for a while (a paced run holds a block until its lines are due), so a checkpoint
+    takes how far the caller handled lines, not this (replay.run.Run.handled).
     """
 
     def __init__(

@@ -117,7 +117,7 @@ class Run:
         self.failed = FailedFile(options.failed, append=append_failed)
         self.batcher = Batcher(1 if options.delivery.mode == "single" else options.batch_size)
         self.outstanding: set[Batch] = set()
-        self.handled = 0  # every line before it is done, failed, outstanding or in the batcher
+        self.handled = 0  # every line before it is delivered, failed, skipped, outstanding or in the batcher
         self.stopping = asyncio.Event()
         self.finished_input = False
         self.keys: set[str | None] = set()
