@@ -6,8 +6,8 @@ Three forms, one per kind of output:
              Python escape (`\\x1b`, `\\n`), so the line can be read and pasted back;
   visible    the live TUI: control characters as one-cell symbols (ESC -> "␛", newline
              -> "␊"), C1 controls and bidi overrides as escapes;
-  masked     one character for one ("?"), where a position must stay true, such as the
-             caret under a bad query;
+  masked     one character for one ("?", or a wildcard in a query), where a position must
+             stay true, such as the caret under a bad query;
   pictured   code we wrote from a payload (JSON, a Python or JS literal): the escapes of
              control characters (`\\u001b`, `\\x1b`) drawn as `visible` draws the character,
              so ESC reads "␛" in the list, Pretty, Raw and Problems alike.
@@ -63,9 +63,12 @@ def _picture(match: re.Match[str]) -> str:
     return match.group(0) if digits is None else _CONTROL_PICTURES[int(digits, 16)]
 
 
-def masked(text: str) -> str:
-    """`text` with each non-printable character replaced by "?": same length, same positions."""
-    return "".join(char if char.isprintable() else "?" for char in text)
+def masked(text: str, mask: str = "?") -> str:
+    """`text` with each non-printable character replaced by `mask` (one character): same
+    length, same positions. The live search input takes its query this way, with the query
+    language's wildcard as the mask, so a pasted or generated query still finds what it
+    names."""
+    return "".join(char if char.isprintable() else mask for char in text)
 
 
 def _escape(ch: str) -> str:

@@ -10,6 +10,7 @@ from typing import Any
 
 import orjson
 import pytest
+from textual import events
 
 from debugger.query import parse
 from debugger.schema import NEAR_DUPLICATE, SOMETIMES_MISSING, TYPE_DRIFT
@@ -204,3 +205,61 @@ def test_schema_screen_80x24(file_app: LiveApp, snap_compare: Any) -> None:
         await pilot.pause(0.2)
 
     assert snap_compare(file_app, terminal_size=(80, 24), run_before=run_before)
+
+
+# --- untrusted names in the search the Schema screen hands to the events screen (QA) ---------
+
+NASTY = ["Esc \x1b]0;PWNED\x07\x1b[2J end", "AAAA\r\nBBBB\tCCCC", "bidi \u202eevil\x9b end"]
+
+
+@pytest.mark.parametrize("name", NASTY)
+def test_event_query_of_an_untrusted_name_is_printable_and_still_finds_it(name: str) -> None:
+    text = event_query("track", name)
+    assert text.isprintable(), repr(text)
+    query = parse(text)
+    assert query.matches({"message": {"type": "track", "event": name}})
+    assert not query.matches({"message": {"type": "track", "event": "Esc end"}})
+
+
+async def test_find_in_events_puts_no_control_character_in_the_search(tmp_path: Path) -> None:
+    archive = tmp_path / "archive.ndjson"
+    archive.write_bytes(lines([track(name, {}, n) for n, name in enumerate(["Signed Up", *NASTY])]))
+    app = create_app(FileSource(archive), copy_path=tmp_path / "c.json", save_dir=tmp_path)
+    async with app.run_test(headless=True, size=(100, 30)) as pilot:
+        await wait_for(pilot, lambda: app.table.row_count == 4)
+        for name in NASTY:
+            await pilot.press("s")
+            screen = app.screen
+            assert isinstance(screen, SchemaScreen)
+            await wait_for(pilot, lambda screen=screen: screen.events_table.row_count == 4)
+            row = [event.name for event in screen.events_table.shown.values()].index(name)
+            screen.events_table.move_cursor(row=row)
+            await pilot.pause()
+            assert screen.events_table.selected is not None and screen.events_table.selected.name == name
+            await pilot.press("enter")
+            assert app.screen is app.events
+            value = app.search_bar.input.value
+            assert value.isprintable(), repr(value)
+            await wait_for(pilot, lambda value=value: app.search_bar.applied_text == value)
+            assert [item.envelope["message"]["event"] for item in app.table.rows] == [name]
+
+
+async def test_the_search_input_never_holds_a_control_character(tmp_path: Path) -> None:
+    """Whatever sets it (a screen's search, a paste): the input shows text, never a sequence."""
+    archive = tmp_path / "archive.ndjson"
+    archive.write_bytes(lines([track(NASTY[0], {})]))
+    app = create_app(FileSource(archive), copy_path=tmp_path / "c.json", save_dir=tmp_path)
+    async with app.run_test(headless=True, size=(100, 30)) as pilot:
+        await wait_for(pilot, lambda: app.table.row_count == 1)
+        app.events.search_for(f'event:"{NASTY[0]}"')
+        await pilot.pause()
+        assert app.search_bar.input.value == 'event:"Esc *]0;PWNED**[2J end"'
+        await wait_for(pilot, lambda: app.search_bar.applied_text == app.search_bar.input.value)
+        assert app.table.row_count == 1
+        app.search_bar.input.value = ""
+        await pilot.press("slash")
+        app.search_bar.input.focus()
+        await pilot.pause()
+        app.search_bar.input.post_message(events.Paste("x\x1b[2Jy"))
+        await pilot.pause()
+        assert app.search_bar.input.value == "x*[2Jy"

@@ -19,6 +19,7 @@ from textual.signal import Signal
 
 from debugger import protocol
 from debugger.paths import COPY_NAME, data_dir
+from debugger.text import visible
 from debugger.tui.delivery_log import DeliveryLog
 from debugger.tui.model import LiveModel
 from debugger.tui.screens import SCREENS
@@ -121,7 +122,7 @@ class LiveApp(App[None]):
             try:
                 self.take(line)
             except (TypeError, ValueError, AttributeError, KeyError) as error:  # one odd line, not a crash
-                self.notify(f"Skipped a line the viewer could not read: {error}",
+                self.notify(f"Skipped a line the viewer could not read: {visible(str(error))}",
                             severity="warning", markup=False)
 
     def take(self, line: Received) -> None:
@@ -157,7 +158,7 @@ class LiveApp(App[None]):
         try:
             await send_demo(url, DEMO_RATE, None, self._demo_stop)
         except Exception as error:  # demo traffic is a nicety: say why it stopped, keep going
-            self.notify(f"Demo traffic stopped: {error}", severity="warning", markup=False)
+            self.notify(f"Demo traffic stopped: {visible(str(error))}", severity="warning", markup=False)
 
     # --- keys of every screen ------------------------------------------------------------
 

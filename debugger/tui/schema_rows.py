@@ -19,6 +19,7 @@ from debugger.schema import (
 )
 from debugger.schema_report import flags_text, types_text, utc
 from debugger.text import pictured, visible
+from debugger.tui.search import quoted
 
 NAME_CELLS = 40  # a name longer than this is cut (a payload's names can be any length)
 EXAMPLE_CELLS = 48
@@ -131,16 +132,13 @@ def headline(schema: Schema, scope: str) -> Text:
     return line
 
 
-def _quoted(value: str) -> str:
-    """A query value matched as written: quoted, with `\\`, `"` and `*` escaped."""
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"').replace("*", "\\*") + '"'
-
-
 def event_query(kind: str, name: str) -> str:
     """The events list's search for one event of the schema: `type:track event:"..."` for a
-    Track event, `type:page` and the like for the calls listed by their fixed name."""
+    Track event, `type:page` and the like for the calls listed by their fixed name. The name
+    came from a payload: its control characters are wildcards (debugger.tui.search.quoted),
+    since the search input shows the query as it is."""
     if kind != "track":
         return f"type:{kind}"
     if name == NO_EVENT:
         return "type:track -has:event"
-    return f"type:track event:{_quoted(name)}"
+    return f"type:track event:{quoted(name)}"

@@ -21,7 +21,7 @@ from textual.widgets import Input, Static
 
 from debugger.message import CALL_TYPES
 from debugger.query import Query, QueryError, parse
-from debugger.tui.search import STATUSES, compose_query
+from debugger.tui.search import STATUSES, compose_query, shown_query
 
 
 class Toggle(Static, can_focus=True):
@@ -53,6 +53,16 @@ class Toggle(Static, can_focus=True):
         self.value = not self.value
 
 
+class QueryInput(Input):
+    """The search's input. Input draws its value as it is, so whatever sets it (a screen's
+    search made from a payload, a paste, code) gets each control character replaced by the
+    query language's wildcard (debugger.tui.search.shown_query): nothing it holds can move
+    the cursor, clear the screen or set the terminal's title."""
+
+    def validate_value(self, value: str) -> str:
+        return shown_query(value)
+
+
 TYPING_PAUSE = 0.15  # seconds after the last key before the query applies
 
 
@@ -75,7 +85,7 @@ class SearchBar(Vertical):
             self.query = query
 
     def compose(self) -> ComposeResult:
-        yield Input(placeholder="search: type:track user:42 is:refused \"Order Completed\" (esc clears)", id="search-input")
+        yield QueryInput(placeholder="search: type:track user:42 is:refused \"Order Completed\" (esc clears)", id="search-input")
         yield Static(id="search-error")
         with Horizontal(id="toggles"):
             for name in (*CALL_TYPES, *STATUSES):
