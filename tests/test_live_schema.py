@@ -15,6 +15,7 @@ from textual import events
 from debugger.query import parse
 from debugger.schema import NEAR_DUPLICATE, SOMETIMES_MISSING, TYPE_DRIFT
 from debugger.tui.app import LiveApp, create_app
+from debugger.tui.rows import nothing_found_text
 from debugger.tui.schema_rows import event_cells, event_query, property_cells
 from debugger.tui.schema_source import GrowingFile, SchemaFeed, Where
 from debugger.tui.screens.schema import SchemaScreen
@@ -263,3 +264,49 @@ async def test_the_search_input_never_holds_a_control_character(tmp_path: Path) 
         app.search_bar.input.post_message(events.Paste("x\x1b[2Jy"))
         await pilot.pause()
         assert app.search_bar.input.value == "x*[2Jy"
+
+
+# --- an event of the session the list no longer keeps (QA) -----------------------------------
+
+
+def list_text(app: LiveApp) -> str:
+    """What the events list draws, line by line (its empty-list text included)."""
+    table = app.table
+    return "\n".join("".join(segment.text for segment in table.render_line(y)).rstrip()
+                     for y in range(table.scrollable_content_region.height))
+
+
+async def test_find_in_events_says_why_an_older_event_is_not_listed(tmp_path: Path) -> None:
+    archive = tmp_path / "archive.ndjson"
+    archive.write_bytes(lines([track("Old Event", {}), *(track("New Event", {}, 1) for _ in range(500))]))
+    app = create_app(FileSource(archive), copy_path=tmp_path / "c.json", save_dir=tmp_path)
+    async with app.run_test(headless=True, size=(160, 40)) as pilot:
+        await wait_for(pilot, lambda: app.table.row_count == 500)
+        assert "None of" not in list_text(app)
+        await pilot.press("s")
+        screen = app.screen
+        assert isinstance(screen, SchemaScreen)
+        await wait_for(pilot, lambda: screen.events_table.row_count == 2)
+        row = [event.name for event in screen.events_table.shown.values()].index("Old Event")
+        screen.events_table.move_cursor(row=row)
+        await pilot.pause()
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: app.search_bar.applied_text == 'type:track event:"Old Event"')
+        await pilot.pause()
+        assert app.table.row_count == 0
+        shown = " ".join(list_text(app).split())
+        assert "None of the 500 events this view keeps match" in shown, shown
+        assert "the Schema screen counts all of it" in shown
+        assert "Older events are only in" in shown and "archive.ndjson" in shown
+        await pilot.press("escape")  # the search cleared: the list and no explanation
+        await wait_for(pilot, lambda: app.table.row_count == 500)
+        assert "None of" not in list_text(app)
+
+
+def test_nothing_found_text_names_the_collectors_query_and_the_archive() -> None:
+    text = nothing_found_text(1, 'type:track event:"Old Event"', "/w/a.ndjson", "http://127.0.0.1:8088").plain
+    assert text.startswith("The one event this view keeps does not match the search.")
+    assert "curl 'http://127.0.0.1:8088/segdebug/events?q=type:track%20event:%22Old%20Event%22'" in text
+    assert "the Schema screen counts the whole session" in text
+    assert "(all events are in /w/a.ndjson)." in text
+    assert "This view keeps no events" in nothing_found_text(0, "x").plain

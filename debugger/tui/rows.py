@@ -1,4 +1,5 @@
-"""The text of one row of the event list, and how a row is laid out in a line of a given width.
+"""The text of one row of the event list, how a row is laid out in a line of a given width, and
+what the list says when a search lists nothing.
 
 Pure: the list widget (widgets/event_table.py) renders these lines and caches them. Every
 payload-derived cell is made visible (debugger.text) before it gets here, and a line is
@@ -9,13 +10,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
+from urllib.parse import quote
 
 from rich.cells import cell_len, set_cell_size
 from rich.text import Text
 
 from debugger.message import call_type, name_of, parse_time, shown_key, user_of
 from debugger.text import visible
-from debugger.tui.model import Item
+from debugger.tui.model import CAPACITY, Item
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,3 +153,29 @@ def _clip(text: str, limit: int = 120) -> str:
 
 def _as_text(value: Any) -> str | None:
     return None if value is None else str(value)
+
+
+def nothing_found_text(kept: int, query: str, archive: str = "", http: str = "") -> Text:
+    """What the list says when a search matches none of the events it keeps: the list keeps
+    only the newest CAPACITY, while the Schema screen (whose "find in events" often leads
+    here) counts the whole session; and where the older ones are (the collector's query API,
+    the archive)."""
+    if kept > 1:
+        first = f"None of the {kept:,} events this view keeps match the search."
+    else:
+        first = "The one event this view keeps does not match the search." if kept else \
+            "This view keeps no events to search."
+    text = Text(first, style="bold")
+    if not http:  # an archive opened with --file: the Schema screen folds all of it
+        text.append(f" This view reads the newest {CAPACITY:,} lines of the archive; the Schema"
+                    " screen counts all of it. Older events are only in ")
+        text.append(visible(archive) or "the archive", style="bold")
+        return text.append(".")
+    text.append(f" The list keeps the newest {CAPACITY:,} events; the Schema screen counts the"
+                " whole session. This session's matches: ")
+    text.append(f"curl '{visible(http)}/segdebug/events?q={quote(query, safe=':')}'", style="bold")
+    if archive:
+        text.append(" (all events are in ")
+        text.append(visible(archive), style="bold")
+        text.append(")")
+    return text.append(".")

@@ -17,6 +17,7 @@ from textual.binding import Binding
 from textual.widgets import Footer
 
 from debugger.tui.export import ndjson_lines, payload_bytes, write_new_file
+from debugger.tui.rows import nothing_found_text
 from debugger.message import CALL_TYPES
 from debugger.tui.screens.base import HelpKeys, Host, ViewScreen
 from debugger.tui.search import STATUSES
@@ -93,6 +94,8 @@ class EventsScreen(ViewScreen):
         flush = self.model.flush()
         if flush.added or flush.evicted:
             self.table.apply(flush)
+            if not self.table.rows:  # the explanation counts what is kept now
+                self._say_why_empty()
             self._show_selected()
         self._delivery_news()
         self.status_bar.refresh_if_changed()
@@ -127,7 +130,19 @@ class EventsScreen(ViewScreen):
         """Filter what is buffered; the message goes on to the app, which resubscribes."""
         self.model.set_query(event.query)
         self.table.rebuild(self.model.listed())
+        self._say_why_empty()
         self._show_selected()
+
+    def _say_why_empty(self) -> None:
+        """A search that lists nothing says so, and where older events are: the list keeps
+        only the newest 500, and the Schema screen's "find in events" leads here for any event
+        of the session."""
+        model = self.model
+        if not model.searching or model.listed():
+            self.table.empty_text = None
+            return
+        self.table.empty_text = nothing_found_text(
+            len(model.kept) + len(model.pending), model.query.text, model.archive, model.http)
 
     def search_for(self, text: str) -> None:
         """Search for `text` as if typed (toggles cleared): through the search bar's own
@@ -180,6 +195,7 @@ class EventsScreen(ViewScreen):
     def action_clear(self) -> None:
         cleared = self.model.clear()
         self.table.rebuild([])
+        self._say_why_empty()
         self._show_selected()
         if cleared:
             self.notify(f"Cleared {cleared:,} events: u brings them back.")
@@ -191,6 +207,7 @@ class EventsScreen(ViewScreen):
             self.notify("Nothing to bring back.", severity="warning")
             return
         self.table.rebuild(self.model.listed())
+        self._say_why_empty()
         self._show_selected()
         self.notify(f"Brought back {restored:,} events.")
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
+from rich.segment import Segment
 from rich.text import Text
 from textual import events
 from textual.binding import Binding
@@ -62,6 +63,8 @@ class EventTable(ScrollView, can_focus=True):
         self._strips: dict[int, tuple[Strip, Strip]] = {}  # id -> (bare, with base style)
         self._cached: dict[str, list[int]] = {}  # messageId -> ids of its cached rows
         self._cache_width = 0
+        self._empty_text: Text | None = None  # drawn (wrapped) while no row is listed
+        self._empty_lines: list[Strip] = []
 
     # --- what the app reads -------------------------------------------------------------
 
@@ -86,6 +89,18 @@ class EventTable(ScrollView, can_focus=True):
             for item_id in self._cached.pop(message_id, ()):
                 dropped = self._strips.pop(item_id, None) is not None or dropped
         if dropped:
+            self.refresh()
+
+    @property
+    def empty_text(self) -> Text | None:
+        """What the list says while it lists nothing (a search that matches none of the kept
+        events says why, see rows.nothing_found_text); None: blank."""
+        return self._empty_text
+
+    @empty_text.setter
+    def empty_text(self, text: Text | None) -> None:
+        if text is not self._empty_text:
+            self._empty_text, self._empty_lines = text, []
             self.refresh()
 
     # --- updates ------------------------------------------------------------------------
@@ -183,6 +198,8 @@ class EventTable(ScrollView, can_focus=True):
             style = self.get_component_rich_style("event-table--header")
             return self._bare(header, width).apply_style(base + style)
         index = int(self.scroll_y) + y - HEADER_LINES
+        if not self.rows and self._empty_text is not None:
+            return self._empty_line(y - HEADER_LINES, width).apply_style(base)
         if not 0 <= index < self.row_count:
             return Strip.blank(width, base)
         item = self.rows[index]
@@ -209,6 +226,16 @@ class EventTable(ScrollView, can_focus=True):
             ids.remove(item.id)
             if not ids and message_id is not None:
                 del self._cached[message_id]
+
+    def _empty_line(self, line: int, width: int) -> Strip:
+        """Line `line` of the empty-list text, wrapped to the width (one space at each edge)."""
+        if self._empty_text is None:
+            return Strip.blank(width)
+        if not self._empty_lines or self._empty_lines[0].cell_length != width:
+            console = self.app.console
+            wrapped = console.render_lines(self._empty_text, console.options.update_width(max(1, width - 2)))
+            self._empty_lines = [Strip([Segment(" "), *segments]).adjust_cell_length(width) for segments in wrapped]
+        return self._empty_lines[line] if line < len(self._empty_lines) else Strip.blank(width)
 
     def _bare(self, text: Text, width: int) -> Strip:
         return Strip(list(text.render(self.app.console))).adjust_cell_length(width)
