@@ -15,6 +15,7 @@ from rich.text import Text
 
 from debugger.text import pictured, visible, visible_lines
 from debugger.tui.delivery_log import DELIVERED, FAILED, FILTERED, RETRYING, DeliveryLog, Outcome
+from debugger.tui.keys import KeyMask
 
 PENDING = "pending"
 UNMATCHED = "unmatched"  # a message without messageId: no delivery line can name it
@@ -24,34 +25,40 @@ STATUS_MARKS = {DELIVERED: "✓", FAILED: "✗", RETRYING: "↻", FILTERED: "−
 ORDER = (FAILED, RETRYING, PENDING, DELIVERED, FILTERED)  # what needs attention first
 
 
-def body_text(body: str) -> str:
-    """A body as shown: JSON indented (its escaped controls drawn), anything else as text."""
+def body_text(body: str, mask: KeyMask | None = None) -> str:
+    """A body as shown: JSON indented (its escaped controls drawn), anything else as text;
+    with a `mask` (live --mask-keys), write keys masked."""
     try:
         parsed = orjson.loads(body)
     except orjson.JSONDecodeError:
-        return visible_lines(body)
+        return visible_lines(mask.json_text(body) if mask else body)
+    if mask:
+        parsed = mask.value(parsed)
     return visible_lines(pictured(orjson.dumps(parsed, option=orjson.OPT_INDENT_2).decode()))
 
 
-def sent_text(message: Any) -> str:
-    """You sent: the message as archived, indented."""
+def sent_text(message: Any, mask: KeyMask | None = None) -> str:
+    """You sent: the message as archived, indented (write keys masked with a `mask`)."""
     if isinstance(message, str):
-        return body_text(message)
+        return body_text(message, mask)
+    if mask:
+        message = mask.value(message)
     return visible_lines(pictured(orjson.dumps(message, option=orjson.OPT_INDENT_2).decode()))
 
 
 def exchange_text(request: Mapping[str, Any] | None, response: Mapping[str, Any] | None,
-                  sent: Any = None) -> Text:
-    """You sent (when given), Request to destination and Response from destination."""
+                  sent: Any = None, mask: KeyMask | None = None) -> Text:
+    """You sent (when given), Request to destination and Response from destination; with a
+    `mask` (live --mask-keys), write keys in the bodies masked (headers come masked)."""
     text = Text()
     if sent is not None:
         _heading(text, "You sent")
-        text.append(sent_text(sent) + "\n\n")
+        text.append(sent_text(sent, mask) + "\n\n")
     _heading(text, "Request to destination")
     if request:
         text.append(f"POST {visible(str(request.get('url', '')))}\n", style="bold")
         _headers(text, request.get("headers"))
-        _body(text, request)
+        _body(text, request, mask)
     else:
         text.append("(no request was made)\n", style="dim")
     text.append("\n")
@@ -62,7 +69,7 @@ def exchange_text(request: Mapping[str, Any] | None, response: Mapping[str, Any]
         style = "bold green" if 200 <= int(response["status"]) < 300 else "bold red"
         text.append(f"HTTP {response['status']}{timing}\n", style=style)
         _headers(text, response.get("headers"))
-        _body(text, response)
+        _body(text, response, mask)
     elif response:
         text.append(f"no answer: {visible(str(response.get('error', '')))}\n", style="bold red")
     else:
@@ -71,9 +78,10 @@ def exchange_text(request: Mapping[str, Any] | None, response: Mapping[str, Any]
     return text
 
 
-def delivery_view(envelope: Mapping[str, Any], log: DeliveryLog | None) -> Text:
+def delivery_view(envelope: Mapping[str, Any], log: DeliveryLog | None, mask: KeyMask | None = None) -> Text:
     """The Delivery tab: one status line per destination first (what needs attention on top,
-    so it shows in a short pane), then You sent, then each destination's exchange."""
+    so it shows in a short pane), then You sent, then each destination's exchange; with a
+    `mask` (live --mask-keys), write keys masked in all of it."""
     message = envelope.get("message")
     if envelope.get("status") == "rejected" or not isinstance(message, Mapping):
         return Text("Refused by the collector: never forwarded.", style="italic")
@@ -93,7 +101,7 @@ def delivery_view(envelope: Mapping[str, Any], log: DeliveryLog | None) -> Text:
         _status_line(text, name, outcome, unheard, width)
     text.append("\n")
     _heading(text, "You sent")
-    text.append(sent_text(message) + "\n")
+    text.append(sent_text(message, mask) + "\n")
     for name, outcome in rows:
         if outcome is not None and (outcome.request is not None or outcome.response is not None):
             text.append("\n")
@@ -101,7 +109,7 @@ def delivery_view(envelope: Mapping[str, Any], log: DeliveryLog | None) -> Text:
             text.append("  ")
             _status(text, outcome)
             text.append("\n")
-            text.append_text(exchange_text(outcome.request, outcome.response))
+            text.append_text(exchange_text(outcome.request, outcome.response, mask=mask))
             text.append("\n")
     text.rstrip()
     return text
@@ -159,9 +167,9 @@ def _headers(text: Text, headers: Any) -> None:
             text.append(visible(str(value)) + "\n")
 
 
-def _body(text: Text, part: Mapping[str, Any]) -> None:
+def _body(text: Text, part: Mapping[str, Any], mask: KeyMask | None) -> None:
     body = part.get("body")
     if body:
-        text.append(body_text(str(body)) + "\n")
+        text.append(body_text(str(body), mask) + "\n")
     if part.get("truncated"):
         text.append("… cut at 4 KB\n", style="dim")

@@ -19,6 +19,7 @@ from debugger.text import pictured
 from debugger.tui.delivery_log import DeliveryLog
 from debugger.tui.delivery_text import delivery_view
 from debugger.tui.detail import problem_lines, raw_text, request_fields
+from debugger.tui.keys import KeyMask
 from debugger.tui.pretty import language_of, pretty_call
 
 Envelope = Mapping[str, Any]
@@ -53,15 +54,25 @@ class DetailTab:
 # --- the views -------------------------------------------------------------------------------
 
 
+def shown(envelope: Envelope, display: Display) -> Envelope:
+    """The envelope a tab draws: with `--mask-keys`, its write keys masked wherever they
+    appear (message, raw text), as the list masks them."""
+    return KeyMask.of(envelope).envelope(envelope) if display.mask_keys else envelope
+
+
+def key_mask(envelope: Envelope, display: Display) -> KeyMask | None:
+    return KeyMask.of(envelope) if display.mask_keys else None
+
+
 def pretty_view(envelope: Envelope, display: Display) -> RenderableType:
-    message = envelope.get("message")
+    message = shown(envelope, display).get("message")
     if not isinstance(message, Mapping):
         return Text("Refused before it was a call: see Raw and Problems.", style="italic")
     return highlighted(pictured(pretty_call(message)), language_of(message))
 
 
 def raw_view(envelope: Envelope, display: Display) -> RenderableType:
-    text, is_json = raw_text(envelope)
+    text, is_json = raw_text(shown(envelope, display))
     if is_json:
         return highlighted(text, "json")
     return Text(text)
@@ -87,7 +98,7 @@ def request_view(envelope: Envelope, display: Display) -> RenderableType:
 
 
 def delivery_tab_view(envelope: Envelope, display: Display) -> RenderableType:
-    return delivery_view(envelope, display.deliveries)
+    return delivery_view(shown(envelope, display), display.deliveries, key_mask(envelope, display))
 
 
 def highlighted(code: str, language: str) -> Text:

@@ -32,6 +32,7 @@ from debugger.tui.delivery_rows import (
     trend_line, trend_minutes, trend_title,
 )
 from debugger.tui.delivery_text import exchange_text
+from debugger.tui.keys import KeyMask
 from debugger.tui.screens.base import HelpKeys, Host, ViewScreen
 
 REFRESH = 1.0  # seconds between polls while shown
@@ -191,7 +192,7 @@ class DeliveryScreen(ViewScreen):
             self.notify("No error selected.", severity="warning")
             return
         d, error = self._rows[row]
-        self.app.push_screen(ExampleScreen(d, error, self.now))
+        self.app.push_screen(ExampleScreen(d, error, self.now, self.host.mask_keys))
 
     def action_back(self) -> None:
         self.app.switch_mode("events")
@@ -202,11 +203,13 @@ class ExampleScreen(ModalScreen[None]):
 
     BINDINGS = [Binding("escape,q,enter", "dismiss", "Close")]
 
-    def __init__(self, destination: Mapping[str, Any], error: Mapping[str, Any], now: float) -> None:
+    def __init__(self, destination: Mapping[str, Any], error: Mapping[str, Any], now: float,
+                 mask_keys: bool = False) -> None:
         super().__init__()
         self.destination = destination
         self.error = error
         self.now = now
+        self.mask_keys = mask_keys
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="delivery-example"):
@@ -224,10 +227,12 @@ class ExampleScreen(ModalScreen[None]):
                      style="dim")
         if not isinstance(example, Mapping):
             return title.append("No example kept for this error.", style="dim")
-        request, response = example.get("request"), example.get("response")
+        request, response, sent = example.get("request"), example.get("response"), example.get("sent")
+        # live --mask-keys: every writeKey field masked, and the sent message's key wherever it is
+        mask = KeyMask.of({"message": sent}) if self.mask_keys else None
         title.append_text(exchange_text(request if isinstance(request, Mapping) else None,
                                         response if isinstance(response, Mapping) else None,
-                                        sent=example.get("sent") or ""))
+                                        sent=sent or "", mask=mask))
         return title.append("\n\nesc closes", style="dim")
 
 

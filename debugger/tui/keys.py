@@ -1,0 +1,73 @@
+"""Write keys as `live --mask-keys` shows them in the detail tabs: masked wherever they appear,
+as the list masks them (debugger.message.mask_key), not only in the list and the Request tab.
+
+A key appears as a JSON string: the message's and the envelope's `writeKey`, a refused call's
+raw body, a forwarded batch's envelope. So a mask replaces JSON string values: every value of a
+`writeKey` field, and every string equal to one of the event's keys; the rest of the text is
+left alone (a short key such as "dev" must not mangle "developer"). Pure.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+from debugger.message import mask_key
+
+WRITE_KEY = "writeKey"
+
+# A JSON string literal, and whether it is the value of a writeKey field. Scanning left to
+# right from the start of valid JSON, each match begins at a string's opening quote.
+_STRING = re.compile(r'("writeKey"\s*:\s*)?("(?:[^"\\]|\\.)*")')
+
+
+@dataclass(frozen=True)
+class KeyMask:
+    """The write keys of one event, and how to mask them in its values and JSON text."""
+
+    keys: frozenset[str]
+
+    @classmethod
+    def of(cls, envelope: Mapping[str, Any]) -> KeyMask:
+        """The keys known from the envelope's writeKey and its message's writeKey."""
+        message = envelope.get("message")
+        found = (envelope.get(WRITE_KEY), message.get(WRITE_KEY) if isinstance(message, Mapping) else None)
+        return cls(frozenset(key for key in found if isinstance(key, str) and key))
+
+    def value(self, value: Any) -> Any:
+        """A copy of a JSON value with every writeKey field's string and every string equal
+        to a known key masked."""
+        if isinstance(value, Mapping):
+            return {name: mask_key(item) if name == WRITE_KEY and isinstance(item, str) else self.value(item)
+                    for name, item in value.items()}
+        if isinstance(value, list):
+            return [self.value(item) for item in value]
+        if isinstance(value, str) and value in self.keys:
+            return mask_key(value)
+        return value
+
+    def json_text(self, text: str) -> str:
+        """JSON text (or text that mostly is, such as a refused call's body) with the same
+        strings masked, everything else as it was."""
+        return _STRING.sub(self._string, text)
+
+    def _string(self, match: re.Match[str]) -> str:
+        field, literal = match.group(1), match.group(2)
+        try:
+            decoded = json.loads(literal)
+        except ValueError:
+            return match.group(0)
+        if not isinstance(decoded, str) or not (field or decoded in self.keys):
+            return match.group(0)
+        return (field or "") + json.dumps(mask_key(decoded), ensure_ascii=False)
+
+    def envelope(self, envelope: Mapping[str, Any]) -> dict[str, Any]:
+        """The envelope as a detail tab shows it: its message and a refused call's raw text
+        masked. Its own `writeKey` stays: the Request tab shows it through shown_key, as the
+        list does."""
+        raw = envelope.get("raw")
+        text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
+        return {**envelope, "message": self.value(envelope.get("message")),
+                "raw": self.json_text(text) if isinstance(text, str) else raw}

@@ -1,0 +1,88 @@
+"""`segdebug live --mask-keys`: the write key is masked wherever the viewer shows it, in the list
+and in every detail tab (Pretty, Raw, Request, Delivery's You sent and Request to destination),
+as the list masks it. Driven with Pilot against a real collector forwarding to a real endpoint
+on 127.0.0.1 (QA found the key in full in Raw, Pretty and You sent)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+from rich.text import Text
+from textual.widgets import Static
+
+from debugger.message import mask_key
+from debugger.tui.app import LiveApp, create_app
+from debugger.tui.delivery_text import exchange_text
+from debugger.tui.keys import KeyMask
+from debugger.tui.sources import SocketSource
+from tests.support import BatchEndpoint, post_json, settled, start_collector
+
+KEY = "wk_secret_gz_999"
+SHOWN = mask_key(KEY)  # wk_s…99
+
+
+async def wait_for(pilot: Any, condition: Callable[[], object], seconds: float = 30.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {condition}"
+        await pilot.pause(0.05)
+
+
+def pane(app: LiveApp, tab: str) -> str:
+    content = app.detail.query_one(f"#{tab}-body", Static).content
+    return content.plain if isinstance(content, Text) else str(content)
+
+
+async def panes(pilot: Any, app: LiveApp) -> dict[str, str]:
+    shown = {}
+    for number, tab in enumerate(("pretty", "raw", "problems", "request", "delivery"), start=1):
+        await pilot.press(str(number))
+        await pilot.pause()
+        shown[tab] = pane(app, tab)
+    return shown
+
+
+async def test_mask_keys_masks_the_key_in_every_detail_tab(tmp_path: Path) -> None:
+    with BatchEndpoint() as destination:
+        collector = start_collector(tmp_path / "c", "--forward", f"dest={destination.url}")
+        try:
+            app = create_app(SocketSource(collector.socket), mask_keys=True,
+                             copy_path=tmp_path / "c.json", save_dir=tmp_path)
+            async with app.run_test(headless=True, size=(120, 50)) as pilot:
+                await wait_for(pilot, lambda: app.model.connection == "connected")
+                sent = {"type": "track", "event": "Signed Up", "userId": "u-1", "messageId": "m-1",
+                        "writeKey": KEY, "context": {"library": {"name": "analytics-python"}}}
+                assert post_json(collector.url + "/v1/track", sent).status == 200
+                refused = {"type": "track", "event": "No User", "writeKey": KEY}
+                assert post_json(collector.url + "/v1/track", refused).status == 200  # refused, as Segment answers
+                await wait_for(pilot, lambda: app.table.row_count == 2)
+                settled(collector, {"dest": 1})
+                await wait_for(pilot, lambda: "dest" in app.deliveries.outcomes("m-1"))
+                await pilot.pause(0.3)
+                accepted = next(i for i, item in enumerate(app.table.rows) if item.envelope["status"] == "accepted")
+                for index in (accepted, 1 - accepted):
+                    app.table.move_cursor(row=index)
+                    await pilot.pause()
+                    assert app.table.cells_at(index)[5] == SHOWN
+                    shown = await panes(pilot, app)
+                    for tab, text in shown.items():
+                        assert KEY not in text, (index, tab, text)
+                    assert SHOWN in shown["raw"] and SHOWN in shown["request"], (index, shown)
+                    if index == accepted:
+                        you_sent = shown["delivery"][shown["delivery"].index("You sent"):]
+                        assert f'"writeKey": "{SHOWN}"' in you_sent
+                        assert "Request to destination" in you_sent
+        finally:
+            collector.stop()
+
+
+def test_a_key_mask_masks_json_strings_not_other_text() -> None:
+    mask = KeyMask.of({"writeKey": "dev", "message": {"writeKey": "other_key_42"}})
+    text = '{"writeKey": "forward_key_7", "event": "developer dev", "k": "dev", "x": "other_key_42"}'
+    assert mask.json_text(text) == (
+        '{"writeKey": "forw…_7", "event": "developer dev", "k": "d…", "x": "othe…42"}')
+    assert mask.value({"a": ["dev", "devs"], "writeKey": "zzzzzzzz"}) == {"a": ["d…", "devs"], "writeKey": "zzzz…zz"}
+    shown = exchange_text({"url": "http://x", "body": '{"batch": [], "writeKey": "dev"}'}, None, mask=mask).plain
+    assert '"writeKey": "d…"' in shown and '"dev"' not in shown
