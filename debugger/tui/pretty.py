@@ -4,6 +4,8 @@ analytics.js  -> analytics.track('Event', {...}) (the browser's positional style
 analytics-node -> analytics.track({ userId, event, properties }) (one object)
 analytics-python -> analytics.track(user_id, 'Event', {...})
 anything else -> the JavaScript object style.
+A message whose `type` is missing or not one of the six call types is no SDK call: it is shown
+as a comment saying so, over the message as JSON (never as `analytics.track(...)`).
 Strings are escaped as the target language escapes them, so control characters never reach
 the terminal.
 """
@@ -14,7 +16,7 @@ import json
 import re
 from typing import Any, Mapping
 
-from debugger.message import call_type, library_of
+from debugger.message import CALL_TYPES, call_type, library_of
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_$][A-Za-z0-9_$]*$")
 INDENT = "  "
@@ -39,11 +41,26 @@ def language_of(message: Mapping[str, Any]) -> str:
 def pretty_call(message: Mapping[str, Any]) -> str:
     """The call as SDK code in the style of the library named in context.library."""
     library = library_of(message).lower()
+    if message.get("type") not in CALL_TYPES:
+        return _not_a_call(message, "#" if "python" in library else "//")
     if "python" in library:
         return _python_call(message)
     if library in ("analytics.js", "analytics-next", "@segment/analytics-next"):
         return _browser_call(message)
     return _node_call(message)
+
+
+def _not_a_call(message: Mapping[str, Any], comment: str) -> str:
+    """A comment saying why no SDK makes this call, then the message as JSON."""
+    types = ", ".join(CALL_TYPES)
+    if "type" not in message:
+        why = f"type is missing (expected one of {types})"
+    else:
+        shown = _escape_invisible(json.dumps(message["type"], ensure_ascii=False, sort_keys=True))
+        why = f"type {shown} is not one of {types}"
+    lines = [f"{comment} not a Segment call: {why}",
+             _escape_invisible(json.dumps(message, ensure_ascii=False, indent=2, default=str))]
+    return "\n".join(lines)
 
 
 # --- JavaScript ------------------------------------------------------------------------------
