@@ -349,7 +349,7 @@ class Run:
 
         The hot path sends lines after an O(1) shape check only; when the endpoint refuses a
         batch (4xx), its lines are parsed now: broken ones go to the failed file as bad lines
-        and the rest is sent again, once."""
+        and the rest is sent again, as any batch is (narrowed if refused for its content)."""
         if result.interrupted:
             return
         if result.delivered:
@@ -359,7 +359,7 @@ class Run:
             if rest.items:
                 self.outstanding.add(rest)
                 assert self.sender is not None
-                await self.done(rest, await self.sender.deliver(rest))
+                await self.ended(rest, await self.sender.deliver_narrowed(rest, halves))
             return
         else:
             self.stats.failed += len(batch)
