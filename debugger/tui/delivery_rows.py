@@ -15,6 +15,7 @@ from typing import Any, Mapping, Sequence
 from rich.text import Text
 
 from debugger.text import visible
+from debugger.tui.words import counted
 
 Destination = Mapping[str, Any]
 METRIC_COLUMNS = ("Destination", "Delivered", "Not delivered", "Filtered", "Retries", "In flight", "P95")
@@ -142,8 +143,10 @@ def trend_line(d: Destination, now: float, count: int) -> Text:
 
 
 def trend_title(count: int, now: float) -> Text:
+    """The trends' label and legend: `Per minute, 17 min up to 21:22 · ✓ delivered ...` (no
+    colon after the time, where it read as part of it)."""
     moment = datetime.fromtimestamp(now).strftime("%H:%M")
-    return Text(f"Per minute, {count} min to {moment}:  ✓ delivered  ✗ not delivered  p95 latency",
+    return Text(f"Per minute, {count} min up to {moment} · ✓ delivered  ✗ not delivered  p95 latency",
                 style="bold", no_wrap=True, overflow="ellipsis")
 
 
@@ -152,11 +155,17 @@ def headline(destinations: Sequence[Destination], now: float) -> Text:
     delivered = sum(int(d.get("delivered") or 0) for d in destinations)
     lost = sum(int(d.get("not_delivered") or 0) for d in destinations)
     line = Text("Delivery", style="bold")
-    plural = "s" if len(destinations) != 1 else ""
-    line.append(f" · {len(destinations)} destination{plural} · {delivered:,} delivered · ")
+    line.append(f" · {counted(len(destinations), 'destination')} · {delivered:,} delivered · ")
     line.append(f"{lost:,} not delivered", style="bold red" if lost else "")
     line.append(f" · {datetime.fromtimestamp(now).strftime('%H:%M:%S')}", style="dim")
     return line
+
+
+def errors_title(kinds: int) -> Text:
+    """The line over the error table: how many kinds of error (rows) it lists."""
+    if not kinds:
+        return Text("Errors · none", style="bold")
+    return Text(f"Errors · {counted(kinds, 'kind')} (enter: an example)", style="bold")
 
 
 def _number(value: Any, style: str) -> Text:

@@ -38,7 +38,8 @@ def run_live(
         ("--archive", archive), ("--strict", strict), ("--forward", forward),
         ("--forward-write-key", forward_write_key)) if given]
     if file is not None and embedded_only:
-        raise CliError(f"{' and '.join(embedded_only)} configure a collector; they cannot be used with --file")
+        raise CliError(f"{_named(embedded_only, 'configures', 'configure')} a collector; "
+                       f"{'it' if len(embedded_only) == 1 else 'they'} cannot be used with --file")
     if file is not None and not file.is_file():
         raise CliError(f"{file}: no such archive file")
     if not sys.stdout.isatty():
@@ -54,8 +55,7 @@ def run_live(
                                          forward_write_key=forward_write_key)
             embedded.wait_ready()
         elif embedded_only:
-            raise CliError(f"a collector already runs on {path}; {' and '.join(embedded_only)}"
-                           " only apply to the one live starts (stop it, or use another --port)")
+            raise CliError(collector_options_refused(embedded_only, path))
         source = SocketSource(path, max_rate=max_rate)
     from debugger.tui.app import create_app
 
@@ -75,3 +75,15 @@ def run_live(
     finally:
         if embedded is not None:
             embedded.stop()
+
+
+def collector_options_refused(options: list[str], path: Path) -> str:
+    """The line refusing options that configure the collector live starts, when one already
+    runs on `path`."""
+    return (f"a collector already runs on {path}; {_named(options, 'only applies', 'only apply')}"
+            " to the one live starts (stop it, or use another --port)")
+
+
+def _named(options: list[str], one: str, more: str) -> str:
+    """`--archive only applies`, `--archive and --strict only apply`."""
+    return f"{' and '.join(options)} {one if len(options) == 1 else more}"

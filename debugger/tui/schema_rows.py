@@ -20,6 +20,7 @@ from debugger.schema import (
 from debugger.schema_report import flags_text, types_text, utc
 from debugger.text import pictured, visible
 from debugger.tui.search import quoted
+from debugger.tui.words import counted
 
 NAME_CELLS = 40  # a name longer than this is cut (a payload's names can be any length)
 EXAMPLE_CELLS = 48
@@ -97,7 +98,7 @@ def event_summary(event: EventView | None) -> Text:
         return Text("No event selected.", style="dim")
     what = "traits" if event.kind in ("identify", "group") else "properties"
     line = Text.assemble(
-        (visible(event.label), "bold"), f" ({event.kind}) · {event.count:,} messages, ",
+        (visible(event.label), "bold"), f" ({event.kind}) · {counted(event.count, 'message')}, ",
         (f"{event.refused:,} blocked", "bold red" if event.refused else ""),
     )
     own = tuple(flag for flag in event.flags if flag in (NAMING, NEAR_DUPLICATE))
@@ -121,14 +122,14 @@ def headline(schema: Schema, scope: str) -> Text:
     """The first header line: totals of what was folded, and how much is flagged."""
     flagged = sum(1 for event in schema.events if event_flag_words(event))
     line = Text.assemble(
-        ("Schema", "bold"), f" · {scope} · {schema.messages:,} messages, ",
+        ("Schema", "bold"), f" · {scope} · {counted(schema.messages, 'message')}, ",
         (f"{schema.refused:,} refused", "bold red" if schema.refused else ""),
-        f" · {len(schema.events):,} events",
+        f" · {counted(len(schema.events), 'event')}",
     )
     if flagged:
         line.append(f" · {flagged:,} flagged", style=FLAG_STYLE)
     if schema.cut_events:
-        line.append(f" · {schema.cut_events:,} events past the cap", style=FLAG_STYLE)
+        line.append(f" · {counted(schema.cut_events, 'event')} past the cap", style=FLAG_STYLE)
     return line
 
 

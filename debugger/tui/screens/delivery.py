@@ -28,11 +28,12 @@ from textual.widgets import DataTable, Footer, Static
 
 from debugger.text import visible
 from debugger.tui.delivery_rows import (
-    ERROR_COLUMNS, METRIC_COLUMNS, error_cells, error_rows, headline, metric_cells, reason_width,
+    ERROR_COLUMNS, METRIC_COLUMNS, error_cells, error_rows, errors_title, headline, metric_cells, reason_width,
     trend_line, trend_minutes, trend_title,
 )
 from debugger.tui.delivery_text import exchange_text
 from debugger.tui.keys import KeyMask
+from debugger.tui.words import counted
 from debugger.tui.screens.base import HelpKeys, Host, ViewScreen
 
 REFRESH = 1.0  # seconds between polls while shown
@@ -164,9 +165,7 @@ class DeliveryScreen(ViewScreen):
         keys = [_key(d, row) for d, row in self._rows]
         if selected in keys:
             self.errors.move_cursor(row=keys.index(selected), animate=False)
-        self.errors_title.update(Text(
-            f"Errors · {len(self._rows):,} kinds (enter: an example)" if self._rows else "Errors · none",
-            style="bold"))
+        self.errors_title.update(errors_title(len(self._rows)))
 
     def _show_trends(self) -> None:
         if not self.destinations:
@@ -223,7 +222,7 @@ class ExampleScreen(ModalScreen[None]):
         title.append(visible(str(error.get("reason", ""))), style="bold red")
         count, final = int(error.get("count") or 0), int(error.get("not_delivered") or 0)
         seen = error_cells(self.destination, error, self.now)[4].plain
-        title.append(f"\n{count:,} messages in failed attempts, {final:,} not delivered · last seen {seen}\n\n",
+        title.append(f"\n{counted(count, 'message')} in failed attempts, {final:,} not delivered · last seen {seen}\n\n",
                      style="dim")
         if not isinstance(example, Mapping):
             return title.append("No example kept for this error.", style="dim")

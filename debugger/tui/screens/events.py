@@ -26,6 +26,7 @@ from debugger.tui.widgets.detail_tabs import DetailTabs
 from debugger.tui.widgets.event_table import EventTable
 from debugger.tui.widgets.search_bar import SearchBar
 from debugger.tui.widgets.status_bar import StatusBar
+from debugger.tui.words import counted
 
 FLUSH_INTERVAL = 0.2  # seconds: a burst between two ticks becomes one table update
 
@@ -198,7 +199,7 @@ class EventsScreen(ViewScreen):
         self._say_why_empty()
         self._show_selected()
         if cleared:
-            self.notify(f"Cleared {cleared:,} events: u brings them back.")
+            self.notify(f"Cleared {counted(cleared, 'event')}: u brings them back.")
 
     def action_restore(self) -> None:
         """Undo the last clear: its events come back before what arrived since."""
@@ -209,7 +210,7 @@ class EventsScreen(ViewScreen):
         self.table.rebuild(self.model.listed())
         self._say_why_empty()
         self._show_selected()
-        self.notify(f"Brought back {restored:,} events.")
+        self.notify(f"Brought back {counted(restored, 'event')}.")
 
     def action_copy(self) -> None:
         """OSC 52 to the terminal's clipboard, and the exact bytes to a file for terminals
@@ -234,7 +235,7 @@ class EventsScreen(ViewScreen):
         """The listed accepted messages as an archive `segdebug replay` can read."""
         data, written, refused = ndjson_lines(item.envelope for item in self.model.listed())
         if not written:
-            left_out = f" ({refused:,} refused calls are never written)" if refused else ""
+            left_out = f" ({counted(refused, 'refused call')}: never written)" if refused else ""
             self.notify(f"Nothing written: no accepted events are listed{left_out}.", severity="warning")
             return
         stem = datetime.now().strftime("segdebug-%Y%m%d-%H%M%S")
@@ -245,4 +246,4 @@ class EventsScreen(ViewScreen):
             self.notify(f"Could not write to {directory}: {error.strerror}", severity="error", markup=False)
             return
         left_out = f" ({refused:,} refused left out)" if refused else ""
-        self.notify(f"Wrote {written:,} events to {path}{left_out}", markup=False)
+        self.notify(f"Wrote {counted(written, 'event')} to {path}{left_out}", markup=False)

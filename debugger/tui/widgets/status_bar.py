@@ -17,8 +17,8 @@ def counters_text(stats: Counts) -> str:
     parts = [f"received {stats.received:,}  accepted {stats.accepted:,}  refused {stats.rejected:,}"]
     if stats.sampled > 1:
         parts.append(f"sampled: 1 in {stats.sampled:,}")
-    if stats.refused_dropped:  # over this viewer's budget for refused calls: say so, count them
-        parts.append(f"{stats.refused_dropped:,} refused not shown")
+    if stats.refused_dropped:  # over this viewer's budget for refused calls: a total, and said so
+        parts.append(f"{stats.refused_dropped:,} refused not shown since connecting")
     if stats.rate is not None:
         parts.append(f"{stats.rate:,.0f}/s" if stats.rate >= 10 else f"{stats.rate:.1f}/s")
     if stats.dropped:
