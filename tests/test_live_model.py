@@ -319,3 +319,10 @@ def test_history_sent_again_after_a_reconnect_is_skipped() -> None:
 def test_counters_say_how_many_refused_calls_were_left_out() -> None:
     text = counters_text(Stats(received=900, rejected=400, sampled=8, refused_dropped=250))
     assert "sampled: 1 in 8 · 250 refused not shown" in text
+
+
+def test_problem_cells_draw_quoted_control_characters_as_the_problems_tab_does() -> None:
+    """Rules quote payload text with repr (`\\x1b`): the list draws it as the Problems tab does."""
+    quoted = {"level": "warning", "code": "c", "path": "", "message": "event 'Esc \\x1b]0;X\\x07' is odd"}
+    assert row_of(envelope(track(), problems=[quoted])).problem == "event 'Esc ␛]0;X␇' is odd"
+    assert row_of(envelope(None, "rejected", [quoted])).name == "event 'Esc ␛]0;X␇' is odd"

@@ -16,7 +16,7 @@ from rich.cells import cell_len, set_cell_size
 from rich.text import Text
 
 from debugger.message import call_type, name_of, parse_time, shown_key, user_of
-from debugger.text import visible
+from debugger.text import pictured, visible
 from debugger.tui.model import CAPACITY, Item
 
 
@@ -67,7 +67,8 @@ def row_of(envelope: Mapping[str, Any], mask_keys: bool = False, undelivered: st
     message = envelope.get("message")
     received = parse_time(envelope.get("receivedAt"))
     time = received.astimezone().strftime("%H:%M:%S") if received else ""
-    problems = [str(p.get("message", "")) for p in envelope.get("problems") or () if isinstance(p, Mapping)]
+    # Rules quote payload text with repr (`\x1b`): drawn as the Problems tab draws it (␛).
+    problems = [pictured(str(p.get("message", ""))) for p in envelope.get("problems") or () if isinstance(p, Mapping)]
     if isinstance(message, Mapping):
         kind, name, user = call_type(message).upper() or "?", name_of(message), user_of(message)
     else:
