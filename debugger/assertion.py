@@ -68,6 +68,11 @@ class Expectation:
             return found == self.count
         return (self.low is None or found >= self.low) and (self.high is None or found <= self.high)
 
+    def past_the_most(self, found: int) -> bool:
+        """More than it allows: a window only gains messages, so waiting cannot make it hold."""
+        most = self.count if self.count is not None else self.high
+        return most is not None and found > most
+
     def describe(self) -> str:
         if self.count is not None:
             return f"exactly {self.count}"
@@ -114,6 +119,13 @@ def judge(expectation: Expectation | None, no_refused: bool, look: Look) -> bool
     if expectation is not None and not expectation.holds(look.matched_total):
         return False
     return not (no_refused and look.refused_total)
+
+
+def hopeless(expectation: Expectation | None, no_refused: bool, look: Look) -> bool:
+    """Whether no later look can hold: too many matches, or a refusal under --no-refused
+    (the window only gains messages until it is reset). `--within` then stops waiting."""
+    too_many = expectation is not None and expectation.past_the_most(look.matched_total)
+    return too_many or bool(no_refused and look.refused_total)
 
 
 # -- nearest misses ---------------------------------------------------------------------------
@@ -260,7 +272,7 @@ def poll(
             unavailable = str(error)
         holds = unavailable is None and judge(expectation, no_refused, look)
         waited = clock() - start
-        if holds or waited >= within:
+        if holds or waited >= within or (unavailable is None and hopeless(expectation, no_refused, look)):
             break
         sleep(min(POLL_INTERVAL, max(within - waited, 0.0)))
     verdict = Verdict(query, expectation, no_refused, look, waited, holds, unavailable=unavailable)

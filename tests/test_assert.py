@@ -14,7 +14,8 @@ from typing import Any, Iterator
 import orjson
 import pytest
 
-from debugger.assertion import Expectation, nearest_misses
+from debugger.api_client import ApiClient
+from debugger.assertion import Expectation, nearest_misses, poll
 from debugger.protocol import event
 from debugger.query import parse
 from tests.support import Collector, http, post_json, running_collector
@@ -168,3 +169,18 @@ def test_nearest_misses_same_type_similar_names() -> None:
     assert [e["seq"] for e in near] == [1, 5]
     assert [e["seq"] for e in nearest_misses(parse('name:"Order Completed"'), window)] == [1, 5]
     assert nearest_misses(parse("properties.total>3"), window) == []
+
+
+@pytest.mark.parametrize("expectation, no_refused", [
+    (Expectation.of(high=0), False), (Expectation.of(count=1), False), (Expectation.of(low=0), True),
+])
+def test_a_verdict_no_wait_can_change_is_given_at_once(
+    fresh: Collector, expectation: Expectation, no_refused: bool
+) -> None:
+    """Too many matches, or a refusal under --no-refused: more messages cannot undo it, so
+    `--within` does not wait it out (QA: `--max 0 --within 3` failed after the full 3 s)."""
+    send(fresh, track("Order Completed"), track("Order Completed", user=None))
+    send(fresh, {**track("Order Completed"), "messageId": "m-second"})
+    sleeps: list[float] = []
+    verdict = poll(ApiClient(fresh.url), ORDER, expectation, no_refused, within=30, sleep=sleeps.append)
+    assert not verdict.holds and sleeps == []  # one look, no wait
