@@ -8,6 +8,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from typing import Any, Mapping
 
+import orjson
+
 Message = dict[str, Any]
 
 CALL_TYPES: tuple[str, ...] = ("identify", "track", "page", "screen", "group", "alias")
@@ -46,7 +48,7 @@ def user_of(message: Mapping[str, Any]) -> str:
     for key in ("userId", "anonymousId"):
         value = message.get(key)
         if value not in (None, ""):
-            return str(value)
+            return _text(value)
     return ""
 
 
@@ -188,4 +190,13 @@ def _get(message: Mapping[str, Any], *keys: str) -> Any:
 
 
 def _text(value: Any) -> str:
-    return "" if value is None else str(value)
+    """A value as a list shows it: a string as it is, anything else as compact JSON (what the
+    SDK sent, `{"id":1}` and `true`, not Python's `{'id': 1}` and `True`)."""
+    if value is None:
+        return ""
+    if type(value) is str:
+        return value
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:  # not from JSON (a caller's own object): as Python writes it
+        return str(value)

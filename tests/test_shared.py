@@ -150,3 +150,13 @@ def test_one_checker_factory_for_every_strength(tmp_path: Path) -> None:
     without = {k: v for k, v in no_name.items() if k != "properties"}
     assert [p["code"] for p in make_checker(plan, refusing_only=True)(without)] == ["plan_violation"]
     assert make_checker(plan, refusing_only=True)(no_name) == []
+
+
+def test_values_that_are_not_strings_read_as_the_json_sent() -> None:
+    """QA: the list's Name and User columns showed Python's repr ({'id': 1}, True)."""
+    assert message.name_of({"type": "track", "event": {"nested": "obj"}}) == '{"nested":"obj"}'
+    assert message.name_of({"type": "page", "name": ["a", "b"]}) == '["a","b"]'
+    assert message.name_of({"type": "track", "event": True}) == "true"
+    assert message.name_of({"type": "track", "event": 42}) == "42"
+    assert message.user_of({"userId": {"id": 1}}) == '{"id":1}'
+    assert message.user_of({"userId": 7}) == "7"
