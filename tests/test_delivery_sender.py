@@ -13,7 +13,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from debugger.delivery.exchange import Exchange
-from debugger.delivery.sender import DeliveryOptions, Outgoing, Sender
+from debugger.delivery.sender import BatchResult, DeliveryOptions, Outgoing, Sender
 from tests import support
 
 
@@ -53,6 +53,18 @@ def items(count: int, bad: set[int]) -> list[bytes]:
 T = TypeVar("T")
 
 
+
+async def narrowed(handler: Handler) -> tuple[list[tuple[Parcel, BatchResult]], Observed]:
+    """100 messages (17 and 63 bad) delivered by deliver_narrowed to `handler`, served for real."""
+    runner, url = await serve(handler)
+    observed = Observed()
+    try:
+        async with Sender(DeliveryOptions(), observed, asyncio.Event()) as sender:
+            results = await sender.deliver_narrowed(Parcel("wk", url, items(100, {17, 63})), halves)
+    finally:
+        await runner.cleanup()
+    return results, observed
+
 def run(coroutine_factory: Callable[[], Coroutine[Any, Any, T]]) -> T:
     return asyncio.run(coroutine_factory())
 
@@ -70,13 +82,7 @@ def test_a_refused_batch_is_narrowed_down_to_the_bad_messages() -> None:
         return web.json_response({"success": True})
 
     async def main() -> list[tuple[Parcel, bool, int | None]]:
-        runner, url = await serve(handler)
-        observed = Observed()
-        try:
-            async with Sender(DeliveryOptions(), observed, asyncio.Event()) as sender:
-                results = await sender.deliver_narrowed(Parcel("wk", url, items(100, {17, 63})), halves)
-        finally:
-            await runner.cleanup()
+        results, observed = await narrowed(handler)
         # a 400 is never retried: halved (not final) while it holds several, final for one
         assert all(status == 400 and final == (size == 1) for status, final, size in observed.failed)
         return [(parcel, result.delivered, result.status) for parcel, result in results]
@@ -154,13 +160,7 @@ def test_a_batch_accepted_in_part_is_not_resent() -> None:
                                   "errors": errors}, status=400 if errors else 200)
 
     async def main() -> list[tuple[list[str], bool, str]]:
-        runner, url = await serve(handler)
-        observed = Observed()
-        try:
-            async with Sender(DeliveryOptions(), observed, asyncio.Event()) as sender:
-                results = await sender.deliver_narrowed(Parcel("wk", url, items(100, {17, 63})), halves)
-        finally:
-            await runner.cleanup()
+        results, observed = await narrowed(handler)
         assert observed.failed == [(400, True, 1), (400, True, 1)]  # per refused message, final
         assert all(result.attempts == 1 and result.status == 400 for _, result in results)
         return [([orjson.loads(item)["messageId"] for item in parcel.items], result.delivered, result.error)
