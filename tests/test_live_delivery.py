@@ -18,6 +18,7 @@ from textual.widgets import Static
 
 from debugger.tui.app import LiveApp, create_app
 from debugger.tui.delivery_log import DeliveryLog
+from debugger.tui.delivery_text import delivery_view
 from debugger.tui.rows import MARK_ACCEPTED, MARK_UNDELIVERED
 from debugger.tui.screens.delivery import DeliveryScreen, ExampleScreen
 from debugger.tui.sources import SocketSource
@@ -183,6 +184,19 @@ def test_the_log_says_which_marks_changed() -> None:
     assert list(log.destinations) == ["a", "b"]
 
 
+def test_a_message_delivered_after_its_batch_was_refused_counts_both_attempts() -> None:
+    """QA: `✓ delivered 1 attempt ... after 1 failed attempt, the last: HTTP 400`. A refused
+    batch is narrowed down and the message's half delivered: its part reports one attempt of
+    its own, the failed one of the whole batch was heard before; the tab says 2 attempts."""
+    log = DeliveryLog()
+    log.take(line("b", "retrying", "m-1", "m-2", reason="bad batch", answer=400))
+    log.take(line("b", "delivered", "m-1"))
+    outcome = log.outcomes("m-1")["b"]
+    assert (outcome.attempts, outcome.retried) == (2, 1)
+    envelope = {"kind": "event", "status": "accepted", "message": {"type": "track", "event": "E", "messageId": "m-1"}}
+    assert "✓ delivered  2 attempts" in delivery_view(envelope, log).plain
+
+
 def test_the_log_is_bounded() -> None:
     log = DeliveryLog(capacity=3)
     log.take(line("a", "failed", "m-1", "m-2", "m-3", "m-4", answer=400))
@@ -330,8 +344,6 @@ async def test_news_redraws_only_the_rows_whose_mark_changed(tmp_path: Path) -> 
 def test_an_event_without_message_id_is_not_called_pending_forever() -> None:
     """Delivery lines name messages by messageId (curl calls often have none): such an event's
     tab must not promise an answer that can never be matched to it."""
-    from debugger.tui.delivery_text import delivery_view
-
     log = DeliveryLog()
     log.know([("flaky", "http://127.0.0.1:9/v1/batch")])
     envelope = {"kind": "event", "status": "accepted", "message": {"type": "track", "event": "Bad Event"}}

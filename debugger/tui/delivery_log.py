@@ -94,11 +94,14 @@ class DeliveryLog:
             was_failed = any(o.status == FAILED for o in outcomes.values())
             retried = before.retried if before is not None else 0
             last_error = before.last_error if before is not None else ""
+            tried = attempts
             if status == RETRYING:
                 retried, last_error = retried + 1, reason
+            else:  # a narrowed-down part counts only its own attempts: the batch's failed one too
+                tried = max(attempts, retried + 1)
             latency = record.get("latency_ms")
             outcomes[destination] = Outcome(
-                destination, status, attempts, float(latency) if isinstance(latency, (int, float)) else None,
+                destination, status, tried, float(latency) if isinstance(latency, (int, float)) else None,
                 reason, request, response, retried, last_error)
             self._changed.add(message_id)
             if was_failed != any(o.status == FAILED for o in outcomes.values()):
