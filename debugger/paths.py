@@ -28,8 +28,16 @@ def is_side_file(name: str) -> bool:
     """True for the files above, by name (compressed too): a directory of archives skips them."""
     if name.endswith(".gz"):
         name = name[:-3]
-    return name in (LEGACY_REJECTED_NAME, COPY_NAME) or name.endswith(
-        (REJECTED_SUFFIX, FAILED_SUFFIX, CHECKPOINT_SUFFIX))
+    return is_refusal_log(name) or name == COPY_NAME or name.endswith((FAILED_SUFFIX, CHECKPOINT_SUFFIX))
+
+
+def is_refusal_log(path: str) -> bool:
+    """A collector's refusal log (`X.rejected.ndjson`, or the legacy `rejected.ndjson`), by its
+    file name, compressed too: its lines are refusal records, not messages."""
+    name = os.path.basename(path)
+    if name.endswith(".gz"):
+        name = name[:-3]
+    return name == LEGACY_REJECTED_NAME or name.endswith(REJECTED_SUFFIX)
 
 
 def is_archive_name(name: str) -> bool:

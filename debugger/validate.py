@@ -17,6 +17,7 @@ import typer
 from debugger.archive import ArchiveError, BadLine, event_of_line, expand, read_raw
 from debugger.checks import CODES, Checker, bad_line, make_checker
 from debugger.errors import CliError
+from debugger.paths import is_refusal_log
 from debugger.protocol import Problem
 from debugger.rules import check
 from debugger.text import printable
@@ -77,10 +78,15 @@ def lint(paths: Iterable[str | Path], checker: Checker = check, only: frozenset[
     report = Report(files=["<stdin>" if name == "-" else name for name in files])
     add = report.add
     lines = 0
+    source, refusals = "", False
     for item in read_raw(files):
         lines += 1
+        if item.source is not source:  # once per file, not per line (validate is benchmarked)
+            source, refusals = item.source, is_refusal_log(item.source)
         if isinstance(item, BadLine):  # the archive broke off (e.g. a truncated .gz)
             problems = [bad_line(item.reason)]
+        elif refusals:
+            problems = _recorded(item.raw) or event_of_line(item.raw, lines, checker, torn=item.torn)["problems"]
         else:
             problems = event_of_line(item.raw, lines, checker, torn=item.torn)["problems"]
         for found in problems:
@@ -88,6 +94,24 @@ def lint(paths: Iterable[str | Path], checker: Checker = check, only: frozenset[
                 add(item.source, item.number, found)
     report.lines = lines
     return report
+
+
+def _recorded(raw: bytes) -> list[Problem]:
+    """The problems a refusal record (a line of X.rejected.ndjson, named on the command line)
+    says its call was refused for: validating a refusal log reports why each call was refused,
+    instead of checking the record itself as if it were a message (every one read as
+    `invalid_type`, QA). [] when the line is not such a record."""
+    try:
+        record = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return []
+    problems = record.get("problems") if isinstance(record, dict) else None
+    if not isinstance(problems, list) or not all(
+        isinstance(p, dict) and all(isinstance(p.get(key), str) for key in ("level", "code", "message"))
+        for p in problems
+    ):
+        return []
+    return problems
 
 
 def format_text(report: Report) -> str:

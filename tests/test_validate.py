@@ -135,3 +135,22 @@ def test_a_directory_is_read_for_archive_files_only(tmp_path: Path) -> None:
     report = lint([tmp_path])
     assert sorted(Path(name).name for name in report.files) == ["a.ndjson", "b.jsonl", "c.json", "d.ndjson.gz"]
     assert report.lines == 4 and report.total("error") == 0
+
+
+def test_a_refusal_log_named_on_the_command_line_reports_why_each_call_was_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """QA: `validate X.rejected.ndjson` checked each refusal record as if it were a message
+    (41 records, all `invalid_type: type is missing`). It reports the records' own reasons."""
+    from tests.support import post_json, running_collector
+
+    for collector in running_collector(tmp_path / "c"):
+        post_json(collector.url + "/v1/track", {"event": "No User", "writeKey": "dev"})
+        post_json(collector.url + "/v1/batch", {"batch": [{"type": "track", "userId": "u"}, {"type": "bogus"}]})
+        rejected = collector.rejected
+    code, out, _ = run(capsys, str(rejected))
+    assert code == 1
+    assert "no_user_anon_id" in out and "missing_event" in out and "invalid_type" in out
+    report = lint([rejected])
+    assert {f.code: f.count for f in report.findings.values()} == {
+        "no_user_anon_id": 1, "missing_event": 1, "invalid_type": 1}
