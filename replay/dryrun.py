@@ -44,8 +44,9 @@ def dry_run(reader: ArchiveReader, transform: Transformer, *, rate: float | None
         if sample is None:
             sample = _masked(body)
     span = (last - first).total_seconds() if first and last else 0.0
-    lines = [f"would send {reader.selected} messages (lines read {reader.lines}: {bad} bad, "
-             f"{reader.unselected} not selected, {too_big} over 32 KB)"]
+    # a message over 32 KB is selected but never sent: the real run puts it in the failed file
+    lines = [f"would send {reader.selected - too_big} messages (lines read {reader.lines}: {bad} bad, "
+             f"{reader.unselected} not selected, {too_big} over 32 KB for the failed file)"]
     lines.append("types       " + ("  ".join(f"{k}:{v}" for k, v in types.most_common()) or "-"))
     if names:
         lines.append("events      " + "  ".join(f"{k!r}:{v}" for k, v in names.most_common(SHOWN_NAMES)))
