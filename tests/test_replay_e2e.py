@@ -300,6 +300,9 @@ def test_garbage_lines_and_a_40kb_message_go_to_the_failed_file(
     assert len(reasons) == 6
     assert any("torn last line" in r for r in reasons) and any("32 KB" in r for r in reasons)
     assert "failed      6" in capsys.readouterr().out
+    # the dry run says what the real run sent: the 20 good ones (it counted the 40 KB one in)
+    assert replay(tmp_path, str(archive), "--to", endpoint.url, "--dry-run") == 0
+    assert capsys.readouterr().out.startswith("would send 20 messages ")
 
 
 @pytest.mark.parametrize("args, message", [
