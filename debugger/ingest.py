@@ -297,9 +297,12 @@ def _request_key(payload: Mapping[str, Any], call: Call, items_may_have_keys: bo
     return key
 
 
+# What the allow-list says to a call or item without a key (it said "no write key is not accepted")
+NO_KEY = "no write key given: this collector accepts only the keys it was started with"
+
+
 def _unknown_key(key: str | None) -> IngestError:
-    shown = "no write key" if not key else f"write key {key!r}"
-    return IngestError(401, "invalid_write_key", f"{shown} is not accepted by this collector")
+    return IngestError(401, "invalid_write_key", f"write key {key!r} is not accepted by this collector" if key else NO_KEY)
 
 
 def _single(payload: dict[str, Any], text: bytes, call: Call, check: Checker) -> Outcome:
@@ -430,8 +433,8 @@ class _Merger:
         own_key = item.get("writeKey")
         key = own_key if type(own_key) is str and own_key else self.key
         if self.allowed and key not in self.allowed:
-            shown = "no write key" if not key else f"write key {key!r}"
-            found = [problem("error", "invalid_write_key", f"{shown} is not accepted", "writeKey")]
+            why = f"write key {key!r} is not accepted" if key else NO_KEY
+            found = [problem("error", "invalid_write_key", why, "writeKey")]
             return Refused(message, _raw(item, raw), key, found)
         # The merge, inline (same keys, same order as Segment's: envelope, sentAt, writeKey,
         # receivedAt, timestamp corrected for skew with the client's kept as originalTimestamp).

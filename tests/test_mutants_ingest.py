@@ -133,7 +133,7 @@ def test_write_keys_the_allow_list_refuses_are_named() -> None:
         401, "invalid_write_key", "write key 'bad' is not accepted by this collector"
     )
     assert refusal(run(track(), "track", allowed=allowed)) == whole(
-        401, "invalid_write_key", "no write key is not accepted by this collector"
+        401, "invalid_write_key", "no write key given: this collector accepts only the keys it was started with"
     )
     # a body writeKey that is not a string is not a key: the Basic auth one counts
     [accepted] = run(track(writeKey=5), "track", auth_key="good", allowed=allowed).accepted
@@ -193,7 +193,7 @@ def test_a_batch_with_no_accepted_key_is_refused_401() -> None:
     first, second = outcome.refused
     assert first.problems == [{"level": "error", "code": "invalid_write_key",
                                "message": "write key 'bad' is not accepted", "path": "writeKey"}]
-    assert second.problems[0]["message"] == "no write key is not accepted"
+    assert second.problems[0]["message"] == "no write key given: this collector accepts only the keys it was started with"
     assert first.message == track(writeKey="bad") and first.write_key == "bad"
     assert orjson.loads(first.raw or "") == track(writeKey="bad")
 
