@@ -13,7 +13,7 @@ from collections import Counter
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Iterator
+from typing import Iterable, Iterator
 
 from debugger.archive import ArchiveError, RawLine, content_size, expand, parse_line
 from debugger.delivery.layout import Proven
@@ -423,7 +423,7 @@ class Run:
             unselected=self.reader.unselected, already_done=self.reader.already_done,
             failed_file=str(self.options.failed) if self.failed.count else None,
             interrupted=not complete,
-            write_keys=sorted(mask_key(k) for k in self.keys if k),
+            write_keys=masked_keys(self.keys),
             resume_command=None if complete else self.options.resume_command,
             earlier=self.state.totals,
         )
@@ -448,6 +448,13 @@ class Run:
         if not self.total_bytes:
             return None
         return self.reader.bytes_read / self.total_bytes
+
+
+def masked_keys(keys: Iterable[str | None]) -> list[str]:
+    """The run's write keys as the report lists them: masked, and keys whose masks are alike
+    counted (`dev` and `dev2` both mask to `d…`: "d… (2 keys)", not "d…, d…", QA)."""
+    masks = Counter(mask_key(key) for key in set(keys) if key)
+    return sorted(mask if count == 1 else f"{mask} ({count} keys)" for mask, count in masks.items())
 
 
 def mask_keys(errors: Counter[str], keys: set[str]) -> Counter[str]:

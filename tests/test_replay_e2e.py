@@ -460,3 +460,12 @@ def test_a_failed_file_resends_exactly_the_failed_messages(tmp_path: Path, capsy
     [record] = [orjson.loads(line) for line in second_failed.read_bytes().splitlines()]
     assert record["raw"] == "this is not json" and "message" not in record
     assert failed_file.read_bytes() == before
+
+
+def test_the_report_counts_keys_whose_masks_are_alike(tmp_path: Path, endpoint: Endpoint,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    """QA: `write keys  d…, d…` for `dev` and `dev2` read as one key listed twice."""
+    archive = tmp_path / "a.ndjson"
+    write_archive(archive, 10, keys=("dev", "dev2"))
+    assert replay(tmp_path, str(archive), "--to", endpoint.url) == 0
+    assert "write keys  d… (2 keys)\n" in capsys.readouterr().out

@@ -305,3 +305,11 @@ def test_progress_knows_the_size_of_gzip_archives_but_not_of_stdin(tmp_path: Pat
     terminal = _Terminal()
     Progress(terminal).update(ReplayStats(), 1.2)  # an estimate that fell short: no negative ETA
     assert "[########################]" in terminal.getvalue() and "ETA -" not in terminal.getvalue()
+
+
+def test_write_keys_whose_masks_are_alike_are_counted_not_listed_twice() -> None:
+    """QA: the report listed `d…, d…` for `dev` and `dev2`, which reads as one key twice."""
+    from replay.run import masked_keys
+
+    assert masked_keys(["dev", "dev2", "wk_secret_key_eb", None, "dev"]) == ["d… (2 keys)", "wk_s…eb"]
+    assert masked_keys(["wk_alpha_1", "wk_beta_22"]) == ["wk_a…_1", "wk_b…22"]
