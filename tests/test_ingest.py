@@ -374,8 +374,20 @@ def test_a_lone_surrogate_escape_is_read_as_a_replacement_character(escape: byte
 
 @pytest.mark.parametrize("body", [
     b'{"batch":[{"type":"track","userId":"u","event":"\\ud83c","n":NaN}]}',  # NaN stays refused
-    b'{"batch":[{"type":"track","userId":"u","event":"\\ud83c"}]',            # and so does bad JSON
+    b'{"batch":[{"type":"track","userId":"u","event":"\\ud83c","n":1e999}]}',  # and Infinity
+    b'{"batch":[{"type":"track","userId":"u","event":"\\ud83c"}]',            # and bad JSON
+    b'{"batch":[{"type":"track","userId":"u","event":"\\ud83c \xed\xa0\xbc"}]}',  # and bad UTF-8
 ])
 def test_the_surrogate_fallback_takes_nothing_else_that_is_not_json(body: bytes) -> None:
     outcome = run(body)
     assert outcome.status == 400 and outcome.body["code"] == "invalid_json"
+
+
+def test_the_surrogate_fallback_reads_numbers_as_orjson_does() -> None:
+    """QA: an integer past 64 bits beside a lone surrogate was kept as a Python int, which
+    orjson could not write: the call got a 500 and its good items were lost."""
+    big = b'{"type":"track","userId":"u","event":"big","n":99999999999999999999999,"f":1.5}'
+    plain = run(b'{"writeKey":"k","batch":[' + big + b"]}")
+    cut = run(b'{"writeKey":"k","batch":[{"type":"track","userId":"u","event":"\\ud83c"},' + big + b"]}")
+    assert (cut.status, cut.refusals, len(cut.accepted)) == (200, 0, 2)
+    assert cut.accepted[1].line == plain.accepted[0].line
