@@ -52,6 +52,10 @@ def load_plan(path: str | Path) -> PlanChecker:
             raise CliError(f"plan {path}: bad schema for {name!r}: {error}") from None
         except re.error as error:  # a `pattern` or `patternProperties` key Python cannot compile
             raise CliError(f"plan {path}: bad schema for {name!r}: {error} (a regular expression)") from None
+        except (TypeError, ValueError, OverflowError, RecursionError) as error:
+            # what the compiler itself trips on: `"pattern": 12`, a repetition past Python's limit,
+            # a schema nested too deep (QA found the first two as tracebacks)
+            raise CliError(f"plan {path}: bad schema for {name!r}: {type(error).__name__}: {error}") from None
     return PlanChecker(validators)
 
 

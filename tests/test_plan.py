@@ -76,6 +76,8 @@ def test_violations_name_the_field(plan: Path) -> None:
         (b'{"A": {"type": "no-such-type"}}', "bad schema for 'A'"),
         (b'{"A": {"properties": {"properties": {"pattern": "("}}}}', "bad schema for 'A': .*regular expression"),
         (b'{"A": {"patternProperties": {"[": {}}}}', "bad schema for 'A': .*regular expression"),
+        (b'{"A": {"properties": {"x": {"pattern": 12}}}}', "bad schema for 'A': TypeError"),
+        (b'{"A": {"properties": {"x": {"pattern": "a{99999999999}"}}}}', "bad schema for 'A': "),
     ],
 )
 def test_bad_plans_are_one_clear_error(tmp_path: Path, content: bytes, needle: str) -> None:
