@@ -254,7 +254,7 @@ def assert_(
             check_http_url(url)
         except ValueError as error:
             raise CliError(f"--url: {error}") from None
-    target = url or f"http://{DEFAULT_HOST}:{port or DEFAULT_PORT}"
+    target = url.strip() if url is not None else f"http://{DEFAULT_HOST}:{port or DEFAULT_PORT}"
     code = run_assert(query, count, low, high, no_refused, within, target, json)
     raise typer.Exit(code)
 

@@ -135,6 +135,9 @@ def test_no_collector_exits_1_with_a_reason(fresh: Collector) -> None:
     ["x", "--url", "ftp://127.0.0.1:1"],
     ["x", "--url", "127.0.0.1:8088"],
     ["x", "--url", "http://127.0.0.1:99999"],
+    ["x", "--url", "http://ex ample.com"],   # QA round 2: tracebacks from http.client and aiohttp
+    ["x", "--url", "http://127.0.0.1.:8088"],
+    ["x", "--url", "http://127.0.0.1:0"],
 ])
 def test_usage_errors_exit_2_in_one_line(args: list[str]) -> None:
     done = segdebug_assert(*args)
