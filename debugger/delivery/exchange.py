@@ -40,8 +40,9 @@ class Exchange:
 
     @property
     def error(self) -> str:
-        """One line: `HTTP 500: reason`, or the network reason; "" for a success."""
-        if self.ok:
+        """One line: `HTTP 500: reason`, or the network reason; "" for a success (a 2xx with a
+        reason is one message a partial acceptance refused: `HTTP 200: missing_event: ...`)."""
+        if self.ok and not self.reason:
             return ""
         if self.status is None:
             return self.reason
@@ -99,19 +100,22 @@ NO_REASON = "refused (the answer gives no reason)"
 
 
 def partial_refusals(status: int | None, answer: bytes, sent: int) -> dict[int, str] | None:
-    """Which messages of a batch of `sent` a 4xx answer says were refused, each with its reason,
-    when the answer says exactly that (a partial acceptance); None for any other answer.
+    """Which messages of a batch of `sent` a 2xx or 4xx answer says were refused, each with its
+    reason, when the answer says exactly that (a partial acceptance); None for any other answer.
 
-    `collect --strict` answers 400 to a batch with any refused item but still archives the
-    others, and says so: `{"accepted": a, "rejected": r, "errors": [{"index", "code",
+    A segdebug collector answers 200 (400 with `--strict`) to a batch with refused items, still
+    archives the others, and says so: `{"accepted": a, "rejected": r, "errors": [{"index", "code",
     "message"}, ...]}`. Narrowing such a batch down by halves would resend (and duplicate) the
     accepted messages on every round, so the sender believes an answer that accounts for every
     message it sent: a + r == sent, r >= 1, and exactly r errors with distinct indexes within the
     batch. Anything less (a capped or summary error list, an index of None, counts that do not
     add up) cannot say which messages were kept, so that batch is narrowed down as before. A 429
-    is about the rate, never the content, so it never counts.
+    is about the rate, never the content, so it never counts. On a 2xx it keeps a refused
+    message from being counted delivered (QA round 2: replaying 334 messages without a user
+    into a collector reported "delivered 334" while all 334 were in its refusal log); Segment
+    answers `{"success": true}` alone, which says nothing of the sort.
     """
-    if status is None or not 400 <= status < 500 or status == 429:
+    if status is None or status == 429 or not (200 <= status < 300 or 400 <= status < 500):
         return None
     try:
         body = orjson.loads(answer)

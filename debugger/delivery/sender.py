@@ -1,8 +1,9 @@
 """The sender: one keep-alive aiohttp session, a few workers, retries with capped jittered
 backoff, a 429 (or 503 with a hint) pausing every request to that destination, other 4xx final,
 and a refused batch narrowed down to the message the destination refuses, unless the answer
-says which messages it refused and that it kept the others (a partial acceptance, as
-`collect --strict` answers): then nothing is resent, and those alone fail.
+says which messages it refused and that it kept the others (a partial acceptance, as a
+segdebug collector answers, 200 or with `--strict` 400): then nothing is resent, and those
+alone fail.
 
 Workers take whole batches from a bounded queue (no coroutine per event). A request body is
 spliced from the batch's item bytes, never re-serialised. Every attempt becomes an `Exchange`
@@ -252,13 +253,13 @@ class Sender:
             body = body_of(batch, delivery.mode, delivery.fresh_sent_at)
             exchange, wait = await self._post(batch.url, body, headers)
             status = exchange.status
-            if exchange.ok:
-                return BatchResult(True, status, attempts=attempts, exchange=exchange)
             if narrowing and (refusals := partial_refusals(status, exchange.response_body,
                                                            len(batch.items))) is not None:
                 # told per message by deliver_narrowed: the batch as a whole was not refused
                 return BatchResult(False, status, exchange.error, attempts, exchange=exchange,
                                    refusals=refusals)
+            if exchange.ok:
+                return BatchResult(True, status, attempts=attempts, exchange=exchange)
             final = not is_retryable(status) or attempts > delivery.max_retries
             halved = narrowing and status in NARROWED_STATUSES and len(batch.items) > 1
             self.observer.failed_attempt(batch, exchange, final and not halved)
