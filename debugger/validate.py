@@ -14,8 +14,9 @@ from typing import Any, Iterable
 import orjson
 import typer
 
-from debugger.archive import ArchiveError, BadLine, event_of_line, expand, read_raw
+from debugger.archive import ArchiveError, BadLine, RawLine, event_of_line, expand, read_raw
 from debugger.checks import CODES, Checker, bad_line, make_checker
+from debugger.delivery.failures import RECORD_KEY
 from debugger.errors import CliError
 from debugger.paths import is_refusal_log
 from debugger.protocol import Problem
@@ -78,15 +79,17 @@ def lint(paths: Iterable[str | Path], checker: Checker = check, only: frozenset[
     report = Report(files=["<stdin>" if name == "-" else name for name in files])
     add = report.add
     lines = 0
-    source, refusals = "", False
+    source, kind = "", ARCHIVE
     for item in read_raw(files):
         lines += 1
         if item.source is not source:  # once per file, not per line (validate is benchmarked)
-            source, refusals = item.source, is_refusal_log(item.source)
+            source, kind = item.source, _kind_of(item)
         if isinstance(item, BadLine):  # the archive broke off (e.g. a truncated .gz)
             problems = [bad_line(item.reason)]
-        elif refusals:
+        elif kind == REFUSALS:
             problems = _recorded(item.raw) or event_of_line(item.raw, lines, checker, torn=item.torn)["problems"]
+        elif kind == FAILED:
+            problems = _failed_message_problems(item.raw, checker)
         else:
             problems = event_of_line(item.raw, lines, checker, torn=item.torn)["problems"]
         for found in problems:
@@ -96,16 +99,49 @@ def lint(paths: Iterable[str | Path], checker: Checker = check, only: frozenset[
     return report
 
 
-def _recorded(raw: bytes) -> list[Problem]:
-    """The problems a refusal record (a line of X.rejected.ndjson, named on the command line)
-    says its call was refused for: validating a refusal log reports why each call was refused,
-    instead of checking the record itself as if it were a message (every one read as
-    `invalid_type`, QA). [] when the line is not such a record."""
+# What a file named for validate holds, decided by its name or its first line: validating a
+# refusal log or a failed file used to check each record as if it were a message (every one
+# `invalid_type`, QA), by name only for refusal logs (stdin or a renamed copy still did).
+ARCHIVE, REFUSALS, FAILED = "archive", "refusals", "failed"
+
+
+def _kind_of(first: RawLine | BadLine) -> str:
+    if is_refusal_log(first.source):
+        return REFUSALS
+    if isinstance(first, BadLine):
+        return ARCHIVE
+    if first.raw.startswith(b'{"' + RECORD_KEY.encode() + b'":'):  # as replay knows its failed files
+        return FAILED
+    record = _record(first.raw)
+    if record is not None and {"endpoint", "code", "problems", "raw"} <= record.keys():
+        return REFUSALS
+    return ARCHIVE
+
+
+def _record(raw: bytes) -> dict[str, Any] | None:
     try:
         record = orjson.loads(raw)
     except orjson.JSONDecodeError:
-        return []
-    problems = record.get("problems") if isinstance(record, dict) else None
+        return None
+    return record if isinstance(record, dict) else None
+
+
+def _failed_message_problems(raw: bytes, checker: Checker) -> list[Problem]:
+    """A failed file's record (replay's or a forwarder's): its message checked as an archive's
+    would be; a record of a line that was never a message, that line's reason."""
+    record = _record(raw) or {}
+    message = record.get("message")
+    if isinstance(message, dict):
+        return checker(message)
+    return [bad_line(str(record.get("error") or "not a failed-file record"))]
+
+
+def _recorded(raw: bytes) -> list[Problem]:
+    """The problems a refusal record (a line of X.rejected.ndjson) says its call was refused
+    for, so validating a refusal log reports why each call was refused. [] when the line is
+    not such a record."""
+    record = _record(raw)
+    problems = record.get("problems") if record is not None else None
     if not isinstance(problems, list) or not all(
         isinstance(p, dict) and all(isinstance(p.get(key), str) for key in ("level", "code", "message"))
         for p in problems

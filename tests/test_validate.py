@@ -154,3 +154,25 @@ def test_a_refusal_log_named_on_the_command_line_reports_why_each_call_was_refus
     report = lint([rejected])
     assert {f.code: f.count for f in report.findings.values()} == {
         "no_user_anon_id": 1, "missing_event": 1, "invalid_type": 1}
+    # by its content too (QA round 2): a renamed copy, and stdin
+    copy = tmp_path / "copy.ndjson"
+    copy.write_bytes(rejected.read_bytes())
+    assert {f.code for f in lint([copy]).findings.values()} == {"no_user_anon_id", "missing_event", "invalid_type"}
+    piped = subprocess.run([sys.executable, "-m", "debugger.cli", "validate", "-"], input=rejected.read_bytes(),
+                           capture_output=True, timeout=60)
+    assert b"no_user_anon_id" in piped.stdout and b"type is missing" not in piped.stdout
+
+
+def test_a_failed_file_is_read_for_its_messages(tmp_path: Path) -> None:
+    """A replay or forwarding failed file: each record's message is checked, not the record
+    (QA round 2: 212 records, 212 false `invalid_type` errors)."""
+    from debugger.delivery.failures import FailedFile
+
+    failed = FailedFile(tmp_path / "x.failed.ndjson", append=False)
+    failed.message(1, orjson.dumps({"type": "track", "event": "Order Completed", "userId": "u", "messageId": "m1",
+                                    "timestamp": "2024-05-01T10:00:00.000Z"}), "HTTP 500: boom", 500, 3)
+    failed.message(2, orjson.dumps({"type": "track", "userId": "u", "messageId": "m2"}), "HTTP 400: no event", 400, 1)
+    failed.raw(b"{torn", "not JSON", line=3)
+    failed.close()
+    found = {f.code: f.count for f in lint([tmp_path / "x.failed.ndjson"]).findings.values()}
+    assert found.get("invalid_type") is None and found["missing_event"] == 1 and found["bad_line"] == 1
