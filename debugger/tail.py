@@ -20,7 +20,7 @@ import typer
 from debugger import protocol
 from debugger.errors import CliError
 from debugger.hub import HISTORY
-from debugger.message import call_type, name_of, parse_time, shown_key, user_of
+from debugger.message import call_type, mask_key, name_of, parse_time, shown_key, user_of
 from debugger.paths import default_socket
 from debugger.query import parse_option
 from debugger.text import printable
@@ -96,7 +96,10 @@ class _Tail:
         return self.count is not None and self.shown >= self.count
 
     def event(self, item: protocol.EventEnvelope) -> None:
-        text = protocol.encode(item) if self.as_json else format_event(item, self.layout).encode() + b"\n"
+        if self.as_json:
+            text = protocol.encode(masked_envelope(item) if self.layout.mask_keys else item)
+        else:
+            text = format_event(item, self.layout).encode() + b"\n"
         self.out.write(text)
         self.out.flush()
         self.shown += 1
@@ -118,6 +121,30 @@ class Layout:
     def __init__(self, mask_keys: bool = False, width: int = 0) -> None:
         self.mask_keys = mask_keys
         self.width = width
+
+
+def masked_envelope(envelope: protocol.EventEnvelope) -> protocol.EventEnvelope:
+    """`envelope` with its write keys masked wherever `--json` would print them: the
+    envelope's, the message's, and inside a refused call's raw text (QA: `tail --json
+    --mask-keys` printed them in full)."""
+    keys = {key for key in (envelope.get("writeKey"), _message_key(envelope)) if isinstance(key, str) and key}
+    masked: dict[str, Any] = dict(envelope)
+    if isinstance(masked.get("writeKey"), str):
+        masked["writeKey"] = mask_key(masked["writeKey"])
+    message = masked.get("message")
+    if isinstance(message, Mapping) and isinstance(message.get("writeKey"), str):
+        masked["message"] = {**message, "writeKey": mask_key(message["writeKey"])}
+    raw = masked.get("raw")
+    if isinstance(raw, str):
+        for key in sorted(keys, key=len, reverse=True):  # a longer key first: one may hold another
+            raw = raw.replace(key, mask_key(key))
+        masked["raw"] = raw
+    return masked  # type: ignore[return-value]  # the same fields, values masked
+
+
+def _message_key(envelope: Mapping[str, Any]) -> Any:
+    message = envelope.get("message")
+    return message.get("writeKey") if isinstance(message, Mapping) else None
 
 
 def format_event(envelope: Mapping[str, Any], layout: Layout | None = None) -> str:

@@ -12,6 +12,7 @@ from pathlib import Path
 import orjson
 import pytest
 
+from debugger.message import mask_key
 from debugger.tail import Layout, cells, format_event, printable
 from tests.support import Collector
 
@@ -207,3 +208,16 @@ def test_tail_last_over_500_is_a_clear_usage_error(collector: Collector) -> None
                             capture_output=True, timeout=20)
     assert result.returncode == 2 and b"Traceback" not in result.stderr
     assert len(result.stderr.decode().strip().splitlines()) == 1
+
+
+def test_json_with_mask_keys_masks_them_too(collector: Collector) -> None:
+    """QA: `tail --json --mask-keys` printed the write key in full, in the envelope, the
+    message and a refused call's raw text."""
+    tail = start_tail(collector, "--count", "2", "--json", "--mask-keys")
+    assert post(collector, "/v1/track", {"userId": "u-1", "event": "Order Completed"}) == 200
+    assert post(collector, "/v1/track", {"userId": "u-1"}) == 200  # refused: no event
+    code, out, _ = finish(tail)
+    assert code == 0 and len(out.splitlines()) == 2
+    assert KEY not in out and mask_key(KEY) in out
+    refused = orjson.loads(out.splitlines()[1])
+    assert refused["status"] == "rejected" and mask_key(KEY) in refused["raw"]
