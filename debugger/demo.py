@@ -201,6 +201,9 @@ async def _post(session: aiohttp.ClientSession, base: str, batch: list[Message])
             await response.read()
             if response.status == 401:
                 raise CliError(f"the collector at {base} refused the demo write key {WRITE_KEY!r} (401)", 1)
+            if response.status in (404, 405):  # a server, but no tracking API at this URL (QA:
+                # `--to .../nope` reported every call "sent"); 400s are the demo's own mistakes
+                raise NoCollector(base, f"POST {path} answers {response.status}")
     except (aiohttp.ClientConnectionError, asyncio.TimeoutError) as error:
         raise NoCollector(base, _reason(error)) from None
 

@@ -66,6 +66,12 @@ async def test_no_collector_is_a_clear_error() -> None:
     assert b"Traceback" not in done.stderr
 
 
+async def test_a_url_without_the_tracking_api_is_a_clear_error(collector: Collector) -> None:
+    """QA: `demo --to http://127.0.0.1:PORT/nope` got a 404 for every call and said it sent them."""
+    with pytest.raises(NoCollector, match=r"no collector answers at .*/nope \(POST /v1/\w+ answers 404\)"):
+        await send_demo(collector.url + "/nope", rate=50, duration=0.5)
+
+
 def test_ctrl_c_stops_cleanly(collector: Collector) -> None:
     process = subprocess.Popen(
         segdebug("demo", "--to", collector.url, "--rate", "20"),
