@@ -268,17 +268,26 @@ class Forwarder:
     async def _deliver(self, parcel: Parcel, slot: Slot) -> None:
         count = len(parcel.items)
         self.summary.in_flight += count
+        landed = 0  # messages of parts delivered and recorded already (while the rest was narrowed)
+
+        def delivered(part: Parcel, result: BatchResult) -> None:
+            nonlocal landed
+            landed += len(part.items)
+            self.summary.in_flight -= len(part.items)
+            self._ended(part, result)
+
         try:
-            results = await self.sender.deliver_narrowed(parcel, halves)
+            results = await self.sender.deliver_narrowed(parcel, halves, delivered)
         except Exception as error:  # noqa: BLE001 - never lose a parcel to a bug: fail it
             results = [(parcel, BatchResult(False, None, f"unexpected error: {error!r}", 1))]
         finally:
-            self.summary.in_flight -= count
+            self.summary.in_flight -= count - landed
             self._room.release()
         if any(result.interrupted for _, result in results):
-            return  # stays below the position: sent again after a restart
+            return  # stays below the position: sent again after a restart (its delivered parts too)
         for part, result in results:
-            self._ended(part, result)
+            if not result.delivered:  # the delivered ones were recorded as they landed
+                self._ended(part, result)
         self._finish(slot)
 
     def _ended(self, parcel: Parcel, result: BatchResult) -> None:

@@ -54,6 +54,7 @@ class Outgoing(Protocol):
 
 
 B = TypeVar("B", bound=Outgoing)
+NARROWING_IN_FLIGHT = 4  # requests at once while one refused batch is narrowed down
 
 
 class Parts(Protocol):
@@ -275,19 +276,41 @@ class Sender:
             except asyncio.TimeoutError:
                 continue
 
-    async def deliver_narrowed(self, batch: B, split: Callable[[B], tuple[B, B]]) -> list[tuple[B, BatchResult]]:
+    async def deliver_narrowed(self, batch: B, split: Callable[[B], tuple[B, B]],
+                               delivered: Callable[[B, BatchResult], None] | None = None
+                               ) -> list[tuple[B, BatchResult]]:
         """Deliver `batch`; when the destination refuses it for its content, deliver each half
         the same way, so only the refused message(s) end refused (about 2·log2(n) requests for
         one bad message in n). When the answer says which messages were refused and that the
         rest were kept (`partial_refusals`), it is believed instead: a halving round would
-        resend, and the destination archive again, every message it already kept."""
-        result = await self.deliver(batch, narrowing=True)
+        resend, and the destination archive again, every message it already kept.
+
+        The two halves go out together (at most NARROWING_IN_FLIGHT requests at once for one
+        batch), and `delivered`, when given, hears of each part as soon as it is delivered:
+        a half that keeps failing (5xx, retried) must not hold back its siblings, nor the
+        figures of Event Delivery (QA: 85 s of waiting, a p95 of 66 s for messages the
+        destination acknowledged in 0.1 s). The list comes back in the batch's order."""
+        return await self._narrowed(batch, split, delivered, asyncio.Semaphore(NARROWING_IN_FLIGHT))
+
+    async def _narrowed(self, batch: B, split: Callable[[B], tuple[B, B]],
+                        delivered: Callable[[B, BatchResult], None] | None,
+                        room: asyncio.Semaphore) -> list[tuple[B, BatchResult]]:
+        async with room:
+            result = await self.deliver(batch, narrowing=True)
         if result.refusals is not None:
-            return self._accepted_in_part(batch, split, result)
-        if not result.refused or len(batch.items) < 2:
-            return [(batch, result)]
-        left, right = split(batch)
-        return [*await self.deliver_narrowed(left, split), *await self.deliver_narrowed(right, split)]
+            parts = self._accepted_in_part(batch, split, result)
+        elif result.refused and len(batch.items) > 1:
+            left, right = split(batch)
+            first, second = await asyncio.gather(self._narrowed(left, split, delivered, room),
+                                                 self._narrowed(right, split, delivered, room))
+            return [*first, *second]
+        else:
+            parts = [(batch, result)]
+        if delivered is not None:
+            for part, ended in parts:
+                if ended.delivered:
+                    delivered(part, ended)
+        return parts
 
     def _accepted_in_part(self, batch: B, split: Callable[[B], tuple[B, B]],
                           result: BatchResult) -> list[tuple[B, BatchResult]]:
