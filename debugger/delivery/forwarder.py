@@ -268,11 +268,10 @@ class Forwarder:
     async def _deliver(self, parcel: Parcel, slot: Slot) -> None:
         count = len(parcel.items)
         self.summary.in_flight += count
-        landed = 0  # messages of parts delivered and recorded already (while the rest was narrowed)
+        landed: list[Parcel] = []  # parts recorded already, as they landed (while the rest was narrowed)
 
         def delivered(part: Parcel, result: BatchResult) -> None:
-            nonlocal landed
-            landed += len(part.items)
+            landed.append(part)
             self.summary.in_flight -= len(part.items)
             self._ended(part, result)
 
@@ -281,12 +280,12 @@ class Forwarder:
         except Exception as error:  # noqa: BLE001 - never lose a parcel to a bug: fail it
             results = [(parcel, BatchResult(False, None, f"unexpected error: {error!r}", 1))]
         finally:
-            self.summary.in_flight -= count - landed
+            self.summary.in_flight -= count - sum(len(part.items) for part in landed)
             self._room.release()
         if any(result.interrupted for _, result in results):
             return  # stays below the position: sent again after a restart (its delivered parts too)
         for part, result in results:
-            if not result.delivered:  # the delivered ones were recorded as they landed
+            if not any(part is done for done in landed):
                 self._ended(part, result)
         self._finish(slot)
 

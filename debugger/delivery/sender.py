@@ -286,11 +286,21 @@ class Sender:
         resend, and the destination archive again, every message it already kept.
 
         The two halves go out together (at most NARROWING_IN_FLIGHT requests at once for one
-        batch), and `delivered`, when given, hears of each part as soon as it is delivered:
+        batch), and `delivered`, when given, hears of each delivered part of a narrowed batch as
+        soon as it lands (a batch delivered whole is only returned):
         a half that keeps failing (5xx, retried) must not hold back its siblings, nor the
         figures of Event Delivery (QA: 85 s of waiting, a p95 of 66 s for messages the
         destination acknowledged in 0.1 s). The list comes back in the batch's order."""
-        return await self._narrowed(batch, split, delivered, asyncio.Semaphore(NARROWING_IN_FLIGHT))
+        result = await self.deliver(batch, narrowing=True)  # the usual case: no more than this
+        if result.refusals is not None:
+            return self._accepted_in_part(batch, split, result)
+        if not result.refused or len(batch.items) < 2:
+            return [(batch, result)]
+        room = asyncio.Semaphore(NARROWING_IN_FLIGHT)
+        left, right = split(batch)
+        first, second = await asyncio.gather(self._narrowed(left, split, delivered, room),
+                                             self._narrowed(right, split, delivered, room))
+        return [*first, *second]
 
     async def _narrowed(self, batch: B, split: Callable[[B], tuple[B, B]],
                         delivered: Callable[[B, BatchResult], None] | None,
