@@ -40,6 +40,8 @@ class Changes:
     properties_removed: list[tuple[EventKey, str]] = field(default_factory=list)
     type_changes: list[TypeChange] = field(default_factory=list)
     presence_changes: list[PresenceChange] = field(default_factory=list)
+    # events one side holds and the other may hold past its cap of MAX_EVENTS: not compared
+    uncompared: int = 0
 
     @property
     def breaking(self) -> bool:
@@ -78,14 +80,25 @@ def _compare_event(old: EventView, new: EventView, changes: Changes) -> None:
 
 
 def compare(old: Schema, new: Schema) -> Changes:
-    """Every change from `old` to `new`, in schema order."""
+    """Every change from `old` to `new`, in schema order. An event only one side lists is
+    added or gone only when the other side kept every event it saw: past the cap of
+    MAX_EVENTS it may be there, uncounted (QA: the same archive in reverse order gave 200
+    events "gone" and exit 1). Those are counted as `uncompared` instead."""
     changes = Changes()
     before = {event.key: event for event in old.events}
     after = {event.key: event for event in new.events}
     for event in new.events:
-        if event.key not in before:
-            changes.events_added.append(event.key)
-        else:
+        if event.key in before:
             _compare_event(before[event.key], event, changes)
-    changes.events_removed.extend(event.key for event in old.events if event.key not in after)
+        elif old.cut_events:
+            changes.uncompared += 1
+        else:
+            changes.events_added.append(event.key)
+    for event in old.events:
+        if event.key in after:
+            continue
+        if new.cut_events:
+            changes.uncompared += 1
+        else:
+            changes.events_removed.append(event.key)
     return changes

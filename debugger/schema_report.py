@@ -285,10 +285,14 @@ def diff_table(changes: Changes) -> str:
         f"~ {_event_text(c.event)}: {printable(c.path)} present {c.old:.0f}% -> {c.new:.0f}%"
         for c in changes.presence_changes
     ]
+    if changes.uncompared:
+        lines.append(f"({changes.uncompared:,} events listed on one side only were not compared: the other "
+                     f"archive has more than {MAX_EVENTS:,} events, and the ones past that cap are not kept)")
     if changes.empty:
-        return "no schema changes"
+        return "\n".join([*lines, "no schema changes"]) if changes.uncompared else "no schema changes"
+    changed = len(lines) - (1 if changes.uncompared else 0)
     verdict = "breaking: an event or property disappeared or changed type" if changes.breaking else "no breaking change"
-    return "\n".join([*lines, f"{len(lines)} change{'s' if len(lines) != 1 else ''}; {verdict}"])
+    return "\n".join([*lines, f"{changed} change{'s' if changed != 1 else ''}; {verdict}"])
 
 
 def diff_json(changes: Changes) -> str:
@@ -298,6 +302,7 @@ def diff_json(changes: Changes) -> str:
     return orjson.dumps(
         {
             "breaking": changes.breaking,
+            "uncompared_events": changes.uncompared,
             "events_added": [event(key) for key in changes.events_added],
             "events_removed": [event(key) for key in changes.events_removed],
             "properties_added": [{**event(key), "path": path} for key, path in changes.properties_added],

@@ -255,6 +255,25 @@ def test_diff_exit_codes(capsys: pytest.CaptureFixture[str], tmp_path: Path, cra
     assert code == 1 and {"type": "track", "name": "Order Completed", "path": "total"} in report["properties_removed"]
 
 
+def test_diff_past_the_event_cap_calls_nothing_gone(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """QA: 4,100 distinct events, and the same lines in reverse order: the 100 events each side
+    kept past the other's cap were called gone (exit 1). They are not compared, and said so."""
+    from debugger.schema import MAX_EVENTS
+
+    messages = [{"type": "track", "event": f"Event {n:04d}", "userId": "u"} for n in range(MAX_EVENTS + 100)]
+    forward = write(tmp_path / "forward.ndjson", messages)
+    backward = write(tmp_path / "backward.ndjson", messages[::-1])
+    code, out, _ = run(capsys, "schema", "--diff", str(forward), str(backward))
+    assert code == 0 and "gone" not in out and "new event" not in out
+    assert out.splitlines() == [
+        "(200 events listed on one side only were not compared: the other archive has more than "
+        f"{MAX_EVENTS:,} events, and the ones past that cap are not kept)",
+        "no schema changes",
+    ]
+    code, out, _ = run(capsys, "schema", "--diff", str(forward), str(backward), "--format", "json")
+    assert code == 0 and orjson.loads(out)["uncompared_events"] == 200
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
