@@ -19,6 +19,7 @@ from debugger.archive import ArchiveError, RawLine, expand, read_raw
 from debugger.errors import CliError
 from debugger.query import Query, parse_option
 from debugger.schema import Folded, SchemaFold
+from debugger.text import printable
 
 FORMATS = ("table", "json", "csv")
 
@@ -116,11 +117,17 @@ def run_schema(
     if plan_out is not None:
         from debugger.schema_plan import seed_plan
 
-        text = orjson.dumps(seed_plan(folded.schema), option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS)
+        seeded, left_out = seed_plan(folded.schema)
+        text = orjson.dumps(seeded, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS)
         try:
             plan_out.write_bytes(text + b"\n")
         except OSError as error:
             raise CliError(f"--plan-out {plan_out}: {error.strerror or error}") from None
+        if left_out:
+            names = ", ".join(printable(repr(name)) for name in left_out[:10])
+            more = f" and {len(left_out) - 10} more" if len(left_out) > 10 else ""
+            typer.echo(f"segdebug: --plan-out left out {len(left_out)} name(s) used by two kinds of call "
+                       f"(a plan names a schema, not a call type): {names}{more}", err=True)
     if fmt == "json":
         typer.echo(schema_report.as_json(folded, planned))
     elif fmt == "csv":

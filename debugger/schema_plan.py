@@ -92,9 +92,11 @@ def event_schema(event: EventView) -> JsonSchema:
     return schema
 
 
-def seed_plan(schema: Schema) -> dict[str, JsonSchema]:
-    """A tracking plan that the traffic folded into `schema` passes. A name two events would
-    claim (a page named like a track event) is left out: no check beats a wrong one."""
+def seed_plan(schema: Schema) -> tuple[dict[str, JsonSchema], list[str]]:
+    """A tracking plan that the traffic folded into `schema` passes, and the names left out
+    of it: a name two events would claim (a page named like a track event, a track event
+    named "identify") gets no schema, since no check beats a wrong one; the caller says
+    which (QA: they were left out without a word)."""
     plan: dict[str, JsonSchema] = {}
     clashes: set[str] = set()
     for event in schema.events:
@@ -105,7 +107,7 @@ def seed_plan(schema: Schema) -> dict[str, JsonSchema]:
             plan[name] = seeded
     for name in clashes:
         del plan[name]
-    return plan
+    return plan, sorted(clashes)
 
 
 # --- what a plan covers ---------------------------------------------------------------------

@@ -191,6 +191,19 @@ def test_plan_round_trip_over_the_samples(capsys: pytest.CaptureFixture[str], tm
     assert code == 0, out
 
 
+def test_plan_out_says_which_names_it_left_out(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """A name two kinds of call use (a page and a track event "Home", a track event named
+    "identify") gets no schema in the seeded plan, and the user is told (QA: left out silently)."""
+    archive = write(tmp_path / "a.ndjson", [
+        {"type": "track", "event": "Home", "userId": "u"}, {"type": "page", "name": "Home", "userId": "u"},
+        {"type": "track", "event": "identify", "userId": "u"}, {"type": "identify", "userId": "u"},
+        {"type": "track", "event": "Order Completed", "userId": "u"}])
+    plan = tmp_path / "plan.json"
+    code, _, err = run(capsys, "schema", str(archive), "--plan-out", str(plan))
+    assert code == 0 and sorted(orjson.loads(plan.read_bytes())) == ["Order Completed"]
+    assert "left out 2 name(s) used by two kinds of call" in err and "'Home', 'identify'" in err
+
+
 def test_planned_column_and_unplanned_notes(capsys: pytest.CaptureFixture[str], tmp_path: Path, crafted: Path) -> None:
     plan = tmp_path / "plan.json"
     plan.write_bytes(orjson.dumps({
