@@ -113,6 +113,8 @@ class Segdebug:
 
     def events(self, query: str = "", limit: int = 1000) -> list[EventEnvelope]:
         """The window's events matching `query` (all statuses), oldest first, as envelopes."""
+        __tracebackhide__ = True
+        _check_query(query)
         return self.client.events(query, "all", limit)[0]
 
     def refused(self) -> list[EventEnvelope]:
@@ -129,6 +131,7 @@ class Segdebug:
         __tracebackhide__ = True
         from debugger.assertion import Expectation, poll, report
 
+        _check_query(query)
         verdict = poll(self.client, query, Expectation.of(count), within=within)
         if not verdict.holds:
             raise AssertionError(report(verdict, verdict_word=False))
@@ -142,6 +145,18 @@ class Segdebug:
         verdict = poll(self.client, "", None, no_refused=True, within=0.0)
         if not verdict.holds:
             raise AssertionError(report(verdict, verdict_word=False))
+
+
+def _check_query(query: str) -> None:
+    """A bad query fails the test in two lines, the query with a caret under the mistake, as
+    `segdebug assert` shows it (QA: a bare QueryError under a deep traceback)."""
+    __tracebackhide__ = True
+    from debugger.query import QueryError, parse
+
+    try:
+        parse(query)
+    except QueryError as error:
+        raise ValueError(f"bad query: {error}\n{error.caret()}") from None
 
 
 @pytest.fixture(scope="session")

@@ -81,6 +81,20 @@ def test_refusals(segdebug):
     assert "E       matched: none" not in result.stdout.str().split("test_refusals")[-1]
 
 
+def test_a_bad_query_fails_with_a_caret_not_a_deep_traceback(pytester: pytest.Pytester) -> None:
+    result = run(pytester, '''
+def test_typo(segdebug):
+    segdebug.assert_received('event:"Order Completed" AND (', within=0)
+
+
+def test_typo_in_events(segdebug):
+    segdebug.events('properties.total>')
+''')
+    result.assert_outcomes(failed=2)
+    result.stdout.fnmatch_lines(["E*ValueError: bad query: column *", "E*^"])
+    assert "debugger/query/" not in result.stdout.str()  # no frames of the parser
+
+
 def test_two_tests_in_a_row_do_not_see_each_others_events(pytester: pytest.Pytester) -> None:
     result = run(pytester, '''
 def test_first(segdebug):
