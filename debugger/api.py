@@ -268,10 +268,7 @@ def _lines(path: Path, skip: int, count: int) -> Iterator[bytes]:
 
 def _refusal_envelope(line: bytes, seq: int) -> EventEnvelope | None:
     """A rejected-file record as the envelope the socket sent for it (no request facts)."""
-    try:
-        record = orjson.loads(line)
-    except orjson.JSONDecodeError:
-        return None
+    record = archives.parse_line(line)
     if not isinstance(record, dict):
         return None
     message, raw = record.get("message"), record.get("raw")

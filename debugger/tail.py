@@ -18,6 +18,7 @@ from typing import Any, BinaryIO, Mapping
 import typer
 
 from debugger import protocol
+from debugger.delivery.exchange import hide_key
 from debugger.errors import CliError
 from debugger.hub import HISTORY
 from debugger.message import call_type, mask_key, name_of, parse_time, shown_key, user_of
@@ -137,7 +138,7 @@ def masked_envelope(envelope: protocol.EventEnvelope) -> protocol.EventEnvelope:
     raw = masked.get("raw")
     if isinstance(raw, str):
         for key in sorted(keys, key=len, reverse=True):  # a longer key first: one may hold another
-            raw = raw.replace(key, mask_key(key))
+            raw = hide_key(raw, key)
         masked["raw"] = raw
     return masked  # type: ignore[return-value]  # the same fields, values masked
 

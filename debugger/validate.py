@@ -14,9 +14,9 @@ from typing import Any, Iterable
 import orjson
 import typer
 
-from debugger.archive import ArchiveError, BadLine, RawLine, event_of_line, expand, read_raw
+from debugger.archive import ArchiveError, BadLine, RawLine, event_of_line, expand, parse_line, read_raw
 from debugger.checks import CODES, Checker, bad_line, make_checker
-from debugger.delivery.failures import RECORD_KEY
+from debugger.delivery.failures import is_failed_file
 from debugger.errors import CliError
 from debugger.paths import is_refusal_log
 from debugger.protocol import Problem
@@ -110,7 +110,7 @@ def _kind_of(first: RawLine | BadLine) -> str:
         return REFUSALS
     if isinstance(first, BadLine):
         return ARCHIVE
-    if first.raw.startswith(b'{"' + RECORD_KEY.encode() + b'":'):  # as replay knows its failed files
+    if is_failed_file(first.raw):  # as replay knows its failed files
         return FAILED
     record = _record(first.raw)
     if record is not None and {"endpoint", "code", "problems", "raw"} <= record.keys():
@@ -119,11 +119,8 @@ def _kind_of(first: RawLine | BadLine) -> str:
 
 
 def _record(raw: bytes) -> dict[str, Any] | None:
-    try:
-        record = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        return None
-    return record if isinstance(record, dict) else None
+    parsed = parse_line(raw)
+    return parsed if isinstance(parsed, dict) else None
 
 
 def _failed_message_problems(raw: bytes, checker: Checker) -> list[Problem]:

@@ -20,7 +20,8 @@ from debugger.message import epoch_seconds, event_time
 from debugger.query import Query
 from debugger.delivery.layout import SIMPLE_TAIL, Proven
 from debugger.delivery.rawjson import all_look_like_objects, looks_like_object
-from replay.refeed import is_failed_file, read_input, unwrapped
+from debugger.delivery.failures import is_failed_file
+from replay.refeed import read_input, unwrapped
 
 
 @final

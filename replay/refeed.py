@@ -12,14 +12,7 @@ from itertools import chain
 from typing import Iterable, Iterator
 
 from debugger.archive import BadLine, RawLine, expand, parse_line, read_raw
-from debugger.delivery.failures import MESSAGE_KEY, RECORD_KEY  # the writer's own keys
-
-MARKER = b'{"' + RECORD_KEY.encode() + b'":1,'
-
-
-def is_failed_file(first_line: bytes) -> bool:
-    """Whether a file whose first non-blank line is this one is a failed file."""
-    return first_line.lstrip().startswith(MARKER)
+from debugger.delivery.failures import MARKER, MESSAGE_KEY, is_failed_file  # the writer's own format
 
 
 def unwrap(line: RawLine | BadLine) -> RawLine | BadLine:

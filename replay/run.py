@@ -423,7 +423,7 @@ class Run:
             unselected=self.reader.unselected, already_done=self.reader.already_done,
             failed_file=str(self.options.failed) if self.failed.count else None,
             interrupted=not complete,
-            write_keys=masked_keys(self.keys),
+            write_keys=report_keys(self.keys),
             resume_command=None if complete else self.options.resume_command,
             earlier=self.state.totals,
         )
@@ -450,7 +450,7 @@ class Run:
         return self.reader.bytes_read / self.total_bytes
 
 
-def masked_keys(keys: Iterable[str | None]) -> list[str]:
+def report_keys(keys: Iterable[str | None]) -> list[str]:
     """The run's write keys as the report lists them: masked, and keys whose masks are alike
     counted (`dev` and `dev2` both mask to `d…`: "d… (2 keys)", not "d…, d…", QA)."""
     masks = Counter(mask_key(key) for key in set(keys) if key)

@@ -309,7 +309,7 @@ def test_progress_knows_the_size_of_gzip_archives_but_not_of_stdin(tmp_path: Pat
 
 def test_write_keys_whose_masks_are_alike_are_counted_not_listed_twice() -> None:
     """QA: the report listed `d…, d…` for `dev` and `dev2`, which reads as one key twice."""
-    from replay.run import masked_keys
+    from replay.run import report_keys
 
-    assert masked_keys(["dev", "dev2", "wk_secret_key_eb", None, "dev"]) == ["d… (2 keys)", "wk_s…eb"]
-    assert masked_keys(["wk_alpha_1", "wk_beta_22"]) == ["wk_a…_1", "wk_b…22"]
+    assert report_keys(["dev", "dev2", "wk_secret_key_eb", None, "dev"]) == ["d… (2 keys)", "wk_s…eb"]
+    assert report_keys(["wk_alpha_1", "wk_beta_22"]) == ["wk_a…_1", "wk_b…22"]

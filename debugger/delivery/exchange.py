@@ -14,6 +14,7 @@ from typing import Any, Mapping, TypeGuard
 
 import orjson
 
+from debugger.archive import parse_line
 from debugger.message import mask_key
 
 BODY_LIMIT = 4096
@@ -117,10 +118,7 @@ def partial_refusals(status: int | None, answer: bytes, sent: int) -> dict[int, 
     """
     if status is None or status == 429 or not (200 <= status < 300 or 400 <= status < 500):
         return None
-    try:
-        body = orjson.loads(answer)
-    except orjson.JSONDecodeError:
-        return None
+    body = parse_line(answer)
     if not isinstance(body, dict):
         return None
     accepted, rejected, errors = body.get("accepted"), body.get("rejected"), body.get("errors")

@@ -13,8 +13,15 @@ from typing import IO, Any, Sequence
 
 import orjson
 
-RECORD_KEY = "replayFailed"  # replay.refeed.RECORD_KEY must stay equal (tests check)
+RECORD_KEY = "replayFailed"  # replay.refeed and validate know a failed file by it (MARKER)
 MESSAGE_KEY = b',"message":'
+MARKER = b'{"' + RECORD_KEY.encode() + b'":1,'  # how every record starts
+
+
+def is_failed_file(first_line: bytes) -> bool:
+    """Whether a file whose first non-blank line is this one is a failed file (it holds
+    nothing but records): how replay takes it back as input and validate checks it."""
+    return first_line.lstrip().startswith(MARKER)
 
 
 class FailedFile:

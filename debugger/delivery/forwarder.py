@@ -268,10 +268,10 @@ class Forwarder:
     async def _deliver(self, parcel: Parcel, slot: Slot) -> None:
         count = len(parcel.items)
         self.summary.in_flight += count
-        landed: list[Parcel] = []  # parts recorded already, as they landed (while the rest was narrowed)
+        landed: dict[int, int] = {}  # id() -> size of parts recorded as they landed (while narrowing)
 
         def delivered(part: Parcel, result: BatchResult) -> None:
-            landed.append(part)
+            landed[id(part)] = len(part.items)
             self.summary.in_flight -= len(part.items)
             self._ended(part, result)
 
@@ -280,12 +280,12 @@ class Forwarder:
         except Exception as error:  # noqa: BLE001 - never lose a parcel to a bug: fail it
             results = [(parcel, BatchResult(False, None, f"unexpected error: {error!r}", 1))]
         finally:
-            self.summary.in_flight -= count - sum(len(part.items) for part in landed)
+            self.summary.in_flight -= count - sum(landed.values())
             self._room.release()
         if any(result.interrupted for _, result in results):
             return  # stays below the position: sent again after a restart (its delivered parts too)
         for part, result in results:
-            if not any(part is done for done in landed):
+            if id(part) not in landed:
                 self._ended(part, result)
         self._finish(slot)
 
