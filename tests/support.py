@@ -247,3 +247,12 @@ def settled(collector: Collector, expected: dict[str, int], timeout: float = 60.
         assert time.monotonic() < deadline, {n: {k: figures[n][k] for k in ("delivered", "not_delivered",
                                                  "filtered", "in_flight")} for n in expected}
         time.sleep(0.1)
+
+
+async def wait_for(pilot: Any, condition: Callable[[], object], seconds: float = 30.0) -> None:
+    """Let a Textual app under Pilot run until `condition()` holds (generous: the machine is
+    shared), else fail naming the condition."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {condition}"
+        await pilot.pause(0.05)

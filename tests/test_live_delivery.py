@@ -9,7 +9,7 @@ import asyncio
 import threading
 import time
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Iterator
 
 import pytest
 from aiohttp import web
@@ -23,7 +23,7 @@ from debugger.tui.rows import MARK_ACCEPTED, MARK_UNDELIVERED
 from debugger.tui.screens.delivery import DeliveryScreen, ExampleScreen
 from debugger.tui.sources import SocketSource
 from tests.support import BatchEndpoint as Endpoint
-from tests.support import post_json, settled, start_collector
+from tests.support import post_json, settled, start_collector, wait_for
 
 HOSTILE = "not allowed here [bold]x[/] \x1b[31m"
 
@@ -46,12 +46,6 @@ async def refuse_bad(endpoint: Endpoint, number: int, batch: list[dict[str, Any]
 def track(message_id: str, name: str) -> dict[str, Any]:
     return {"type": "track", "event": name, "userId": "u-1", "messageId": message_id, "properties": {"n": 1}}
 
-
-async def wait_for(pilot: Any, condition: Callable[[], object], seconds: float = 30.0) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {condition}"
-        await pilot.pause(0.05)
 
 
 def row_index(app: LiveApp, message_id: str) -> int:

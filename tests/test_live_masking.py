@@ -5,9 +5,8 @@ on 127.0.0.1 (QA found the key in full in Raw, Pretty and You sent)."""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from rich.text import Text
 from textual.widgets import Static
@@ -17,17 +16,11 @@ from debugger.tui.app import LiveApp, create_app
 from debugger.tui.delivery_text import exchange_text
 from debugger.tui.keys import KeyMask
 from debugger.tui.sources import SocketSource
-from tests.support import BatchEndpoint, post_json, settled, start_collector
+from tests.support import BatchEndpoint, post_json, settled, start_collector, wait_for
 
 KEY = "wk_secret_gz_999"
 SHOWN = mask_key(KEY)  # wk_s…99
 
-
-async def wait_for(pilot: Any, condition: Callable[[], object], seconds: float = 30.0) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {condition}"
-        await pilot.pause(0.05)
 
 
 def pane(app: LiveApp, tab: str) -> str:

@@ -6,9 +6,8 @@ message as JSON, control characters drawn as everywhere else. Pilot against a re
 from __future__ import annotations
 
 import re
-import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 from rich.text import Text
@@ -17,16 +16,10 @@ from textual.widgets import Static
 from debugger.tui.app import create_app
 from debugger.tui.pretty import pretty_call
 from debugger.tui.sources import SocketSource
-from tests.support import Collector, post_json
+from tests.support import Collector, post_json, wait_for
 
 BAD_TYPES: list[Any] = [123, {"a": 1}, "", "bogus", "tr\x1b]0;X\x07ack", None]
 
-
-async def wait_for(pilot: Any, condition: Callable[[], object], seconds: float = 15.0) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {condition}"
-        await pilot.pause(0.05)
 
 
 @pytest.mark.parametrize("kind", BAD_TYPES)

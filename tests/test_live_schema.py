@@ -20,7 +20,7 @@ from debugger.tui.schema_rows import event_cells, event_query, property_cells
 from debugger.tui.schema_source import GrowingFile, SchemaFeed, Where
 from debugger.tui.screens.schema import SchemaScreen
 from debugger.tui.sources import FileSource, SocketSource
-from tests.support import post_json, start_collector
+from tests.support import post_json, start_collector, wait_for
 
 # --- reading a growing file ------------------------------------------------------------------
 
@@ -133,12 +133,6 @@ CRAFTED = [
     {"type": "identify", "userId": "u-1", "traits": {"email": "ada@example.com"}},
 ]
 
-
-async def wait_for(pilot: Any, condition: Any, seconds: float = 20.0) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, "timed out waiting for the screen"
-        await pilot.pause(0.05)
 
 
 async def test_schema_screen_over_a_real_collector(tmp_path: Path) -> None:

@@ -5,9 +5,8 @@ session starts from the hello the app received (no second connection)."""
 from __future__ import annotations
 
 import asyncio
-import time
 from pathlib import Path
-from typing import Any, AsyncIterator, Callable
+from typing import Any, AsyncIterator
 
 import orjson
 from rich.console import Console
@@ -18,14 +17,9 @@ from debugger.tui.screens import SCREENS
 from debugger.tui.screens.delivery import DeliveryScreen
 from debugger.tui.screens.help import HelpScreen
 from debugger.tui.screens.schema import SchemaScreen
+from tests.support import wait_for
 from tests.test_live_snapshots import EVENTS, HELLO, FixedSource
 
-
-async def wait_for(pilot: Any, condition: Callable[[], object], seconds: float = 15.0) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {condition}"
-        await pilot.pause(0.05)
 
 
 def app_of(tmp_path: Path, source: Any = None) -> LiveApp:
