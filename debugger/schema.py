@@ -10,9 +10,13 @@ near-duplicates of each other (`Order Completed` / `order_completed`).
 Why it is shaped this way (the hot path runs once per message over millions of lines):
 
 - A message's properties are reduced to a *signature*: the frozenset of (path, JSON type)
-  pairs it contains (`products.$.sku`, "string"). Signatures are memoised on the keys and
-  value types of each object, computed by C-level `tuple()` calls, so a message whose shape
-  was seen before costs a few dict look-ups however nested it is.
+  pairs it contains (("products", ITEMS, "sku"), "string"). Signatures are memoised on the
+  keys and value types of each object, computed by C-level `tuple()` calls, so a message
+  whose shape was seen before costs a few dict look-ups however nested it is.
+- A path is a tuple of keys, with ITEMS for "any item of an array", never a dotted string:
+  a key that holds a dot (`{"a.b": 1}`) and a nested key (`{"a": {"b": 1}}`) are two
+  properties, and a key named "$" is not an array's items (QA: each pair shared one row,
+  their types and counts mixed). `path_text` is the one way a path is written out.
 - `add` only counts (event, signature, write key, library) combinations in a small pending
   table; the per-property statistics are updated when the table is flushed (on `snapshot`,
   or when it grows past a bound). A flush costs one pass per distinct combination, not per
@@ -31,7 +35,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping
+from typing import Any, Callable, Hashable, Iterable, Mapping, TypeVar
 
 from debugger.rules import check_event_name, check_fields
 
@@ -66,8 +70,34 @@ _JSON_TYPE: dict[type, str] = {
     str: "string", int: "number", float: "number", bool: "boolean", type(None): "null",
     dict: "object", list: "array",
 }
-Signature = frozenset[tuple[str, str]]  # (path relative to the object, JSON type); "" is the object itself
+
+
+class _Items:
+    """The step of a path into an array's items (Segment writes it `$`). A value of its own,
+    not the string "$", so that a key named "$" stays a key; it sorts before every key, so
+    an array's items come right under the array."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "ITEMS"
+
+    def __reduce__(self) -> str:
+        return "ITEMS"  # a copy or a pickle is the one ITEMS (compared by identity)
+
+    def __lt__(self, other: object) -> bool:
+        return isinstance(other, str)
+
+    def __gt__(self, other: object) -> bool:
+        return False
+
+
+ITEMS = _Items()
+Step = str | _Items  # a key of an object, or ITEMS
+PropertyPath = tuple[Step, ...]  # from the properties (traits) object down; () is the object itself
+Signature = frozenset[tuple[PropertyPath, str]]  # (path relative to the object, JSON type)
 EMPTY: Signature = frozenset()
+ROOT: PropertyPath = ()
 
 # --- signatures ------------------------------------------------------------------------------
 
@@ -102,7 +132,7 @@ def _child(value: Any, kind: type, depth: int) -> Any:
 
 
 def object_signature(value: dict[str, Any], depth: int = 0) -> Signature:
-    """The (path, type) pairs of an object, its own ("", "object") included."""
+    """The (path, type) pairs of an object, its own ((), "object") included."""
     if depth >= MAX_DEPTH:
         return _OBJECT_ONLY
     keys = tuple(value)
@@ -112,50 +142,50 @@ def object_signature(value: dict[str, Any], depth: int = 0) -> Signature:
     key = (keys, kinds)
     signature = _memo.get(key)
     if signature is None:
-        pairs: set[tuple[str, str]] = {("", "object")}
+        pairs: set[tuple[PropertyPath, str]] = {(ROOT, "object")}
         for name, kind in zip(keys, kinds, strict=True):
             if type(kind) is frozenset:
-                pairs.update((name if not path else f"{name}.{path}", json) for path, json in kind)
+                pairs.update(((name, *path), json) for path, json in kind)
             else:
-                pairs.add((name, _type_name(kind)))  # a subclass: rare
+                pairs.add(((name,), _type_name(kind)))  # a subclass: rare
         signature = _remember(key, frozenset(pairs))
     return signature
 
 
 def array_signature(value: list[Any], depth: int = 0) -> Signature:
-    """The (path, type) pairs of an array: ("", "array"), and each item under `$`."""
+    """The (path, type) pairs of an array: ((), "array"), and its items' pairs under ITEMS."""
     if depth >= MAX_DEPTH:
         return _ARRAY_ONLY
     items = frozenset(_child(item, type(item), depth) for item in value)
     key = ("$", items)
     signature = _memo.get(key)
     if signature is None:
-        pairs: set[tuple[str, str]] = {("", "array")}
+        pairs: set[tuple[PropertyPath, str]] = {(ROOT, "array")}
         for item in items:
             if type(item) is frozenset:
-                pairs.update(("$" if not path else f"$.{path}", json) for path, json in item)
+                pairs.update(((ITEMS, *path), json) for path, json in item)
             else:
-                pairs.add(("$", _type_name(item)))
+                pairs.add(((ITEMS,), _type_name(item)))
         signature = _remember(key, frozenset(pairs))
     return signature
 
 
-_OBJECT_ONLY: Signature = frozenset({("", "object")})
-_ARRAY_ONLY: Signature = frozenset({("", "array")})
+_OBJECT_ONLY: Signature = frozenset({(ROOT, "object")})
+_ARRAY_ONLY: Signature = frozenset({(ROOT, "array")})
 
 
 def value_signature(value: Any) -> Signature:
     """The signature of any JSON value (a properties or traits field that is not an object
-    still has a type: "" with it)."""
+    still has a type: the path () with it)."""
     kind = type(value)
     if kind is dict:
         return object_signature(value)
     if kind is list:
         return array_signature(value)
-    return frozenset({("", _type_name(kind))})
+    return frozenset({(ROOT, _type_name(kind))})
 
 
-Layout = tuple[tuple[str, tuple[str, ...]], ...]
+Layout = tuple[tuple[PropertyPath, tuple[str, ...]], ...]
 _layouts: dict[Signature, Layout] = {}
 
 
@@ -164,7 +194,7 @@ def layout(signature: Signature) -> Layout:
     one message only inside an array (`tags.$` with strings and numbers)."""
     found = _layouts.get(signature)
     if found is None:
-        by_path: dict[str, list[str]] = {}
+        by_path: dict[PropertyPath, list[str]] = {}
         for path, json in signature:
             by_path.setdefault(path, []).append(json)
         found = tuple((path, tuple(sorted(types))) for path, types in sorted(by_path.items()))
@@ -174,19 +204,67 @@ def layout(signature: Signature) -> Layout:
     return found
 
 
-def scalars(value: Any, prefix: str = "", depth: int = 0) -> Iterable[tuple[str, Any]]:
+def scalars(value: Any, prefix: PropertyPath = ROOT, depth: int = 0) -> Iterable[tuple[PropertyPath, Any]]:
     """(path, value) for every scalar under `value`, paths as the signature spells them."""
     if depth >= MAX_DEPTH:
         return
     if type(value) is dict:
         for key, item in value.items():
-            yield from scalars(item, f"{prefix}.{key}" if prefix else key, depth + 1)
+            yield from scalars(item, (*prefix, key), depth + 1)
     elif type(value) is list:
-        path = f"{prefix}.$" if prefix else "$"
+        path = (*prefix, ITEMS)
         for item in value:
             yield from scalars(item, path, depth + 1)
     else:
         yield prefix, value
+
+
+# --- paths as text ---------------------------------------------------------------------------
+
+_BARE_KEY = re.compile(r'[^."\\]+')  # and printable, and not "$"
+
+
+def path_text(path: PropertyPath) -> str:
+    """A property path as every output writes it (table, CSV, JSON, diff, the live screen).
+
+    Steps are joined by dots and an array's items are `$`, as Segment's Source Schema writes
+    them (`address.city`, `products.$.sku`). A key that would make that text ambiguous is
+    written as a JSON string instead, as jq writes such a key (`."a.b"`): a key holding a
+    dot, a quote or a backslash, the key `$`, the empty key, and a key with a character that
+    is not printable. So `{"a": {"b": 1}}` gives `a.b`, `{"a.b": 1}` gives `"a.b"`,
+    `{"tags": {"$": 1}}` gives `tags."$"`: two paths never share a text (QA: they shared a
+    row), and a quoted key reads back with any JSON parser. The escapes are JSON's `\\uXXXX`
+    for every character that is not printable, so the text is printable whatever the key
+    holds (a terminal escape sequence stays text, and the quoting says which backslash is
+    the key's own); the outputs still pass it through debugger.text like any name."""
+    return ".".join(map(_step_text, path))
+
+
+def _step_text(step: Step) -> str:
+    if not isinstance(step, str):
+        return "$"  # ITEMS
+    if step != "$" and step.isprintable() and _BARE_KEY.fullmatch(step) is not None:
+        return step
+    return _json_string(step)
+
+
+def _json_string(key: str) -> str:
+    """`key` as a JSON string literal, every non-printable character as `\\uXXXX`."""
+    out = ['"']
+    for char in key:
+        if char == '"' or char == "\\":
+            out.append("\\" + char)
+        elif char.isprintable():
+            out.append(char)
+        else:
+            code = ord(char)
+            if code > 0xFFFF:  # as JSON writes it: a UTF-16 surrogate pair
+                code -= 0x10000
+                out.append(f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}")
+            else:
+                out.append(f"\\u{code:04x}")
+    out.append('"')
+    return "".join(out)
 
 
 # --- names -----------------------------------------------------------------------------------
@@ -195,17 +273,35 @@ _LOOSE = re.compile(r"[\W_]+")
 
 
 def loose_name(name: str) -> str:
-    """A name with case, spacing and punctuation ignored: near-duplicates share it.
-    Dots between path segments are kept, so only names at the same place are compared."""
+    """A name with case, spacing and punctuation ignored: near-duplicate event names share it.
+    Dots are kept, as they are in `loose_path`."""
     return ".".join(_LOOSE.sub("", part).lower() for part in name.split("."))
 
 
-def near_duplicates(names: Iterable[str]) -> dict[str, tuple[str, ...]]:
-    """For each name with near-duplicates, the others (sorted)."""
-    groups: dict[str, list[str]] = {}
+def loose_path(path: PropertyPath) -> tuple[Step, ...]:
+    """A path with case, spacing and punctuation ignored in each key: near-duplicate paths
+    share it. Only paths of the same depth are compared (`a.b_c` and `a_b.c` are not alike),
+    except that a key holding dots is read as the path it spells: a flattened `{"a.b": 1}`
+    is a near-duplicate of a nested `{"a": {"b": 1}}` (the two are still two rows)."""
+    loose: list[Step] = []
+    for step in path:
+        if isinstance(step, str):
+            loose.extend(_LOOSE.sub("", part).lower() for part in step.split("."))
+        else:
+            loose.append(step)
+    return tuple(loose)
+
+
+_Name = TypeVar("_Name", str, PropertyPath)
+
+
+def near_duplicates(names: Iterable[_Name], loose: Callable[[_Name], Hashable]) -> dict[_Name, tuple[_Name, ...]]:
+    """For each name with near-duplicates, the others (sorted). `loose` makes the key alike
+    names share: `loose_name` for event names, `loose_path` for property paths."""
+    groups: dict[Hashable, list[_Name]] = {}
     for name in names:
-        groups.setdefault(loose_name(name), []).append(name)
-    found: dict[str, tuple[str, ...]] = {}
+        groups.setdefault(loose(name), []).append(name)
+    found: dict[_Name, tuple[_Name, ...]] = {}
     for group in groups.values():
         if len(group) > 1:
             for name in group:
@@ -223,12 +319,13 @@ def event_naming(kind: str, name: str) -> tuple[str, ...]:
 _key_memo: dict[tuple[str, str], tuple[str, ...]] = {}
 
 
-def key_naming(kind: str, path: str) -> tuple[str, ...]:
-    """The spec rules' naming codes for each key of a property or trait path (`$` skipped)."""
+def key_naming(kind: str, path: PropertyPath) -> tuple[str, ...]:
+    """The spec rules' naming codes for each key of a property or trait path (ITEMS and the
+    empty key skipped)."""
     found: list[str] = []
     home = "traits" if kind in TRAIT_KINDS else "properties"
-    for key in path.split("."):
-        if key == "$" or not key:
+    for key in path:
+        if not isinstance(key, str) or not key:
             continue
         codes = _key_memo.get((kind, key))
         if codes is None:
@@ -294,20 +391,20 @@ class EventStats:
     write_keys: dict[str, int] = field(default_factory=dict)
     libraries: dict[str, int] = field(default_factory=dict)
     page_names: dict[str, int] = field(default_factory=dict)
-    paths: dict[str, PathStats] = field(default_factory=dict)
-    cut: Bounded = field(default_factory=Bounded)  # paths past the cap
+    paths: dict[PropertyPath, PathStats] = field(default_factory=dict)
+    cut: Bounded = field(default_factory=Bounded)  # paths past the cap, as `path_text` writes them
     generation: int = 0
 
     @property
     def cap(self) -> int:
         return MAX_TRAITS if self.kind in TRAIT_KINDS else MAX_PROPERTIES
 
-    def path(self, path: str, count: int) -> PathStats | None:
+    def path(self, path: PropertyPath, count: int) -> PathStats | None:
         """The stats of `path`, made if the cap allows; else None (and the cut is counted)."""
         stats = self.paths.get(path)
         if stats is None:
-            if len(self.paths) > self.cap:  # the root "" is made with the event, and is no property
-                self.cut.add(path, count)
+            if len(self.paths) > self.cap:  # the root () is made with the event, and is no property
+                self.cut.add(path_text(path), count)
                 return None
             stats = self.paths[path] = PathStats()
         return stats
@@ -326,9 +423,9 @@ def _tally(counts: dict[str, int], name: str, count: int) -> None:
 
 @dataclass(frozen=True, slots=True)
 class PropertyView:
-    """One property (or trait) of one event, as a report shows it."""
+    """One property (or trait) of one event, as a report shows it (`path_text(path)`)."""
 
-    path: str
+    path: PropertyPath
     present: int
     percent: float  # of the event's messages
     allowed: int
@@ -338,7 +435,7 @@ class PropertyView:
     examples: tuple[Any, ...]
     flags: tuple[str, ...]
     naming: tuple[str, ...]  # the rule codes behind NAMING
-    similar: tuple[str, ...]  # the paths behind NEAR_DUPLICATE
+    similar: tuple[PropertyPath, ...]  # the paths behind NEAR_DUPLICATE
 
     def type_percent(self) -> tuple[tuple[str, float], ...]:
         return tuple((json, 100.0 * count / self.present) for json, count in self.types)
@@ -357,7 +454,7 @@ class EventView:
     write_keys: tuple[tuple[str, int], ...]
     libraries: tuple[tuple[str, int], ...]
     page_names: tuple[str, ...]  # page / screen calls: the names seen (capped)
-    body: PropertyView | None  # the properties / traits object itself (path "")
+    body: PropertyView | None  # the properties / traits object itself (path ())
     properties: tuple[PropertyView, ...]
     cut_properties: int  # distinct paths past the cap (at least)
     cut_examples: tuple[str, ...]
@@ -412,7 +509,7 @@ def _ranked(counts: dict[str, int]) -> tuple[tuple[str, int], ...]:
 
 
 def _property_views(event: EventStats) -> tuple[PropertyView | None, tuple[PropertyView, ...]]:
-    similar = near_duplicates(path for path in event.paths if path)
+    similar = near_duplicates((path for path in event.paths if path), loose_path)
     body: PropertyView | None = None
     views: list[PropertyView] = []
     for path in sorted(event.paths):
@@ -562,7 +659,7 @@ class SchemaFold:
                 self.cut_events.add(f"{kind}:{name}", count)
                 return None
             event = self.events[(kind, name)] = EventStats(kind, name)
-            event.paths[""] = PathStats()
+            event.paths[ROOT] = PathStats()
         return event
 
     def _page_name(self, kind: str, name: str, page: str) -> None:
@@ -669,7 +766,7 @@ class SchemaFold:
         """Flush, then an immutable view of everything folded so far. Property views are
         reused for events that did not change since the last snapshot."""
         self.flush()
-        similar = near_duplicates(name for (kind, name) in self.events if kind == "track" and name)
+        similar = near_duplicates((name for (kind, name) in self.events if kind == "track" and name), loose_name)
         views: list[EventView] = []
         for key in sorted(self.events, key=_event_order):
             event = self.events[key]

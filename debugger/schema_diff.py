@@ -2,14 +2,16 @@
 
 Breaking (exit 1): an event or a property that disappeared, or a property whose set of JSON
 types changed. Informational: what was added, and presence that moved by PRESENCE_STEP
-points or more, or into or out of "always there".
+points or more, or into or out of "always there". Properties are matched by their exact
+path (a tuple of keys): `{"a.b": 1}` in one archive and `{"a": {"b": 1}}` in the other are
+one property gone and one new, not one property unchanged.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from debugger.schema import EventView, Schema
+from debugger.schema import EventView, PropertyPath, Schema
 
 PRESENCE_STEP = 5.0  # percentage points
 
@@ -19,7 +21,7 @@ EventKey = tuple[str, str]
 @dataclass(frozen=True, slots=True)
 class TypeChange:
     event: EventKey
-    path: str
+    path: PropertyPath
     old: tuple[str, ...]
     new: tuple[str, ...]
 
@@ -27,7 +29,7 @@ class TypeChange:
 @dataclass(frozen=True, slots=True)
 class PresenceChange:
     event: EventKey
-    path: str
+    path: PropertyPath
     old: float
     new: float
 
@@ -36,8 +38,8 @@ class PresenceChange:
 class Changes:
     events_added: list[EventKey] = field(default_factory=list)
     events_removed: list[EventKey] = field(default_factory=list)
-    properties_added: list[tuple[EventKey, str]] = field(default_factory=list)
-    properties_removed: list[tuple[EventKey, str]] = field(default_factory=list)
+    properties_added: list[tuple[EventKey, PropertyPath]] = field(default_factory=list)
+    properties_removed: list[tuple[EventKey, PropertyPath]] = field(default_factory=list)
     type_changes: list[TypeChange] = field(default_factory=list)
     presence_changes: list[PresenceChange] = field(default_factory=list)
     # events one side holds and the other may hold past its cap of MAX_EVENTS: not compared

@@ -9,13 +9,18 @@ archive the plan was seeded from passes it, and a later archive that drifts does
 Page and Screen calls are one event in the schema ("Page Viewed") but plan.py looks them up
 by page name: the event's schema is written under each name seen (types seen and presence
 over all pages hold for each page name too).
+
+Paths are tuples of keys (debugger.schema), so the plan nests exactly as the data does: a
+key holding a dot (`{"a.b": 1}`) is one key of `properties`, never an object `a` with a key
+`b`, and a key named `$` is a key, not an array's `items` (QA: the seeded plan nested a
+dotted key, so the archive it came from failed it).
 """
 
 from __future__ import annotations
 
 from typing import Any, Iterable, Mapping
 
-from debugger.schema import TRAIT_KINDS, EventView, PropertyView, Schema
+from debugger.schema import ITEMS, TRAIT_KINDS, EventView, PropertyPath, PropertyView, Schema, Step
 
 JsonSchema = dict[str, Any]
 
@@ -43,7 +48,7 @@ class _Node:
 
     def __init__(self) -> None:
         self.view: PropertyView | None = None
-        self.children: dict[str, _Node] = {}
+        self.children: dict[Step, _Node] = {}
 
 
 def _tree(event: EventView) -> _Node:
@@ -51,8 +56,8 @@ def _tree(event: EventView) -> _Node:
     root.view = event.body
     for view in event.properties:
         node = root
-        for part in view.path.split("."):
-            node = node.children.setdefault(part, _Node())
+        for step in view.path:
+            node = node.children.setdefault(step, _Node())
         node.view = view
     return root
 
@@ -67,7 +72,7 @@ def _node_schema(node: _Node, under_array: bool) -> JsonSchema:
     properties: JsonSchema = {}
     required: list[str] = []
     for key, child in node.children.items():
-        if key == "$":
+        if not isinstance(key, str):  # ITEMS
             schema["items"] = _node_schema(child, True)
             continue
         properties[key] = _node_schema(child, under_array)
@@ -113,18 +118,18 @@ def seed_plan(schema: Schema) -> tuple[dict[str, JsonSchema], list[str]]:
 # --- what a plan covers ---------------------------------------------------------------------
 
 
-def _paths(node: Any, prefix: str, found: set[str]) -> None:
+def _paths(node: Any, prefix: PropertyPath, found: set[PropertyPath]) -> None:
     if not isinstance(node, Mapping):
         return
     children = node.get("properties")
     if isinstance(children, Mapping):
         for key, child in children.items():
-            path = f"{prefix}.{key}" if prefix else str(key)
+            path = (*prefix, str(key))
             found.add(path)
             _paths(child, path, found)
     items = node.get("items")
     if isinstance(items, Mapping):
-        path = f"{prefix}.$" if prefix else "$"
+        path = (*prefix, ITEMS)
         found.add(path)
         _paths(items, path, found)
     for combined in ("allOf", "anyOf", "oneOf"):
@@ -139,28 +144,30 @@ class Coverage:
 
     def __init__(self, plan: Mapping[str, Any]) -> None:
         self.plan = plan
-        self._cache: dict[tuple[str, str], tuple[bool, frozenset[str]]] = {}
+        self._cache: dict[tuple[str, str], tuple[bool, frozenset[PropertyPath]]] = {}
 
-    def of(self, event: EventView) -> tuple[bool, frozenset[str]]:
+    def of(self, event: EventView) -> tuple[bool, frozenset[PropertyPath]]:
         """(event planned, the property paths planned) for one event."""
         cached = self._cache.get(event.key)
         if cached is None:
             names = [name for name in plan_names(event) if name in self.plan]
-            found: set[str] = set()
+            found: set[PropertyPath] = set()
             for name in names:
                 message = self.plan[name]
                 if isinstance(message, Mapping):
                     home = message.get("properties")
                     if isinstance(home, Mapping):
-                        _paths(home.get(home_field(event.kind)), "", found)
+                        _paths(home.get(home_field(event.kind)), (), found)
             cached = (bool(names), frozenset(found))
             self._cache[event.key] = cached
         return cached
 
-    def unplanned(self, events: Iterable[EventView]) -> tuple[list[EventView], list[tuple[EventView, str]]]:
+    def unplanned(
+        self, events: Iterable[EventView],
+    ) -> tuple[list[EventView], list[tuple[EventView, PropertyPath]]]:
         """Events the plan does not name, and properties of planned events it does not list."""
         missing_events: list[EventView] = []
-        missing_paths: list[tuple[EventView, str]] = []
+        missing_paths: list[tuple[EventView, PropertyPath]] = []
         for event in events:
             if event.kind == "alias":
                 continue

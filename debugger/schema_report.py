@@ -1,6 +1,8 @@
 """Rendering a schema: a table per call type, JSON, Segment's Source Schema CSV, and the diff.
 
-Pure functions from a snapshot (debugger.schema) to text. Untrusted names and example values
+Pure functions from a snapshot (debugger.schema) to text. Property paths are written by
+`debugger.schema.path_text` in every form (table, JSON, CSV, diff), so a key holding a dot
+reads `"a.b"` and a nested one `a.b` wherever they appear. Untrusted names and example values
 go through `printable` in the table, the CSV and the diff, so no escape sequence reaches a
 terminal (JSON escapes control characters on its own).
 """
@@ -16,7 +18,7 @@ import orjson
 
 from debugger.schema import (
     MAX_EVENTS, MAX_PROPERTIES, MAX_TRAITS, NAMING, NEAR_DUPLICATE, SOMETIMES_MISSING, TRAIT_KINDS,
-    TYPE_DRIFT, EventView, Folded, PropertyView, Schema,
+    TYPE_DRIFT, EventView, Folded, PropertyPath, PropertyView, Schema, path_text,
 )
 from debugger.message import parse_time
 from debugger.schema_diff import Changes
@@ -63,6 +65,11 @@ def flags_text(flags: tuple[str, ...], naming: tuple[str, ...], similar: tuple[s
     return "; ".join(words)
 
 
+def property_flags_text(view: PropertyView) -> str:
+    """A property's flags in words, its near-duplicates written as paths are."""
+    return flags_text(view.flags, view.naming, tuple(map(path_text, view.similar)))
+
+
 def _example(value: Any) -> str:
     return orjson.dumps(value).decode()
 
@@ -71,7 +78,12 @@ def _cut(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def _planned(coverage: Coverage | None, event: EventView, path: str | None) -> str:
+def _path(path: PropertyPath) -> str:
+    """A path for a line of text: written by path_text, then made printable as any name."""
+    return printable(path_text(path))
+
+
+def _planned(coverage: Coverage | None, event: EventView, path: PropertyPath | None) -> str:
     if coverage is None:
         return ""
     planned, paths = coverage.of(event)
@@ -106,9 +118,9 @@ def as_table(folded: Folded, plan: Mapping[str, Any] | None = None) -> str:
                 _planned(coverage, event, None), _event_flags(event), "",
             ))
             for view in event.properties:
-                flags = printable(flags_text(view.flags, view.naming, view.similar))
+                flags = printable(property_flags_text(view))
                 rows.append((
-                    "!" if flags else " ", "  " + _cut(printable(view.path), NAME_WIDTH - 2), types_text(view),
+                    "!" if flags else " ", "  " + _cut(_path(view.path), NAME_WIDTH - 2), types_text(view),
                     f"{view.percent:.0f}%", f"{view.allowed:,}", f"{view.blocked:,}", utc(view.last_seen),
                     _planned(coverage, event, view.path), flags,
                     _cut(printable(", ".join(_example(value) for value in view.examples)), EXAMPLES_WIDTH),
@@ -186,11 +198,11 @@ def _notes(folded: Folded, coverage: Coverage | None) -> list[str]:
 
 def _property_json(view: PropertyView, coverage: Coverage | None, event: EventView) -> dict[str, Any]:
     return {
-        "path": view.path, "present": view.present, "percent": round(view.percent, 2),
+        "path": path_text(view.path), "present": view.present, "percent": round(view.percent, 2),
         "allowed": view.allowed, "blocked": view.blocked, "last_seen": view.last_seen,
         "types": {json: round(percent, 2) for json, percent in view.type_percent()},
         "type_counts": dict(view.types), "examples": list(view.examples), "flags": list(view.flags),
-        "naming": list(view.naming), "near_duplicates": list(view.similar),
+        "naming": list(view.naming), "near_duplicates": [path_text(path) for path in view.similar],
         "planned": None if coverage is None else _planned(coverage, event, view.path) == "planned",
     }
 
@@ -250,13 +262,13 @@ def as_csv(schema: Schema, plan: Mapping[str, Any] | None = None) -> str:
                 writer.writerow((name, utc(event.last_seen), "", event.allowed, event.refused,
                                  event.count, _planned(coverage, event, None)))
                 for view in event.properties:
-                    writer.writerow((name, utc(view.last_seen), printable(view.path), view.allowed,
+                    writer.writerow((name, utc(view.last_seen), _path(view.path), view.allowed,
                                      view.blocked, view.present, _planned(coverage, event, view.path)))
         else:
             writer.writerow(TRAIT_HEADER)
             for event in events:
                 for view in event.properties:
-                    writer.writerow((printable(view.path), utc(view.last_seen), view.allowed, view.blocked,
+                    writer.writerow((_path(view.path), utc(view.last_seen), view.allowed, view.blocked,
                                      view.present, _planned(coverage, event, view.path)))
         sections.append(buffer.getvalue())
     return "\n".join(sections)
@@ -274,15 +286,15 @@ def diff_table(changes: Changes) -> str:
     """One line per change: `-` gone, `+` new, `~` changed; breaking lines first."""
     lines: list[str] = []
     lines += [f"- {_event_text(key)}: event gone" for key in changes.events_removed]
-    lines += [f"- {_event_text(key)}: {printable(path)} gone" for key, path in changes.properties_removed]
+    lines += [f"- {_event_text(key)}: {_path(path)} gone" for key, path in changes.properties_removed]
     lines += [
-        f"~ {_event_text(c.event)}: {printable(c.path)} type {', '.join(c.old)} -> {', '.join(c.new)}"
+        f"~ {_event_text(c.event)}: {_path(c.path)} type {', '.join(c.old)} -> {', '.join(c.new)}"
         for c in changes.type_changes
     ]
     lines += [f"+ {_event_text(key)}: new event" for key in changes.events_added]
-    lines += [f"+ {_event_text(key)}: {printable(path)} new" for key, path in changes.properties_added]
+    lines += [f"+ {_event_text(key)}: {_path(path)} new" for key, path in changes.properties_added]
     lines += [
-        f"~ {_event_text(c.event)}: {printable(c.path)} present {c.old:.0f}% -> {c.new:.0f}%"
+        f"~ {_event_text(c.event)}: {_path(c.path)} present {c.old:.0f}% -> {c.new:.0f}%"
         for c in changes.presence_changes
     ]
     if changes.uncompared:
@@ -305,13 +317,15 @@ def diff_json(changes: Changes) -> str:
             "uncompared_events": changes.uncompared,
             "events_added": [event(key) for key in changes.events_added],
             "events_removed": [event(key) for key in changes.events_removed],
-            "properties_added": [{**event(key), "path": path} for key, path in changes.properties_added],
-            "properties_removed": [{**event(key), "path": path} for key, path in changes.properties_removed],
+            "properties_added": [{**event(key), "path": path_text(path)} for key, path in changes.properties_added],
+            "properties_removed": [
+                {**event(key), "path": path_text(path)} for key, path in changes.properties_removed
+            ],
             "type_changes": [
-                {**event(c.event), "path": c.path, "old": list(c.old), "new": list(c.new)} for c in changes.type_changes
+                {**event(c.event), "path": path_text(c.path), "old": list(c.old), "new": list(c.new)} for c in changes.type_changes
             ],
             "presence_changes": [
-                {**event(c.event), "path": c.path, "old": round(c.old, 2), "new": round(c.new, 2)}
+                {**event(c.event), "path": path_text(c.path), "old": round(c.old, 2), "new": round(c.new, 2)}
                 for c in changes.presence_changes
             ],
         },

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
 import orjson
 
 from debugger.schema import (
-    MAX_EVENTS, MAX_EXAMPLES, MAX_PROPERTIES, MAX_TRAITS, NAMING, NEAR_DUPLICATE, SOMETIMES_MISSING,
-    TYPE_DRIFT, EventView, PropertyView, Schema, SchemaFold, fold, loose_name, near_duplicates,
+    ITEMS, MAX_EVENTS, MAX_EXAMPLES, MAX_PROPERTIES, MAX_TRAITS, NAMING, NEAR_DUPLICATE, SOMETIMES_MISSING,
+    TYPE_DRIFT, EventView, PropertyView, Schema, SchemaFold, fold, loose_name, loose_path, near_duplicates,
+    path_text,
 )
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
@@ -29,10 +31,15 @@ def event_of(schema: Schema, name: str, kind: str = "track") -> EventView:
 
 
 def prop(event: EventView, path: str) -> PropertyView:
+    """The property whose path is written `path` (as path_text writes it)."""
     for view in event.properties:
-        if view.path == path:
+        if path_text(view.path) == path:
             return view
-    raise AssertionError(f"{path} not in {[v.path for v in event.properties]}")
+    raise AssertionError(f"{path} not in {texts(event)}")
+
+
+def texts(event: EventView) -> list[str]:
+    return [path_text(view.path) for view in event.properties]
 
 
 def test_counts_presence_types_and_examples() -> None:
@@ -74,7 +81,7 @@ def test_nested_and_array_paths() -> None:
         "empty": [],
     }
     event = event_of(fold([track("Order Completed", properties)]), "Order Completed")
-    paths = {view.path: dict(view.types) for view in event.properties}
+    paths = {path_text(view.path): dict(view.types) for view in event.properties}
     assert paths == {
         "address": {"object": 1}, "address.city": {"string": 1}, "address.geo": {"object": 1},
         "address.geo.lat": {"number": 1},
@@ -93,7 +100,7 @@ def test_nested_and_array_paths() -> None:
 def test_same_shape_in_another_key_order_is_one_shape() -> None:
     schema = fold([track("Signed Up", {"a": 1, "b": "x"}), track("Signed Up", {"b": "y", "a": 2})])
     event = event_of(schema, "Signed Up")
-    assert [(v.path, v.present, v.flags) for v in event.properties] == [("a", 2, ()), ("b", 2, ())]
+    assert [(v.path, v.present, v.flags) for v in event.properties] == [(("a",), 2, ()), (("b",), 2, ())]
 
 
 def test_page_and_screen_are_named_as_segment_names_them() -> None:
@@ -118,11 +125,11 @@ def test_identify_and_group_are_listed_by_trait() -> None:
         {"type": "alias", "userId": "u", "previousId": "p"},
     ])
     identify = event_of(schema, "Identify", "identify")
-    assert [v.path for v in identify.properties] == ["email", "firstName", "planName"]
+    assert texts(identify) == ["email", "firstName", "planName"]
     assert prop(identify, "email").flags == ()
     assert prop(identify, "firstName").flags == (SOMETIMES_MISSING,)  # reserved camelCase trait: no naming flag
     assert prop(identify, "planName").naming == ("key_case",)
-    assert event_of(schema, "Group", "group").properties[0].path == "employees"
+    assert event_of(schema, "Group", "group").properties[0].path == ("employees",)
     assert event_of(schema, "Alias", "alias").properties == ()
 
 
@@ -154,15 +161,15 @@ def test_near_duplicate_event_names_and_keys() -> None:
     assert NEAR_DUPLICATE in completed.flags
     assert event_of(schema, "order_completed").similar == ("Order Completed", "Order completed")
     assert NEAR_DUPLICATE not in event_of(schema, "Order Refunded").flags
-    assert prop(completed, "order_id").similar == ("orderId",)
-    assert prop(completed, "products.$.SKU").similar == ("products.$.sku",)
+    assert prop(completed, "order_id").similar == (("orderId",),)
+    assert [path_text(p) for p in prop(completed, "products.$.SKU").similar] == ["products.$.sku"]
     assert NEAR_DUPLICATE in prop(completed, "orderId").flags
 
 
 def test_loose_names() -> None:
     assert loose_name("Order Completed") == loose_name("order_completed") == loose_name("order-completed!")
-    assert loose_name("a.b_c") != loose_name("a_b.c")  # only names at the same place are compared
-    assert near_duplicates(["a", "b", "A"]) == {"a": ("A",), "A": ("a",)}
+    assert loose_path(("a", "b_c")) != loose_path(("a_b", "c"))  # only names at the same place are compared
+    assert near_duplicates(["a", "b", "A"], loose_name) == {"a": ("A",), "A": ("a",)}
 
 
 def test_refused_messages_count_as_blocked() -> None:
@@ -216,7 +223,7 @@ def test_deep_nesting_is_cut_not_a_recursion_error() -> None:
     for _ in range(3000):
         arrays = [arrays]
     event = event_of(fold([track("Deep Sent", {"x": deep, "y": arrays})]), "Deep Sent")
-    assert max(view.path.count(".") for view in event.properties) < 20
+    assert max(len(view.path) for view in event.properties) < 20
 
 
 def test_event_cap() -> None:
@@ -311,4 +318,89 @@ def test_samples_give_the_expected_events_and_no_drift() -> None:
             assert TYPE_DRIFT not in view.flags, (event.key, view.path, view.types)
             assert NAMING not in view.flags and NEAR_DUPLICATE not in view.flags, (event.key, view.path)
     order = event_of(schema, "Order Completed")
-    assert {"order_id", "products", "products.$.product_id", "revenue"} <= {v.path for v in order.properties}
+    assert {"order_id", "products", "products.$.product_id", "revenue"} <= set(texts(order))
+
+
+# --- a key holding a dot is not a nested key (QA: they shared one row) ------------------------
+
+
+def test_a_dotted_key_and_a_nested_key_are_two_properties() -> None:
+    schema = fold([
+        track("Signed Up", {"a.b": 1}), track("Signed Up", {"a": {"b": "x"}}),
+        track("Signed Up", {"tags": ["x"]}), track("Signed Up", {"tags": {"$": 2}}),
+    ])
+    event = event_of(schema, "Signed Up")
+    assert {path_text(v.path): (v.path, dict(v.types), v.present) for v in event.properties} == {
+        '"a.b"': (("a.b",), {"number": 1}, 1),
+        "a": (("a",), {"object": 1}, 1),
+        "a.b": (("a", "b"), {"string": 1}, 1),
+        "tags": (("tags",), {"array": 1, "object": 1}, 2),
+        "tags.$": (("tags", ITEMS), {"string": 1}, 1),
+        'tags."$"': (("tags", "$"), {"number": 1}, 1),
+    }
+    assert TYPE_DRIFT not in prop(event, "a.b").flags and TYPE_DRIFT not in prop(event, '"a.b"').flags
+    assert prop(event, "a.b").examples == ("x",) and prop(event, '"a.b"').examples == (1,)
+    # a flattened key and the nested one it spells are near-duplicates (two rows, flagged)
+    assert prop(event, "a.b").similar == (("a.b",),) and prop(event, '"a.b"').similar == (("a", "b"),)
+    assert NEAR_DUPLICATE not in prop(event, "tags.$").flags  # items are not a key named "$"
+    assert prop(event, '"a.b"').naming == ("key_case",) and prop(event, "a.b").naming == ()
+
+
+def test_near_duplicates_still_compare_keys_at_the_same_place() -> None:
+    event = event_of(fold([track("Signed Up", {
+        "user": {"first_name": 1, "firstName": 2}, "user_first": {"name": 3}, "first_name": 4,
+    })]), "Signed Up")
+    assert prop(event, "user.first_name").similar == (("user", "firstName"),)
+    assert prop(event, "first_name").similar == ()  # not at the same place as user.first_name
+    assert prop(event, "user_first.name").similar == ()
+
+
+def _read_path(text: str) -> tuple[Any, ...]:
+    """The path a path_text wrote (the reader a user or a tool would write)."""
+    steps: list[Any] = []
+    decoder = json.JSONDecoder()
+    at = 0
+    while True:
+        if text.startswith('"', at):
+            key, at = decoder.raw_decode(text, at)
+            steps.append(key)
+        else:
+            end = text.find(".", at)
+            end = len(text) if end < 0 else end
+            word = text[at:end]
+            steps.append(ITEMS if word == "$" else word)
+            at = end
+        if at == len(text):
+            return tuple(steps)
+        assert text[at] == ".", (text, at)
+        at += 1
+
+
+TRICKY_PATHS: list[tuple[Any, ...]] = [
+    ("a", "b"), ("a.b",), ("a", "b.c"), ("a.b", "c"), ("a", "b", "c"), ("$",), (ITEMS,), ("x", ITEMS, "y"),
+    ("x", "$", "y"), ("",), ("a", ""), ('say "hi"',), ('"a.b"',), ("back\\slash",), ("k\x1b[2J",),
+    ("k\\u001b[2J",), ("line\nbreak",), ("bidi \u202eevil",), ("tag \U000e0001",), ("é 😀 ok",),
+    ("[bold]Promo[/]",), ("$ref",), ("a b",), (" lead",),
+]
+
+
+def test_path_text_writes_every_path_one_way_and_reads_back() -> None:
+    written = [path_text(path) for path in TRICKY_PATHS]
+    assert len(set(written)) == len(TRICKY_PATHS), written
+    for path, text in zip(TRICKY_PATHS, written, strict=True):
+        assert text.isprintable(), text
+        assert _read_path(text) == path, (path, text)
+    assert written[:6] == ["a.b", '"a.b"', 'a."b.c"', '"a.b".c', "a.b.c", '"$"']
+    assert written[6:12] == ["$", "x.$.y", 'x."$".y', '""', 'a.""', '"say \\"hi\\""']
+    assert path_text(("k\x1b[2J",)) == '"k\\u001b[2J"'  # an escape, never the character
+    assert path_text(("é 😀 ok", "[bold]Promo[/]")) == "é 😀 ok.[bold]Promo[/]"  # printable keys stay bare
+
+
+def test_items_sort_under_their_array_and_compare_as_one_value() -> None:
+    import copy
+    import pickle
+
+    assert sorted([("a", "b"), ("a",), ("a", ITEMS), ("a", "$"), ("a.b",)]) == [
+        ("a",), ("a", ITEMS), ("a", "$"), ("a", "b"), ("a.b",)]
+    assert copy.deepcopy(ITEMS) is ITEMS and pickle.loads(pickle.dumps(ITEMS)) is ITEMS
+    assert loose_path(("a", ITEMS)) not in (loose_path(("a", "$")), loose_path(("a", "")))

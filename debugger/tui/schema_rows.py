@@ -4,6 +4,8 @@ without a terminal.
 
 Names and example values come from the traffic: they are made `Text` directly (never parsed
 as markup) and drawn as `debugger.text.visible` draws them, control characters as pictures.
+Property paths are written by `debugger.schema.path_text`, as in every other output (a key
+holding a dot reads `"a.b"`); the `\u001b` of a quoted key is drawn as its picture.
 Flags are highlighted: a `!` in the first column and the flag words in the warning colour.
 """
 
@@ -16,8 +18,9 @@ from rich.text import Text
 
 from debugger.schema import (
     NAMING, NEAR_DUPLICATE, NO_EVENT, SOMETIMES_MISSING, TYPE_DRIFT, EventView, PropertyView, Schema,
+    path_text,
 )
-from debugger.schema_report import flags_text, types_text, utc
+from debugger.schema_report import flags_text, property_flags_text, types_text, utc
 from debugger.text import pictured, visible
 from debugger.tui.search import quoted
 from debugger.tui.words import counted
@@ -76,11 +79,11 @@ def _example(value: Any) -> str:
 
 def property_cells(view: PropertyView) -> tuple[Text, ...]:
     """One row of the properties table (a property, or a trait of Identify / Group)."""
-    flags = flags_text(view.flags, view.naming, view.similar)
+    flags = pictured(property_flags_text(view))
     examples = Text(", ".join(_example(value) for value in view.examples), no_wrap=True)
     examples.truncate(EXAMPLE_CELLS, overflow="ellipsis")
     return (
-        _mark(bool(flags)), _name(view.path, flagged=bool(flags)),
+        _mark(bool(flags)), _name(pictured(path_text(view.path)), flagged=bool(flags)),
         Text(types_text(view), style=FLAG_STYLE if TYPE_DRIFT in view.flags else ""),
         Text(f"{view.percent:.0f}%", justify="right",
              style=FLAG_STYLE if SOMETIMES_MISSING in view.flags else ""),

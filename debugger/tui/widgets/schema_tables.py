@@ -15,7 +15,7 @@ from typing import Any
 from textual.binding import Binding
 from textual.widgets import DataTable
 
-from debugger.schema import EventView, Schema
+from debugger.schema import EventView, Schema, path_text
 from debugger.tui.schema_rows import EVENT_COLUMNS, PROPERTY_COLUMNS, event_cells, property_cells
 
 EventKey = tuple[str, str]
@@ -96,6 +96,6 @@ class SchemaProperties(DataTable[Any]):
         if event is None:
             return
         for view in event.properties:
-            self.add_row(*property_cells(view), key=view.path)
+            self.add_row(*property_cells(view), key=path_text(view.path))  # one text per path
         if self.row_count:
             self.move_cursor(row=min(row, self.row_count - 1), animate=False)
