@@ -321,3 +321,95 @@ def test_untrusted_names_stay_text(capsys: pytest.CaptureFixture[str], tmp_path:
         assert code == 0 and "\x1b" not in out and "\x07" not in out, fmt
     code, out, _ = run(capsys, "schema", "--diff", str(evil), str(SAMPLES / "b2b.ndjson"))
     assert code == 1 and "\x1b" not in out and "Bad\\x1b[31mRed" in out
+
+
+# --- a key holding a dot is not a nested key (QA: one row, and a plan that nested the key) ----
+
+
+def signed_up(properties: dict[str, Any], n: int = 0) -> dict[str, Any]:
+    return {"type": "track", "event": "Signed Up", "userId": "u", "messageId": f"m{n}",
+            "properties": properties, "receivedAt": SEEN.format(n)}
+
+
+@pytest.fixture
+def dotted(tmp_path: Path) -> Path:
+    """A flattened key `a.b` (a number), a nested `a` -> `b` (a string), an array `tags` and
+    an object `tags` with a key named `$`."""
+    return write(tmp_path / "dotted.ndjson", [
+        signed_up({"a.b": 1, "tags": ["x"]}, 1), signed_up({"a": {"b": "x"}, "tags": {"$": 2}}, 2),
+    ])
+
+
+def test_a_dotted_key_is_its_own_row_in_every_format(capsys: pytest.CaptureFixture[str], dotted: Path) -> None:
+    code, out, _ = run(capsys, "schema", str(dotted), "--format", "json")
+    assert code == 0
+    properties = orjson.loads(out)["events"][0]["properties"]
+    assert {p["path"]: (p["types"], p["examples"]) for p in properties} == {
+        '"a.b"': ({"number": 100.0}, [1]), "a": ({"object": 100.0}, []), "a.b": ({"string": 100.0}, ["x"]),
+        "tags": ({"array": 50.0, "object": 50.0}, []), "tags.$": ({"string": 100.0}, ["x"]),
+        'tags."$"': ({"number": 100.0}, [2]),
+    }
+    near = {p["path"]: p["near_duplicates"] for p in properties if p["near_duplicates"]}
+    assert near == {'"a.b"': ["a.b"], "a.b": ['"a.b"']}
+
+    code, out, _ = run(capsys, "schema", str(dotted))
+    rows = {line[1:].split()[0]: line for line in out.splitlines()[4:]}
+    assert " string " in rows["a.b"] and "number" not in rows["a.b"] and "type drift" not in rows["a.b"]
+    assert " number " in rows['"a.b"'] and 'near-duplicate of a.b' in rows['"a.b"']
+    assert " number " in rows['tags."$"'] and " string " in rows["tags.$"]
+
+    code, out, _ = run(capsys, "schema", str(dotted), "--format", "csv")
+    names = [row["Property Name"] for row in csv.DictReader(io.StringIO(out))]
+    assert names == ["", "a", "a.b", '"a.b"', "tags", "tags.$", 'tags."$"']  # a key's children under it
+
+
+def test_plan_out_nests_as_the_data_nests(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """QA: a flattened key became an object `a` with a key `b` in the seeded plan, so the very
+    archive it was seeded from failed it."""
+    flat = write(tmp_path / "flat.ndjson", [signed_up({"a.b": 1, "tags": {"$": "x"}, "list": [{"k.v": 1}]})])
+    plan = tmp_path / "plan.json"
+    code, _, err = run(capsys, "schema", str(flat), "--plan-out", str(plan))
+    assert code == 0 and err == ""
+    home = orjson.loads(plan.read_bytes())["Signed Up"]["properties"]["properties"]
+    assert home["properties"] == {
+        "a.b": {"type": "number"}, "tags": {"type": "object", "properties": {"$": {"type": "string"}}, "required": ["$"]},
+        "list": {"type": "array", "items": {"type": "object", "properties": {"k.v": {"type": "number"}}}},
+    }
+    assert home["required"] == ["a.b", "list", "tags"]
+    code, out, _ = run(capsys, "validate", str(flat), "--plan", str(plan), "--rule", "plan_violation", "--strict")
+    assert code == 0, out
+    nested = write(tmp_path / "nested.ndjson", [signed_up({"a": {"b": 1}, "tags": ["x"], "list": []})])
+    code, out, _ = run(capsys, "validate", str(nested), "--plan", str(plan), "--rule", "plan_violation", "--strict")
+    assert code == 1 and "plan_violation" in out
+
+
+def test_plan_coverage_and_diff_tell_a_dotted_key_from_a_nested_one(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, dotted: Path,
+) -> None:
+    plan = tmp_path / "plan.json"
+    plan.write_bytes(orjson.dumps({"Signed Up": {"properties": {"properties": {"properties": {
+        "a.b": {}, "tags": {"items": {}}}}}}}))
+    code, out, _ = run(capsys, "schema", str(dotted), "--format", "csv", "--plan", str(plan))
+    planned = {row["Property Name"]: row["Planned"] for row in csv.DictReader(io.StringIO(out))}
+    assert planned == {"": "planned", '"a.b"': "planned", "a": "unplanned", "a.b": "unplanned",
+                       "tags": "planned", "tags.$": "planned", 'tags."$"': "unplanned"}
+
+    flat = write(tmp_path / "flat.ndjson", [signed_up({"a.b": 1})])
+    nested = write(tmp_path / "nested.ndjson", [signed_up({"a": {"b": 1}})])
+    code, out, _ = run(capsys, "schema", "--diff", str(flat), str(nested))
+    assert code == 1  # the flattened key is gone: breaking, though a.b still "exists"
+    assert out.splitlines() == [
+        '- track Signed Up: "a.b" gone', "+ track Signed Up: a new", "+ track Signed Up: a.b new",
+        "3 changes; breaking: an event or property disappeared or changed type",
+    ]
+    code, out, _ = run(capsys, "schema", "--diff", str(flat), str(nested), "--format", "json")
+    assert orjson.loads(out)["properties_removed"] == [{"type": "track", "name": "Signed Up", "path": '"a.b"'}]
+
+
+def test_untrusted_keys_are_quoted_and_stay_text(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    evil = write(tmp_path / "evil.ndjson", [signed_up({"k\x1b[2J.x": 1, "bidi\u202e": {"\x9b": 2}})])
+    for fmt in ("table", "csv", "json"):
+        code, out, _ = run(capsys, "schema", str(evil), "--format", fmt)
+        assert code == 0 and "\x1b" not in out and "\u202e" not in out and "\x9b" not in out, fmt
+    code, out, _ = run(capsys, "schema", str(evil))
+    assert '"k\\u001b[2J.x"' in out and '"bidi\\u202e"."\\u009b"' in out  # escapes, in quotes
