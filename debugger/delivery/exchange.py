@@ -2,19 +2,32 @@
 
 Segment's Event Delivery shows, for an error, *Request to destination* and *Response from
 destination*; an `Exchange` is both, with bodies cut at 4 KB (a record per message must stay
-small) and credentials in headers masked (records reach viewers and summaries). What an error
-answer says is read here too: its one-line reason, and which messages a partial acceptance
-refused.
+small) and its credentials masked wherever they show. What an error answer says is read here
+too: its one-line reason, and which messages a partial acceptance refused.
+
+Credentials: the write key(s) a request carried to the destination (`--forward-write-key`, or
+each message's own key when none replaces it), read from what was sent: Basic auth as the
+collector reads it, and every `writeKey` in the body shown. They are masked always, as
+`hide_key` does, in everything a record or a summary shows of the exchange (URL, headers, both
+bodies, the reason) and in its You sent (`hide`): the issue asks for masked headers, and a full
+copy anywhere beside them would undo that. Records and summaries reach every viewer and any
+HTTP client of the collector, whose options (`--mask-keys`) the collector cannot know. An
+app's own key that was *not* sent (replaced by `--forward-write-key`) is no credential of the
+destination: You sent shows it as the events list does (in full; `live --mask-keys` masks it).
 """
 
 from __future__ import annotations
 
+import json
+import re
 from dataclasses import dataclass
-from typing import Any, Mapping, TypeGuard
+from functools import lru_cache
+from typing import Any, Iterable, Mapping, TypeGuard
 
 import orjson
 
 from debugger.archive import parse_line
+from debugger.ingest import write_key_from_auth
 from debugger.message import mask_key
 
 BODY_LIMIT = 4096
@@ -49,20 +62,36 @@ class Exchange:
             return self.reason
         return f"HTTP {self.status}" + (f": {self.reason}" if self.reason else "")
 
+    def keys(self) -> frozenset[str]:
+        """The write keys this request carried (its credentials): the one in its Authorization
+        header, and every `writeKey` in the part of its body a record shows."""
+        found = set(_body_keys(clip(self.request_body)[0]))
+        for name, value in self.request_headers.items():
+            if name.lower() == "authorization" and (key := write_key_from_auth(value)):
+                found.add(key)
+        return frozenset(found)
+
+    def hide(self, text: str) -> str:
+        """`text` (You sent, a reason) with this request's credentials masked."""
+        return hide_keys(text, self.keys())
+
     def request(self) -> dict[str, Any]:
-        """Request to destination, as a record shows it."""
+        """Request to destination, as a record shows it (credentials masked)."""
+        keys = self.keys()
         body, cut = clip(self.request_body)
-        return {"url": self.url, "headers": masked_headers(self.request_headers), "body": body,
-                "truncated": cut}
+        return {"url": hide_keys(self.url, keys), "headers": masked_headers(self.request_headers, keys),
+                "body": hide_keys(body, keys), "truncated": cut}
 
     def response(self) -> dict[str, Any]:
-        """Response from destination, as a record shows it."""
+        """Response from destination, as a record shows it (the request's credentials masked
+        where the answer echoes them)."""
+        keys = self.keys()
         body, cut = clip(self.response_body)
-        answer: dict[str, Any] = {"status": self.status, "headers": masked_headers(self.response_headers),
-                                  "body": body, "truncated": cut,
+        answer: dict[str, Any] = {"status": self.status, "headers": masked_headers(self.response_headers, keys),
+                                  "body": hide_keys(body, keys), "truncated": cut,
                                   "ms": round(self.seconds * 1000, 1)}
         if self.reason and not self.ok:
-            answer["error"] = self.reason
+            answer["error"] = hide_keys(self.reason, keys)
         return answer
 
 
@@ -73,15 +102,33 @@ def clip(body: bytes, limit: int = BODY_LIMIT) -> tuple[str, bool]:
     return body[:limit].decode(errors="replace"), True
 
 
-def masked_headers(headers: Mapping[str, str]) -> dict[str, str]:
-    """Headers with credentials masked: `Basic d2tf…On`, enough to tell keys apart."""
+def masked_headers(headers: Mapping[str, str], keys: Iterable[str] = ()) -> dict[str, str]:
+    """Headers with credentials masked: `Basic d2tf…On`, enough to tell keys apart; in the
+    others, `keys` masked (an answer may echo one)."""
     shown: dict[str, str] = {}
     for name, value in headers.items():
         if name.lower() in SECRET_HEADERS:
             scheme, _, token = value.partition(" ")
             value = f"{scheme} {mask_key(token)}" if token else mask_key(scheme)
-        shown[str(name)] = str(value)
+        shown[str(name)] = hide_keys(str(value), keys)
     return shown
+
+
+# a writeKey field's JSON string, in text that is (mostly) JSON: a body cut at 4 KB
+_WRITE_KEY_FIELD = re.compile(r'"writeKey"\s*:\s*("(?:[^"\\]|\\.)*")')
+
+
+def _body_keys(body: str) -> Iterable[str]:
+    """The non-empty `writeKey` strings in a (possibly cut) JSON body."""
+    if '"writeKey"' not in body:
+        return
+    for match in _WRITE_KEY_FIELD.finditer(body):
+        try:
+            key = json.loads(match.group(1))
+        except ValueError:
+            continue
+        if isinstance(key, str) and key:
+            yield key
 
 
 def answer_reason(status: int, answer: bytes) -> str:
@@ -149,5 +196,24 @@ def _count(value: object) -> TypeGuard[int]:
 
 
 def hide_key(text: str, key: str | None) -> str:
-    """`text` (a server's answer may echo the write key) with `key` masked."""
-    return text.replace(key, mask_key(key)) if key and key in text else text
+    """`text` (a server's answer may echo the write key) with `key` masked (mask_key) wherever
+    it stands as a token of its own: a key "dev" masks `"writeKey":"dev"` and `key dev`, and
+    leaves "developer" alone."""
+    if not key or key not in text:
+        return text
+    masked = mask_key(key)
+    return _key_pattern(key).sub(lambda _: masked, text)
+
+
+def hide_keys(text: str, keys: Iterable[str]) -> str:
+    """`text` with every key in `keys` masked (hide_key), a longer key first: one may hold
+    another."""
+    for key in sorted(keys, key=len, reverse=True):
+        text = hide_key(text, key)
+    return text
+
+
+@lru_cache(maxsize=256)
+def _key_pattern(key: str) -> re.Pattern[str]:
+    """`key` not inside a longer run of letters, digits, `_` or `-` (what keys are made of)."""
+    return re.compile(rf"(?<![\w-]){re.escape(key)}(?![\w-])")

@@ -35,7 +35,9 @@ class Example:
 
     @classmethod
     def of(cls, sent: str, exchange: Exchange) -> "Example":
-        return cls(sent, exchange.request(), exchange.response())
+        """The example of a failed attempt, the write keys the request carried masked in all
+        three (debugger.delivery.exchange says which keys, and why always)."""
+        return cls(exchange.hide(sent), exchange.request(), exchange.response())
 
     def as_dict(self) -> dict[str, Any]:
         return {"sent": self.sent, "request": self.request, "response": self.response}
