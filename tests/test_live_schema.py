@@ -10,6 +10,7 @@ from typing import Any
 
 import orjson
 import pytest
+from segment.analytics import Client
 from textual import events
 
 from debugger.query import parse
@@ -170,6 +171,41 @@ async def test_schema_screen_over_a_real_collector(tmp_path: Path) -> None:
             await wait_for(pilot, lambda: app.search_bar.applied_text == 'type:track event:"Order Completed"')
             names = {item.envelope["message"]["event"] for item in app.table.rows}
             assert names == {"Order Completed"} and app.table.row_count == 21
+    finally:
+        collector.stop()
+
+
+async def test_schema_screen_tells_a_dotted_key_from_a_nested_one(tmp_path: Path) -> None:
+    """QA: the real SDK sent `{"a.b": 1}` and `{"a": {"b": "x"}}`, and the screen showed one
+    row `a.b`, "number 50%, string 50%", flagged as drifting."""
+    collector = start_collector(tmp_path / "collector")
+    try:
+        errors: list[Any] = []
+        client = Client("wk_test", host=collector.url, on_error=lambda error, batch: errors.append(error),
+                        max_retries=1, upload_interval=0.05)
+        client.track("u-1", "Signed Up", {"a.b": 1, "tags": ["x"]})
+        client.track("u-1", "Signed Up", {"a": {"b": "x"}, "tags": {"$": 2}, "k\x1b[2J": 3})
+        client.flush()
+        client.join()
+        assert errors == []
+        app = create_app(SocketSource(collector.socket), copy_path=tmp_path / "c.json", save_dir=tmp_path)
+        async with app.run_test(headless=True, size=(120, 40)) as pilot:
+            await wait_for(pilot, lambda: app.table.row_count == 2)
+            await pilot.press("s")
+            screen = app.screen
+            assert isinstance(screen, SchemaScreen)
+            await wait_for(pilot, lambda: screen.properties.row_count == 7)
+            table = screen.properties
+            rows = {cells[1].plain: (cells[0].plain, cells[2].plain)
+                    for cells in (table.get_row_at(n) for n in range(table.row_count))}
+            assert rows == {
+                "a": ("!", "object"), "a.b": ("!", "string"), '"a.b"': ("!", "number"),  # near-duplicates
+                "tags": ("!", "array 50%, object 50%"), "tags.$": ("!", "string"), 'tags."$"': ("!", "number"),
+                '"k␛[2J"': ("!", "number"),
+            }
+            flags = {cells[1].plain: cells[5].plain for cells in (table.get_row_at(n) for n in range(7))}
+            assert flags["a.b"] == 'sometimes missing; near-duplicate of "a.b"'
+            assert "type drift" not in flags["a.b"] + flags['"a.b"'] + flags["tags.$"]
     finally:
         collector.stop()
 
