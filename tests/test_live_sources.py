@@ -94,6 +94,9 @@ async def test_file_source_shows_the_last_500_then_follows_appends(tmp_path: Pat
         await wait_for(pilot, lambda: app.table.row_count == 500)
         assert users()[0] == "user-300" and users()[-1] == "user-799"
         assert str(archive) in str(app.status_bar.render())
+        # A file is no collector's stream: the header says what it reads, never LIVE.
+        assert " FILE · FOLLOWING " in str(app.status_bar.render())
+        assert "LIVE" not in str(app.status_bar.render())
         with archive.open("ab") as handle:
             handle.write(line(800) + line(801)[:20])  # the second one torn, still being written
         await wait_for(pilot, lambda: users()[-1] == "user-800")
@@ -118,6 +121,14 @@ async def test_file_source_reads_a_gzip_archive(tmp_path: Path) -> None:
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_for(pilot, lambda: app.table.row_count == 500)
         assert app.table.cells_at(0)[4] == "user-100" and app.table.cells_at(499)[4] == "user-599"
+        # QA: it said LIVE, as if appends would show; a compressed archive is read once.
+        await wait_for(pilot, lambda: "received 500" in str(app.status_bar.render()))
+        header = str(app.status_bar.render())
+        assert " FILE · GZIP, NOT FOLLOWED " in header and "LIVE" not in header, header
+        await pilot.press("space")  # a pause still says so, and resumes to what it was
+        assert "PAUSED" in str(app.status_bar.render())
+        await pilot.press("space")
+        assert " FILE · GZIP, NOT FOLLOWED " in str(app.status_bar.render())
 
 
 def test_segdebug_live_in_a_terminal_starts_and_stops_its_collector(tmp_path: Path) -> None:

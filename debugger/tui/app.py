@@ -26,7 +26,7 @@ from debugger.tui.screens import SCREENS
 from debugger.tui.screens.base import HelpKeys, ViewScreen
 from debugger.tui.screens.events import EventsScreen
 from debugger.tui.screens.help import HelpScreen
-from debugger.tui.sources import Disconnected, LineSource, Received
+from debugger.tui.sources import Disconnected, LineSource, Reading, Received
 from debugger.tui.widgets.detail_tabs import DetailTabs
 from debugger.tui.widgets.event_table import EventTable
 from debugger.tui.widgets.search_bar import SearchBar
@@ -126,10 +126,13 @@ class LiveApp(App[None]):
                             severity="warning", markup=False)
 
     def take(self, line: Received) -> None:
-        """One line (or a lost connection): events are buffered, the rest is news for the
-        screens' headers. Kinds this viewer does not know are ignored."""
+        """One line (or a lost connection, or what a file source reads): events are buffered,
+        the rest is news for the screens' headers. Kinds this viewer does not know are ignored."""
         if isinstance(line, Disconnected):
             self.model.lost(line.reason)
+            self.stream_changed.publish(None)
+        elif isinstance(line, Reading):
+            self.model.reading = line.what
             self.stream_changed.publish(None)
         else:
             protocol.dispatch(line, self._on_line)

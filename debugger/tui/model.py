@@ -98,6 +98,7 @@ class LiveModel:
     archive: str = ""
     archive_start: protocol.ArchiveStart | None = None  # where this collector's session starts
     hard_filter: str = ""  # `live --filter`: the collector sends nothing else
+    reading: str = ""  # what a source that is no collector reads ("FILE · FOLLOWING"), see sources.Reading
 
     def __post_init__(self) -> None:
         self.kept: deque[Item] = deque(maxlen=self.capacity)

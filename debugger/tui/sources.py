@@ -1,8 +1,9 @@
 """Where the live view's lines come from: a collector's socket, or an archive being written.
 
 Both yield protocol lines (hello, event, stats; built with debugger.protocol's builders when
-made here) and, between them, a `Disconnected` when the far side went away. They never end:
-a source reconnects or keeps watching.
+made here) and, between them, a `Disconnected` when the far side went away; a file says what it
+reads (`Reading`) right after its hello, since a file is not a live stream. They never end: a
+source reconnects or keeps watching.
 """
 
 from __future__ import annotations
@@ -38,7 +39,20 @@ class Disconnected:
         return cls(str(error) or type(error).__name__)
 
 
-Received = Union[protocol.Line, Disconnected]
+@dataclass(frozen=True)
+class Reading:
+    """Not a line: what a source that is no collector reads, as the header names it instead of
+    LIVE: a plain archive is followed (appends show up), a gzip archive is read once (nothing
+    is appended to a compressed file), and a developer must not wait on a stream that is over."""
+
+    what: str
+
+
+FOLLOWED = "FILE · FOLLOWING"
+NOT_FOLLOWED = "FILE · GZIP, NOT FOLLOWED"
+
+
+Received = Union[protocol.Line, Disconnected, Reading]
 
 
 class LineSource(Protocol):
@@ -127,8 +141,10 @@ class FileSource:
         from watchfiles import awatch
 
         yield protocol.hello(version="", http="", archive=str(self.path.resolve()))
+        gzipped = _is_gzip(self.path)
+        yield Reading(NOT_FOLLOWED if gzipped else FOLLOWED)
         tally = Tally(only=parse(query) if query else MATCH_ALL)
-        if _is_gzip(self.path):  # a finished, compressed archive: its last 500, nothing to tail
+        if gzipped:  # a finished, compressed archive: its last 500, nothing to tail
             for envelope in tally.envelopes(_last_gzip_lines(self.path, TAIL_EVENTS)):
                 yield envelope
             yield tally.stats()

@@ -1,4 +1,5 @@
-"""The top of the screen: where to point SDKs, where the archive is, LIVE/PAUSED and counters."""
+"""The top of the screen: where to point SDKs, where the archive is, LIVE/PAUSED (or what file
+is read) and counters."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from textual.widgets import Static
 
 from debugger.text import visible
 from debugger.tui.model import Counts, LiveModel
+from debugger.tui.sources import NOT_FOLLOWED
 
 
 def counters_text(stats: Counts) -> str:
@@ -27,8 +29,18 @@ def counters_text(stats: Counts) -> str:
 
 
 def mode_text(model: LiveModel) -> str:
-    """"LIVE", or "PAUSED +1,234 new" while paused."""
-    return f"PAUSED +{model.new_while_paused:,} new" if model.paused else "LIVE"
+    """"LIVE" (a collector's stream), what a file source reads ("FILE · FOLLOWING", "FILE ·
+    GZIP, NOT FOLLOWED"), or "PAUSED +1,234 new" while paused."""
+    if model.paused:
+        return f"PAUSED +{model.new_while_paused:,} new"
+    return model.reading or "LIVE"
+
+
+def mode_style(model: LiveModel) -> str:
+    """Yellow while paused, green while events can arrive, blue for a file read once."""
+    if model.paused:
+        return "bold black on yellow"
+    return "bold white on blue" if model.reading == NOT_FOLLOWED else "bold black on green"
 
 
 def shorten_left(text: str, width: int) -> str:
@@ -52,7 +64,7 @@ class StatusBar(Static):
         second and on every hello/stats line)."""
         model = self.model
         shown = (model.paused, model.new_while_paused, model.connection, model.http,
-                 model.archive, model.stats, model.hard_filter)
+                 model.archive, model.stats, model.hard_filter, model.reading)
         if shown != self._shown:
             self._shown = shown
             self.show()
@@ -69,7 +81,7 @@ class StatusBar(Static):
             where.append("  archive: ")
             where.append(shorten_left(visible(model.archive), max(room, 12)), style="dim")
         state = Text()
-        state.append(f" {mode_text(model)} ", style="bold black on " + ("yellow" if model.paused else "green"))
+        state.append(f" {mode_text(model)} ", style=mode_style(model))
         if model.connection != "connected":
             state.append(f" {model.connection}", style="bold red")
         state.append("  " + counters_text(model.stats))
