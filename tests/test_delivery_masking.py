@@ -139,6 +139,7 @@ def test_hide_key_masks_a_key_standing_alone_not_inside_a_longer_word() -> None:
         '{"writeKey":"d…","note":"developer dev-tools d…"}'
     assert hide_key("key=wk_secret_123&x=1 /v1/projects/wk_secret_123/settings", "wk_secret_123") == \
         "key=wk_s…23&x=1 /v1/projects/wk_s…23/settings"
+    assert hide_key("predev dev_x x-dev dev", "dev") == "predev dev_x x-dev d…"
     assert hide_key("nothing here", None) == "nothing here"
     assert hide_key(r"a\1b key", "key") == r"a\1b k…"  # the mask is text, not a replacement template
     # a longer key first: masking the shorter one first would leave the longer one unfindable
@@ -166,5 +167,7 @@ def test_an_example_masks_in_you_sent_only_the_keys_the_request_carried() -> Non
     replaced = Exchange("http://h/v1/batch", {"Authorization": basic(FORWARD_KEY)}, b"{}", 400, {}, b"", "no", 0.1)
     assert orjson.loads(Example.of(sent, own).sent)["writeKey"] == mask_key(APP_KEY)
     assert orjson.loads(Example.of(sent, replaced).sent)["writeKey"] == APP_KEY
+    escaped = Exchange("http://h", {}, rb'{"writeKey" : "wk_\"quoted\"_key"}', 400, {}, b"", "", 0.1)
+    assert escaped.keys() == {'wk_"quoted"_key'}
     unreadable = Exchange("http://h", {"Authorization": "Basic abcdefgh"}, b"not json", None, {}, b"", "x", 0.1)
     assert unreadable.keys() == frozenset()  # an Authorization that holds no write key
