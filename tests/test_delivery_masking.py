@@ -171,3 +171,58 @@ def test_an_example_masks_in_you_sent_only_the_keys_the_request_carried() -> Non
     assert escaped.keys() == {'wk_"quoted"_key'}
     unreadable = Exchange("http://h", {"Authorization": "Basic abcdefgh"}, b"not json", None, {}, b"", "x", 0.1)
     assert unreadable.keys() == frozenset()  # an Authorization that holds no write key
+
+
+# -- not delivered means in the failed file ----------------------------------------------------
+
+
+class HoldingEndpoint(BatchEndpoint):
+    """400 for a batch holding a `bad` message; 500 for one holding a `hold` message until
+    `release`; 200 otherwise."""
+
+    def __init__(self) -> None:
+        super().__init__(self.decide)
+        self.released = False
+
+    @staticmethod
+    async def decide(endpoint: BatchEndpoint, number: int, batch: list[dict[str, Any]]) -> web.StreamResponse:
+        flags = [m.get("properties", {}) for m in batch]
+        if any(f.get("bad") for f in flags):
+            return web.json_response({"message": "bad is not allowed"}, status=400)
+        if any(f.get("hold") for f in flags) and not getattr(endpoint, "released", True):
+            return web.json_response({"message": "try later"}, status=500)
+        return web.json_response({"success": True})
+
+
+def failed_lines(collector: Collector, name: str) -> int:
+    path = collector.archive.with_name(f"archive.{name}.failed.ndjson")
+    return len(path.read_bytes().splitlines()) if path.exists() else 0
+
+
+def counted_not_delivered(collector: Collector, name: str, count: int) -> None:
+    deadline = time.monotonic() + 30
+    while delivery_summary(collector)[name]["not_delivered"] < count:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+
+
+def held(n: int, **flags: bool) -> dict[str, Any]:
+    return {**message(n), "properties": {"n": n, **flags}}
+
+
+def test_a_message_counted_not_delivered_is_in_the_failed_file(tmp_path: Any) -> None:
+    """A refused parcel behind one still retrying: its record has reached the file, not a
+    buffer flushed only when the position passes it (the summary said 1 not delivered while
+    the failed file stayed empty for as long as the parcel in front was retried)."""
+    with HoldingEndpoint() as destination:
+        collector = start_collector(tmp_path / "c", "--forward", f"picky={destination.url}")
+        try:
+            for key, flags in (("wk_first", {"hold": True}), ("wk_second", {"bad": True})):  # two parcels
+                reply = post_json(collector.url + "/v1/batch", {"batch": [held(len(key), **flags)], "writeKey": key})
+                assert reply.status == 200
+            counted_not_delivered(collector, "picky", 1)
+            assert failed_lines(collector, "picky") == 1
+            destination.released = True
+            settled(collector, {"picky": 2})
+        finally:
+            collector.stop()
