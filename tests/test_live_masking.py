@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import orjson
 from rich.text import Text
 from textual.widgets import Static
 
@@ -15,12 +16,12 @@ from debugger.message import mask_key
 from debugger.tui.app import LiveApp, create_app
 from debugger.tui.delivery_text import exchange_text
 from debugger.tui.keys import KeyMask
+from debugger.tui.screens.help import HelpScreen
 from debugger.tui.sources import SocketSource
-from tests.support import BatchEndpoint, post_json, settled, start_collector, wait_for
+from tests.support import BatchEndpoint, Collector, post_json, settled, start_collector, wait_for
 
 KEY = "wk_secret_gz_999"
 SHOWN = mask_key(KEY)  # wk_s…99
-
 
 
 def pane(app: LiveApp, tab: str) -> str:
@@ -79,3 +80,42 @@ def test_a_key_mask_masks_json_strings_not_other_text() -> None:
     assert mask.value({"a": ["dev", "devs"], "writeKey": "zzzzzzzz"}) == {"a": ["d…", "devs"], "writeKey": "zzzz…zz"}
     shown = exchange_text({"url": "http://x", "body": '{"batch": [], "writeKey": "dev"}'}, None, mask=mask).plain
     assert '"writeKey": "d…"' in shown and '"dev"' not in shown
+
+
+async def test_mask_keys_masks_what_copy_and_write_put_out_and_says_so(collector: Collector, tmp_path: Path) -> None:
+    """QA: with --mask-keys, `y` copied the payload with the key in full (clipboard and file), and
+    `w` wrote it in full: a key pasted into a ticket left the screen the user kept it off. Both
+    now put out what the screen shows, and their words say the keys are masked."""
+    app = create_app(SocketSource(collector.socket), mask_keys=True, copy_path=tmp_path / "c.json", save_dir=tmp_path)
+    async with app.run_test(headless=True, size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: app.model.connection == "connected")
+        sent = {"type": "track", "event": "Signed Up", "userId": "u-1", "messageId": "m-1", "writeKey": KEY,
+                "properties": {"echo": KEY, "plan": "developer"}}
+        assert post_json(collector.url + "/v1/track", sent).status == 200
+        refused = b'{"type": "track", "event": "No User", "writeKey": "%s"}' % KEY.encode()
+        assert post_json(collector.url + "/v1/track", orjson.loads(refused)).status == 200  # refused
+        await wait_for(pilot, lambda: app.table.row_count == 2)
+        archived = collector.archived()[0]
+        expected = {**archived, "writeKey": SHOWN, "properties": {"echo": SHOWN, "plan": "developer"}}
+        copied = {}
+        for index, item in enumerate(app.table.rows):
+            app.table.move_cursor(row=index)
+            await pilot.pause()
+            await pilot.press("y")
+            data = (tmp_path / "c.json").read_bytes()
+            assert app.clipboard == data.decode()
+            copied[item.envelope["status"]] = data
+        assert orjson.loads(copied["accepted"]) == expected  # otherwise the message as archived
+        assert KEY.encode() not in copied["rejected"] and SHOWN.encode() in copied["rejected"]
+        notes = [str(note.message) for note in app._notifications]
+        assert notes[-1].startswith("Copied ") and notes[-1].endswith(", write keys masked (--mask-keys)"), notes
+        await pilot.press("w")
+        [written] = tmp_path.glob("segdebug-*.ndjson")
+        assert [orjson.loads(line) for line in written.read_bytes().splitlines()] == [expected]
+        note = str(list(app._notifications)[-1].message)
+        assert note.endswith("(1 refused left out), write keys masked (--mask-keys): replay them with --write-key")
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        said = dict(app.screen.keys)
+        assert said["y"] == "copy the selected payload (clipboard and a file), write keys masked (--mask-keys)"
+        assert said["w"].endswith("NDJSON file, write keys masked (--mask-keys)")

@@ -1,5 +1,7 @@
-"""Write keys as `live --mask-keys` shows them in the detail tabs: masked wherever they appear,
-as the list masks them (debugger.message.mask_key), not only in the list and the Request tab.
+"""Write keys as `live --mask-keys` shows them in the detail tabs and puts them out (`y` copies,
+`w` writes): masked wherever they appear, as the list masks them (debugger.message.mask_key),
+not only in the list and the Request tab. The user asked that keys stay off the screen and out
+of what they paste into a ticket.
 
 A key appears as a JSON string: the message's and the envelope's `writeKey`, a refused call's
 raw body, a forwarded batch's envelope. So a mask replaces JSON string values: every value of a
@@ -71,3 +73,9 @@ class KeyMask:
         text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
         return {**envelope, "message": self.value(envelope.get("message")),
                 "raw": self.json_text(text) if isinstance(text, str) else raw}
+
+
+def as_shown(envelope: Mapping[str, Any], mask_keys: bool) -> Mapping[str, Any]:
+    """The envelope as the viewer shows it and puts it out: with `mask_keys`, its write keys
+    masked wherever they appear (message, raw text); as it is otherwise."""
+    return KeyMask.of(envelope).envelope(envelope) if mask_keys else envelope

@@ -19,7 +19,7 @@ from debugger.text import pictured
 from debugger.tui.delivery_log import DeliveryLog
 from debugger.tui.delivery_text import delivery_view
 from debugger.tui.detail import problem_lines, raw_text, request_fields
-from debugger.tui.keys import KeyMask
+from debugger.tui.keys import KeyMask, as_shown
 from debugger.tui.pretty import language_of, pretty_call
 
 Envelope = Mapping[str, Any]
@@ -57,7 +57,7 @@ class DetailTab:
 def shown(envelope: Envelope, display: Display) -> Envelope:
     """The envelope a tab draws: with `--mask-keys`, its write keys masked wherever they
     appear (message, raw text), as the list masks them."""
-    return KeyMask.of(envelope).envelope(envelope) if display.mask_keys else envelope
+    return as_shown(envelope, display.mask_keys)
 
 
 def key_mask(envelope: Envelope, display: Display) -> KeyMask | None:

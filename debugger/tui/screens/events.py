@@ -17,6 +17,7 @@ from textual.binding import Binding
 from textual.widgets import Footer
 
 from debugger.tui.export import ndjson_lines, payload_bytes, write_new_file
+from debugger.tui.keys import as_shown
 from debugger.tui.rows import nothing_found_text
 from debugger.message import CALL_TYPES
 from debugger.tui.screens.base import HelpKeys, Host, ViewScreen
@@ -81,10 +82,16 @@ class EventsScreen(ViewScreen):
             tab_help(),
             ("up down pgup pgdn", "select an event (the list follows only from the newest)"),
             ("g, G", "oldest / newest event"),
-            ("y", "copy the selected payload (clipboard and a file)"),
-            ("w", "write the listed accepted messages to an NDJSON file"),
+            ("y", "copy the selected payload (clipboard and a file)" + self._masked_note),
+            ("w", "write the listed accepted messages to an NDJSON file" + self._masked_note),
             ("c, u", "clear the list / undo the clear"),
         )
+
+    @property
+    def _masked_note(self) -> str:
+        """What `y` and `w` add to their words under `--mask-keys`: they put out what the
+        screen shows, so a key pasted into a ticket is masked too (and the user is told)."""
+        return ", write keys masked (--mask-keys)" if self.host.mask_keys else ""
 
     # --- the buffer to the list ----------------------------------------------------------
 
@@ -214,26 +221,28 @@ class EventsScreen(ViewScreen):
 
     def action_copy(self) -> None:
         """OSC 52 to the terminal's clipboard, and the exact bytes to a file for terminals
-        that ignore OSC 52."""
+        that ignore OSC 52; with `--mask-keys`, the bytes with their write keys masked."""
         item = self.table.selected
         if item is None:
             self.notify("No event selected.", severity="warning")
             return
-        data = payload_bytes(item.envelope)
+        data = payload_bytes(as_shown(item.envelope, self.host.mask_keys))
         self.app.copy_to_clipboard(data.decode("utf-8", "replace"))
         path = self.host.copy_path
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(data)
         except OSError as error:
-            self.notify(f"Copied to the clipboard; could not write {path}: {error.strerror}",
+            self.notify(f"Copied to the clipboard{self._masked_note}; could not write {path}: {error.strerror}",
                         severity="warning", markup=False)
             return
-        self.notify(f"Copied {len(data):,} bytes (also in {path})", markup=False)
+        self.notify(f"Copied {len(data):,} bytes (also in {path}){self._masked_note}", markup=False)
 
     def action_write(self) -> None:
-        """The listed accepted messages as an archive `segdebug replay` can read."""
-        data, written, refused = ndjson_lines(item.envelope for item in self.model.listed())
+        """The listed accepted messages as an archive `segdebug replay` can read; with
+        `--mask-keys`, their write keys masked (`replay --write-key` then sends them)."""
+        mask = self.host.mask_keys
+        data, written, refused = ndjson_lines(as_shown(item.envelope, mask) for item in self.model.listed())
         if not written:
             left_out = f" ({counted(refused, 'refused call')}: never written)" if refused else ""
             self.notify(f"Nothing written: no accepted events are listed{left_out}.", severity="warning")
@@ -246,4 +255,5 @@ class EventsScreen(ViewScreen):
             self.notify(f"Could not write to {directory}: {error.strerror}", severity="error", markup=False)
             return
         left_out = f" ({refused:,} refused left out)" if refused else ""
-        self.notify(f"Wrote {counted(written, 'event')} to {path}{left_out}", markup=False)
+        masked = f"{self._masked_note}: replay them with --write-key" if mask else ""
+        self.notify(f"Wrote {counted(written, 'event')} to {path}{left_out}{masked}", markup=False)
