@@ -1,6 +1,7 @@
 """Benchmark: the /segdebug/ query API against the same query in a plain loop, same run.
 
     .venv/bin/python bench/api.py [--events 100000] [--repeat 5]
+    .venv/bin/python bench/api.py --rss [--events 100000]
 
 Fills the collector's RecentStore with `--events` realistic messages (the sample archives, run
 through ingest with the refusing-only checker in batches of 100, as the collector does while
@@ -9,6 +10,10 @@ times `GET /segdebug/events?q=QUERY` against the same query compiled once and ru
 loop over the same envelopes. Prints both, and their ratio (goal: >= 0.5). Also prints what
 feeding the store costs per message (`append_call`, the ingest hot path's share), for batches
 of 100 and for single-message calls, next to what ingest itself costs per message.
+
+With `--rss`: the memory a broad query leaves behind instead. A real `segdebug collect` process
+is fed `--events` realistic events (bench/collector.py's, batches of 100, nobody watching); its
+resident size (VmRSS) is printed before and after `GET /segdebug/events` reads them all, twice.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import sys
 import tempfile
 import time
 from datetime import datetime, timezone
@@ -35,7 +41,8 @@ from debugger.pending import CallContext
 from debugger.store import RecentStore
 
 QUERY = 'type:track name:Product* -user:test*'
-SAMPLES = Path(__file__).resolve().parent.parent / "samples"
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLES = ROOT / "samples"
 BATCH = 100
 
 
@@ -127,11 +134,47 @@ async def bench_api(store: RecentStore, repeat: int) -> None:
     print(f"  ratio (loop time / API time): {loop_best / api_best:.2f}  (goal >= 0.5)")
 
 
+def resident_kb(pid: int, field: str = "VmRSS") -> int:
+    """A process's resident size now (VmRSS) or at its peak (VmHWM), in KB."""
+    with open(f"/proc/{pid}/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith(field + ":"))
+
+
+async def bench_memory(events: int) -> None:
+    sys.path.insert(0, str(ROOT))
+    from bench.collector import make_bodies
+    from tests.support import start_collector
+
+    bodies = make_bodies(events // BATCH, BATCH)
+    headers = {"Content-Type": "application/json"}
+    with tempfile.TemporaryDirectory(prefix="segdebug-bench-") as directory:
+        collector = start_collector(Path(directory), "--fsync", "never")
+        pid = collector.process.pid
+        try:
+            async with aiohttp.ClientSession() as session:
+                print(f"segdebug collect, resident: started {resident_kb(pid) / 1024:8.0f} MB")
+                for body in bodies:
+                    async with session.post(collector.url + "/v1/batch", data=body, headers=headers) as answer:
+                        assert answer.status == 200, answer.status
+                print(f"  {len(bodies) * BATCH:,} events in           {resident_kb(pid) / 1024:8.0f} MB")
+                for number in (1, 2):
+                    seconds, found = await timed_get(session, collector.url + "/segdebug/events?limit=10")
+                    print(f"  after broad query {number} ({found['total']:,} events, {seconds:.2f} s)"
+                          f"  {resident_kb(pid) / 1024:8.0f} MB")
+                print(f"  peak (VmHWM, while a query holds every envelope) {resident_kb(pid, 'VmHWM') / 1024:6.0f} MB")
+        finally:
+            collector.stop()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--rss", action="store_true", help="measure a real collector's memory instead")
     options = parser.parse_args()
+    if options.rss:
+        asyncio.run(bench_memory(options.events))
+        return
     gc.freeze()  # as collect does once started (serve._tune_gc)
     gc.set_threshold(20_000, *gc.get_threshold()[1:])
     bodies = messages(options.events)
