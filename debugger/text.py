@@ -1,31 +1,46 @@
 """Untrusted text made safe to show: the one module that decides what of a payload reaches a
 terminal (no escape sequence, no cursor move, no bidi reordering, no markup).
 
-Three forms, one per kind of output:
+One rule says which characters never reach a terminal as themselves: those a terminal acts on
+instead of drawing (C0 controls, DEL, C1 controls) and those that reorder the text around them
+(the bidi controls: embeddings, overrides, isolates and the marks LRM, RLM, ALM). Four forms,
+one per kind of output:
   printable  plain-text lines (`tail`, `validate`): every non-printable character as its
-             Python escape (`\\x1b`, `\\n`), so the line can be read and pasted back;
-  visible    the live TUI: control characters as one-cell symbols (ESC -> "␛", newline
-             -> "␊"), C1 controls and bidi overrides as escapes;
+             Python escape (`\\x1b`, `\\n`, `\\u202e`), so the line can be read and pasted back;
+  visible    the live TUI: each of them as a one-cell picture, ESC -> "␛", newline -> "␊"
+             (Unicode's control pictures), any C1 control -> "␦" and any bidi control -> "⇄"
+             (Unicode has no picture per character for those two kinds);
   masked     one character for one ("?", or a wildcard in a query), where a position must
              stay true, such as the caret under a bad query;
-  pictured   code we wrote from a payload (JSON, a Python or JS literal): the escapes of
-             control characters (`\\u001b`, `\\x1b`) drawn as `visible` draws the character,
-             so ESC reads "␛" in the list, Pretty, Raw and Problems alike.
+  pictured   code we wrote from a payload (JSON, a Python or JS literal): the escape of each of
+             them (`\\u001b`, `\\x9b`, `\\u202e`) drawn as `visible` draws the character, so
+             ESC reads "␛" in the list, Pretty, Raw and Problems alike (`escaped` writes, as
+             `\\uXXXX`, those an encoder such as JSON leaves raw).
+
+Pictures, not escapes, in the TUI: a picture takes the one cell the character would, so the
+list's columns and cut points stay true (`\\u202e` takes six); it cannot be mistaken for text
+the payload holds (a double-encoded string really holds the six characters `\\u202e`); and it
+reads the same in a JSON, JavaScript or Python view. Which C1 or bidi control it was is in the
+exact bytes (`y`) and in `segdebug tail`.
 """
 
 from __future__ import annotations
 
 import re
 
-# C0 controls, DEL and C1 controls become visible symbols: a payload can never move the cursor,
-# change colours or set the window title of the terminal that shows it.
+C1_PICTURE = "\u2426"  # ␦ SYMBOL FOR SUBSTITUTE FORM TWO
+BIDI_PICTURE = "\u21c4"  # ⇄ RIGHTWARDS ARROW OVER LEFTWARDS ARROW
+BIDI_CONTROLS = (0x061C, 0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A))
+
+# The rule, as code point -> picture: a payload can never move the cursor, change colours,
+# set the window title or reorder what is shown around it.
 _CONTROL_PICTURES = {code: chr(0x2400 + code) for code in range(0x20)}
 _CONTROL_PICTURES[0x7F] = "\u2421"
-_CONTROL_PICTURES.update({code: f"\\x{code:02x}" for code in range(0x80, 0xA0)})
-# Bidirectional overrides would let a payload reorder what is shown around it.
-_CONTROL_PICTURES.update(
-    {code: f"\\u{code:04x}" for code in (*range(0x202A, 0x202F), *range(0x2066, 0x206A))}
-)
+_CONTROL_PICTURES.update(dict.fromkeys(range(0x80, 0xA0), C1_PICTURE))
+_CONTROL_PICTURES.update(dict.fromkeys(BIDI_CONTROLS, BIDI_PICTURE))
+# What an encoder may leave raw inside a string: JSON and repr escape every C0 control (and
+# code keeps its own newlines raw), JSON leaves DEL, C1 and bidi controls as they are.
+_ESCAPES = {code: f"\\u{code:04x}" for code in _CONTROL_PICTURES if code >= 0x7F}
 
 
 def printable(text: str) -> str:
@@ -36,8 +51,8 @@ def printable(text: str) -> str:
 
 
 def visible(text: str) -> str:
-    """`text` with control characters shown as symbols (ESC -> "␛", newline -> "␊") and
-    C1 controls and bidi overrides as escapes."""
+    """`text` with each control character drawn as its one-cell picture (ESC -> "␛", newline
+    -> "␊", a C1 control -> "␦", a bidi control -> "⇄")."""
     return text.translate(_CONTROL_PICTURES)
 
 
@@ -46,21 +61,28 @@ def visible_lines(text: str) -> str:
     return "\n".join(visible(part) for part in text.split("\n"))
 
 
-# An escaped backslash (kept as it is, so `\\\\x1b` stays text), or the escape of a C0 control
-# or DEL in JSON (`\\u001b`) or Python (`\\x1b`) form.
-_CONTROL_ESCAPE = re.compile(r"\\(?:\\|u00([01][0-9a-fA-F]|7[fF])|x([01][0-9a-fA-F]|7[fF]))")
+def escaped(code: str) -> str:
+    """`code` (JSON or a literal an encoder wrote) with each character `visible` pictures that
+    the encoder left raw (DEL, C1, bidi controls) written as its `\\uXXXX` escape, which JSON,
+    JavaScript and Python all read back as that character."""
+    return code.translate(_ESCAPES)
+
+
+# An escaped backslash (kept as it is, so `\\\\x1b` stays text), or a `\\uXXXX` (JSON, JS,
+# Python) or `\\xXX` (Python, JS) escape; `_picture` draws those of the rule's characters.
+_CONTROL_ESCAPE = re.compile(r"\\(?:\\|u([0-9a-fA-F]{4})|x([0-9a-fA-F]{2}))")
 
 
 def pictured(code: str) -> str:
     """`code` (JSON or a literal we generated, already free of raw control characters) with
     each escaped control character drawn as its one-cell picture; `\\n`, `\\t` and the other
-    short escapes stay as code reads them."""
+    short escapes, and every other escape, stay as code reads them."""
     return _CONTROL_ESCAPE.sub(_picture, code)
 
 
 def _picture(match: re.Match[str]) -> str:
     digits = match.group(1) or match.group(2)
-    return match.group(0) if digits is None else _CONTROL_PICTURES[int(digits, 16)]
+    return match.group(0) if digits is None else _CONTROL_PICTURES.get(int(digits, 16), match.group(0))
 
 
 def masked(text: str, mask: str = "?") -> str:

@@ -8,7 +8,7 @@ import orjson
 import pytest
 
 from debugger.query import MATCH_ALL
-from debugger.text import visible
+from debugger.text import pictured, printable, visible
 from debugger.tui.detail import problem_lines, raw_text, request_fields
 from debugger.tui.export import ndjson_lines, payload_bytes
 from debugger.tui.model import Counts as Stats
@@ -131,10 +131,39 @@ def test_the_problem_cell_shows_the_first_problem_not_already_the_name() -> None
 
 def test_control_characters_become_visible_and_markup_stays_text() -> None:
     row = row_of(envelope(track(event="[bold]Hi\x1b[31m\n\x9b", userId="[link=x]u")))
-    assert row.name == "[bold]Hi␛[31m␊\\x9b"
+    assert row.name == "[bold]Hi␛[31m␊␦"
     assert row.user == "[link=x]u"
     assert visible("a\tb\x7f") == "a␉b␡"
-    assert visible("x\u202eevil") == "x\\u202eevil"
+    assert visible("x\u202eevil") == "x⇄evil"
+
+
+# QA: C0 drawn as pictures (␛), C1 and bidi controls as escapes (\x9b, \u202e), and U+200E/F
+# and U+061C not at all. One rule now: every one of them is one cell, a picture.
+C0 = [chr(code) for code in (*range(0x20), 0x7F)]
+C1 = [chr(code) for code in range(0x80, 0xA0)]
+BIDI = ["\u061c", "\u200e", "\u200f", *map(chr, range(0x202A, 0x202F)), *map(chr, range(0x2066, 0x206A))]
+
+
+@pytest.mark.parametrize("char", C0 + C1 + BIDI, ids=lambda char: f"U+{ord(char):04X}")
+def test_every_control_is_one_cell_picture_in_every_form_of_code(char: str) -> None:
+    from rich.cells import cell_len
+
+    picture = visible(char)
+    assert len(picture) == 1 and cell_len(picture) == 1 and picture.isprintable() and picture != char
+    control_picture = "␡" if char == "\x7f" else chr(0x2400 + ord(char))  # Unicode's, for C0 and DEL
+    assert picture == ("␦" if char in C1 else "⇄" if char in BIDI else control_picture)
+    # The same picture wherever code escapes it: JSON, a JS or Python literal, the rules' repr.
+    for code in (orjson.dumps(char).decode(), pretty_call(track(event=char)),
+                 pretty_call(track(event=char, context={"library": {"name": "analytics-python"}})), repr(char)):
+        if char not in "\n\t\r\b\f":  # short escapes stay as code reads them
+            assert picture in visible(pictured(code)), code
+        assert char not in visible(pictured(code)), code
+    assert printable(char) != char  # tail and validate still name it by its escape
+
+
+def test_pictures_leave_every_other_escape_and_an_escaped_backslash_alone() -> None:
+    assert pictured(r'"\u00e9 \u2028 \ud83d\ude00 \x41 \n"') == r'"\u00e9 \u2028 \ud83d\ude00 \x41 \n"'
+    assert pictured(r'"\\u202e \\x9b \u202e \x9b \u009B"') == r'"\\u202e \\x9b ⇄ ␦ ␦"'
 
 
 def test_counters_show_sampling_and_drops() -> None:
@@ -194,12 +223,12 @@ def test_payload_and_ndjson_are_the_archived_bytes() -> None:
     assert (written, left_out) == (2, 1)
 
 
-def test_raw_text_shows_c1_controls_and_bidi_overrides_as_escapes() -> None:
-    text, is_json = raw_text(envelope(track(1, event="a\x9b31mb\u202ec")))
-    assert is_json and '"event": "a\\x9b31mb\\u202ec"' in text
-    assert "\x9b" not in text and "\u202e" not in text
+def test_raw_text_draws_c1_and_bidi_controls_as_the_list_does() -> None:
+    text, is_json = raw_text(envelope(track(1, event="a\x9b31mb\u202ec\u200fd")))
+    assert is_json and '"event": "a␦31mb⇄c⇄d"' in text
+    assert "\x9b" not in text and "\u202e" not in text and "\\" not in text
     code = pretty_call(track(1, event="\u202e"))
-    assert "\u202e" not in code and "\\u202e" in code
+    assert "\u202e" not in code and "\\u202e" in code  # code, escaped; the Pretty tab pictures it
 
 
 def test_raw_text_of_refused_calls_is_visible_and_bounded() -> None:

@@ -333,6 +333,29 @@ async def test_payload_text_is_never_markup_and_esc_is_drawn_one_way(collector: 
         assert "invalid_json" in body(app, "problems")
 
 
+async def test_c1_and_bidi_controls_are_drawn_as_esc_is(collector: Collector, tmp_path: Path) -> None:
+    """QA: the list drew ESC as ␛ but CSI (U+009B) as `\\x9b` and RLO (U+202E) as `\\u202e`,
+    and let LRM (U+200E) through. One rule: a one-cell picture in the list and every tab."""
+    app = live_app(collector, tmp_path)
+    name = "Order\x1b[1m \x9b31mDone\u202e \u200e\u061c"
+    shown = "Order␛[1m ␦31mDone⇄ ⇄⇄"
+    async with app.run_test(size=(160, 50)) as pilot:
+        await connected(pilot, app)
+        await post(collector.url, "/v1/batch", batch(track(1, event=name, properties={name: 1})))
+        await wait_rows(pilot, app, 1)
+        assert rows(app)[0][3] == shown
+        assert shown in app.table.render_line(1).text  # drawn so, under the column titles
+        for pane, key in (("pretty", "1"), ("raw", "2"), ("problems", "3")):
+            await pilot.press(key)
+            await pilot.pause(0.1)
+            text = body(app, pane)
+            assert shown in text, (pane, text)
+            for sent in ("\x1b", "\x9b", "\u202e", "\u200e", "\u061c", "\\x9b", "\\u009b", "\\u202e"):
+                assert sent not in text, (pane, sent, text)
+        screen = app.export_screenshot()
+        assert "\x9b" not in screen and "\u202e" not in screen
+
+
 # --- 6. write keys in full ------------------------------------------------------------------
 
 

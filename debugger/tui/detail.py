@@ -22,7 +22,7 @@ def raw_text(envelope: Mapping[str, Any]) -> tuple[str, bool]:
     sent), cut at RAW_DISPLAY_LIMIT. Control characters are drawn as everywhere else."""
     message = envelope.get("message")
     if envelope.get("status") != "rejected" and isinstance(message, Mapping):
-        # JSON leaves C1 controls and bidi overrides unescaped: make them visible too.
+        # JSON leaves DEL, C1 and bidi controls raw: visible draws them as pictured draws the rest.
         return visible_lines(pictured(orjson.dumps(message, option=orjson.OPT_INDENT_2).decode())), True
     raw = envelope.get("raw")
     text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else (raw or "")

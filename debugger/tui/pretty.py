@@ -17,9 +17,11 @@ import re
 from typing import Any, Mapping
 
 from debugger.message import CALL_TYPES, call_type, library_of
+from debugger.text import escaped
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_$][A-Za-z0-9_$]*$")
 INDENT = "  "
+_LINE_SEPARATORS = str.maketrans({"\u2028": "\\u2028", "\u2029": "\\u2029"})
 
 # Fields each call type passes to the SDK, in SDK order (object style for Node).
 _OBJECT_FIELDS: dict[str, tuple[str, ...]] = {
@@ -211,12 +213,6 @@ def _written(message: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _escape_invisible(text: str) -> str:
-    """Escape what json leaves alone: C1 controls, line separators, bidi overrides."""
-    out = []
-    for char in text:
-        code = ord(char)
-        if 0x80 <= code < 0xA0 or 0x2028 <= code <= 0x202E or 0x2066 <= code <= 0x2069:
-            out.append(f"\\u{code:04x}")
-        else:
-            out.append(char)
-    return "".join(out)
+    """Escape what json leaves alone: the controls debugger.text pictures (DEL, C1, bidi), and
+    the line separators a JavaScript string cannot hold raw."""
+    return escaped(text).translate(_LINE_SEPARATORS)
