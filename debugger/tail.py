@@ -1,7 +1,9 @@
 """`segdebug tail`: print a running collector's events, one readable line each (or NDJSON).
 
 Readable lines carry untrusted payload text, so every control character is escaped before it
-reaches the terminal. Hello and stats lines are not printed to stdout: stdout is only events,
+reaches the terminal. On a terminal each line fits its width (measured again for every line,
+so a resized window is followed): a line that wraps breaks the one-event-one-line reading and
+the columns of the lines around it. Hello and stats lines are not printed to stdout: stdout is only events,
 whatever the format, so it pipes cleanly; notes (what is tailed, drops) go to stderr.
 """
 
@@ -13,7 +15,7 @@ import shutil
 import sys
 import unicodedata
 from pathlib import Path
-from typing import Any, BinaryIO, Mapping
+from typing import Any, BinaryIO, Callable, Mapping
 
 import typer
 
@@ -32,8 +34,19 @@ from debugger.socket_client import (
     subscribe,
 )
 
+TYPE_WIDTH = 8
 NAME_WIDTH = 30
 USER_WIDTH = 22
+KEY_WIDTH = 20  # what the key column asks for when the line is short of room (keys vary)
+# A narrow terminal takes cells from these columns, least useful first, down to these widths:
+# the source's key (a tail mostly sees one source, and a key's start tells keys apart), then
+# the user, then the name; the type, time and status are never cut. Below the sum the line
+# itself is cut at the end.
+KEY_MIN = 8
+USER_MIN = 10
+NAME_MIN = 12
+# time, status, type and the separators after each: what comes before the name
+_FIXED = 12 + 2 + 8 + 2 + TYPE_WIDTH + 2
 
 
 def run_tail(
@@ -47,10 +60,10 @@ def run_tail(
         parse_option(query)  # a bad filter fails before connecting
     if not 0 <= last <= HISTORY:
         raise CliError(f"--last must be between 0 and {HISTORY}")
-    width = shutil.get_terminal_size((0, 0)).columns if sys.stdout.isatty() else 0
-    layout = Layout(mask_keys=mask_keys, width=width)
+    layout = Layout(mask_keys=mask_keys)
+    measure = _terminal_width if sys.stdout.isatty() else None
     try:
-        asyncio.run(_tail(path, query, as_json, count, sys.stdout.buffer, last, layout))
+        asyncio.run(_tail(path, query, as_json, count, sys.stdout.buffer, last, layout, measure))
     except KeyboardInterrupt:
         raise typer.Exit(130) from None
     except BrokenPipeError:  # `segdebug tail | head`: the reader has had enough
@@ -70,11 +83,15 @@ def run_tail(
         ) from None
 
 
+def _terminal_width() -> int:
+    return shutil.get_terminal_size((0, 0)).columns
+
+
 async def _tail(
     path: Path, query: str | None, as_json: bool, count: int | None, out: BinaryIO,
-    last: int = 0, layout: Layout | None = None,
+    last: int = 0, layout: Layout | None = None, measure: Callable[[], int] | None = None,
 ) -> None:
-    viewer = _Tail(as_json, count, out, layout or Layout())
+    viewer = _Tail(as_json, count, out, layout or Layout(), measure)
     handlers: dict[str, protocol.Handler] = {
         protocol.EVENT: viewer.event, protocol.HELLO: viewer.hello, protocol.STATS: viewer.stats,
     }
@@ -87,8 +104,12 @@ async def _tail(
 class _Tail:
     """What `tail` does with each kind of line: events to stdout, notes to stderr."""
 
-    def __init__(self, as_json: bool, count: int | None, out: BinaryIO, layout: Layout) -> None:
+    def __init__(
+        self, as_json: bool, count: int | None, out: BinaryIO, layout: Layout,
+        measure: Callable[[], int] | None = None,
+    ) -> None:
         self.as_json, self.count, self.out, self.layout = as_json, count, out, layout
+        self.measure = measure  # the terminal's width now (None: not a terminal, no limit)
         self.shown = 0
         self.dropped = 0
 
@@ -100,6 +121,8 @@ class _Tail:
         if self.as_json:
             text = protocol.encode(masked_envelope(item) if self.layout.mask_keys else item)
         else:
+            if self.measure is not None:
+                self.layout.width = self.measure()
             text = format_event(item, self.layout).encode() + b"\n"
         self.out.write(text)
         self.out.flush()
@@ -150,22 +173,30 @@ def _message_key(envelope: Mapping[str, Any]) -> Any:
 
 def format_event(envelope: Mapping[str, Any], layout: Layout | None = None) -> str:
     """One line: time, status, type, name, user, source, then problems if any. Columns are
-    measured in terminal cells (CJK and emoji take two); a long problem text is cut to the
-    line when the width is known."""
+    measured in terminal cells (CJK and emoji take two). When the width is known the line fits
+    it: columns give up cells as `widths` says, and the problems get what is left."""
     layout = layout or Layout()
     message = envelope.get("message")
     message = message if isinstance(message, Mapping) else {}
-    kind = call_type(message) or str(envelope.get("endpoint") or "-")
+    # a refused call without a message shows its endpoint ("/v1/batch"), on purpose: what was
+    # called is the one thing known about it
+    kind = printable(call_type(message) or str(envelope.get("endpoint") or "-"))
     status = "REFUSED " if envelope.get("status") == protocol.REFUSED else "accepted"  # one width
+    name_width, user_width, key_width = widths(layout.width)
+    # a type wider than its column (an endpoint) takes cells from the name (then "-" mostly),
+    # so the columns after it stay aligned with the other lines
+    type_width = max(TYPE_WIDTH, min(cells(kind), TYPE_WIDTH + name_width - 1))
     columns = [
         _clock(envelope.get("receivedAt")),
         status,
-        _fit(printable(kind), 8, cut=False),
-        _fit(printable(name_of(message)) or "-", NAME_WIDTH),
-        _fit(printable(user_of(message)) or "-", USER_WIDTH),
-        printable(shown_key(envelope.get("writeKey"), layout.mask_keys)),
+        _fit(kind, type_width),
+        _fit(printable(name_of(message)) or "-", name_width - (type_width - TYPE_WIDTH)),
+        _fit(printable(user_of(message)) or "-", user_width),
+        _cut(printable(shown_key(envelope.get("writeKey"), layout.mask_keys)), key_width),
     ]
     line = "  ".join(columns)
+    if layout.width and cells(line) > layout.width:  # narrower than the narrowest columns
+        return _cut(line, layout.width)
     summary = _problems(envelope.get("problems"))
     if not summary:
         return line
@@ -175,6 +206,23 @@ def format_event(envelope: Mapping[str, Any], layout: Layout | None = None) -> s
             return line
         summary = _cut(summary, room)
     return f"{line}  {summary}"
+
+
+def widths(width: int) -> tuple[int, int, int]:
+    """Cells of the name, user and key columns on a line of `width` cells (0: no limit). They
+    depend on the width alone, so every line of a terminal has its columns in the same places:
+    the columns that do not fit give up cells, least useful first (see KEY_MIN)."""
+    if not width:
+        return NAME_WIDTH, USER_WIDTH, 1 << 30
+    over = _FIXED + NAME_WIDTH + 2 + USER_WIDTH + 2 + KEY_WIDTH - width
+    key = KEY_WIDTH - max(0, min(over, KEY_WIDTH - KEY_MIN))
+    over -= KEY_WIDTH - key
+    user = USER_WIDTH - max(0, min(over, USER_WIDTH - USER_MIN))
+    over -= USER_WIDTH - user
+    name = NAME_WIDTH - max(0, min(over, NAME_WIDTH - NAME_MIN))
+    if over <= 0:  # room to spare: the key may use it (it is not padded)
+        key = width - (_FIXED + NAME_WIDTH + 2 + USER_WIDTH + 2)
+    return name, user, key
 
 
 def cells(text: str) -> int:
@@ -204,10 +252,9 @@ def _cut(text: str, width: int) -> str:
     return "".join(out) + "…"
 
 
-def _fit(text: str, width: int, cut: bool = True) -> str:
+def _fit(text: str, width: int) -> str:
     """`text` padded (or cut, with "…") to exactly `width` cells."""
-    if cut:
-        text = _cut(text, width)
+    text = _cut(text, width)
     return text + " " * max(0, width - cells(text))
 
 

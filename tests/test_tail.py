@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import signal
 import subprocess
 import sys
@@ -13,7 +14,7 @@ import orjson
 import pytest
 
 from debugger.message import mask_key
-from debugger.tail import Layout, cells, format_event, printable
+from debugger.tail import Layout, _Tail, cells, format_event, printable
 from tests.support import Collector
 
 KEY = "wk_live_0123456789"
@@ -221,3 +222,83 @@ def test_json_with_mask_keys_masks_them_too(collector: Collector) -> None:
     assert KEY not in out and mask_key(KEY) in out
     refused = orjson.loads(out.splitlines()[1])
     assert refused["status"] == "rejected" and mask_key(KEY) in refused["raw"]
+
+
+WIDTHS = [40, 60, 67, 68, 79, 80, 81, 100, 120, 133, 200]
+
+
+def lines_to_fit() -> list[dict]:
+    """Events whose every column is long somewhere: names, users, keys, problems, wide text."""
+    refused_item = {**envelope("-", "-", "wk_live_0123456789abcdef0123456789", problem="no type"),
+                    "status": "rejected", "endpoint": "/v1/batch", "message": None}
+    return [
+        envelope("Order Completed", "user_1234"),
+        envelope("Order Completed With A Much Longer Name Than Fits", "a-very-long-user-id-of-40-characters-xx",
+                 key="0123456789abcdef0123456789abcdef", problem="event name should be Title Case " * 4),
+        envelope("注文完了" * 10, "ユーザー" * 10, key="鍵" * 20, problem="名前" * 60),
+        envelope("Party 🎉" * 8, "😀 user" * 8, problem="🎉" * 90),
+        refused_item,
+    ]
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_every_line_fits_the_terminal_and_keeps_its_columns(width: int) -> None:
+    """At 80 columns every line wrapped: time, status, type, name (30) and user (22) already
+    took 90 cells before the key."""
+    lines = [format_event(e, Layout(width=width)) for e in lines_to_fit()]
+    assert all(cells(line) <= width for line in lines), [(cells(line), line) for line in lines]
+    if width >= 68:  # wide enough for every column at its narrowest: they line up
+        users = {at(line, user) for line, user in zip(lines[:4], ["user_1234", "a-very", "ユ", "😀"], strict=True)}
+        keys = {at(line, key) for line, key in zip(lines, ["wk_dev_", "0123456", "鍵", "wk_dev_", "wk_live"], strict=True)}
+        assert len(users) == 1 and len(keys) == 1, (users, keys, lines)
+
+
+def at(line: str, text: str) -> int:
+    """The cell where `text` starts in `line`."""
+    return cells(line[: line.index(text)])
+
+
+def test_the_least_useful_column_is_cut_first() -> None:
+    """The key goes first (down to 8 cells), then the user (to 10), then the name (to 12);
+    the time, status and type are never cut."""
+    event = envelope("Order Completed With A Much Longer Name", "a-very-long-user-id-xx",
+                     key="wk_live_0123456789abcdef")
+    wide = format_event(event, Layout(width=200)).split("  ")
+    assert [part.strip() for part in wide if part.strip()][2:] == [
+        "track", "Order Completed With A Much L…", "a-very-long-user-id-xx", "wk_live_0123456789abcdef"]
+    at_100 = format_event(event, Layout(width=100))
+    assert "a-very-long-user-id-xx" in at_100 and at_100.endswith("  wk_live_0…")
+    at_80 = format_event(event, Layout(width=80))
+    assert at_80.endswith("  Order Completed With A …  a-very-lo…  wk_live…") and cells(at_80) == 80
+    at_68 = format_event(event, Layout(width=68))
+    assert at_68.endswith("  Order Compl…  a-very-lo…  wk_live…") and cells(at_68) == 68
+    at_40 = format_event(event, Layout(width=40))
+    assert at_40.split()[1:3] == ["accepted", "track"] and cells(at_40) == 40 and at_40.endswith("…")
+
+
+@pytest.mark.parametrize("width", [0, 60, 80])
+def test_a_refused_batch_item_keeps_its_endpoint_as_type_and_fits(width: int) -> None:
+    """The type column shows the endpoint of a refused call without a type, on purpose: it is
+    one cell wider than the column, and takes it from the name ("-"), so the columns after it
+    stay where the other lines have them."""
+    refused = {**envelope("-", "-", problem="no type"), "status": "rejected", "endpoint": "/v1/batch",
+               "message": None}
+    accepted = envelope("Order Completed", "u-1")
+    line, other = (format_event(e, Layout(width=width)) for e in (refused, accepted))
+    assert line.split()[1:3] == ["REFUSED", "/v1/batch"]
+    assert not width or cells(line) <= width
+    assert width == 60 or at(line, "wk_dev") == at(other, "wk_dev")  # at 60 the key is cut off
+
+
+def test_json_lines_are_never_cut_and_a_resized_terminal_is_followed() -> None:
+    out = io.BytesIO()
+    widths = iter([200, 80])
+    tail = _Tail(False, None, out, Layout(), measure=lambda: next(widths))
+    event = envelope("Order Completed", "user_1234", problem="event name should be Title Case " * 4)
+    tail.event(event)
+    tail.event(event)
+    first, second = out.getvalue().decode().splitlines()
+    assert cells(first) == 200 and cells(second) == 80
+    out = io.BytesIO()
+    _Tail(True, None, out, Layout(width=40), measure=lambda: 40).event(event)
+    assert orjson.loads(out.getvalue()) == event
