@@ -14,7 +14,7 @@ from debugger.tui.export import ndjson_lines, payload_bytes
 from debugger.tui.model import Counts as Stats
 from debugger.tui.model import LiveModel, follows
 from debugger.tui.pretty import pretty_call
-from debugger.tui.rows import COLUMNS, column_widths, row_of
+from debugger.tui.rows import COLUMNS, column_widths, nothing_found_text, row_of
 from debugger.tui.search import compose_query
 from debugger.tui.sources import file_event as file_envelope
 from debugger.tui.sources import last_lines
@@ -355,3 +355,10 @@ def test_problem_cells_draw_quoted_control_characters_as_the_problems_tab_does()
     quoted = {"level": "warning", "code": "c", "path": "", "message": "event 'Esc \\x1b]0;X\\x07' is odd"}
     assert row_of(envelope(track(), problems=[quoted])).problem == "event 'Esc ␛]0;X␇' is odd"
     assert row_of(envelope(None, "rejected", [quoted])).name == "event 'Esc ␛]0;X␇' is odd"
+
+
+def test_nothing_found_under_a_filter_names_it_for_a_file_too() -> None:
+    said = nothing_found_text(0, "x", "/w/a.ndjson", "", "user:alice\x1b[2J").plain
+    assert "This view shows only events matching --filter user:alice␛[2J, so the search" in said
+    assert "curl" not in said and said.endswith("Older events are only in /w/a.ndjson.")
+    assert "--filter" not in nothing_found_text(3, "x", "/w/a.ndjson", "http://127.0.0.1:1").plain

@@ -179,6 +179,35 @@ async def test_a_bad_query_keeps_the_previous_search_and_says_why(collector: Col
 # --- 3. the detail belongs to the highlighted row, in every frame ---------------------------
 
 
+async def test_a_search_finding_nothing_under_live_filter_says_the_filter_may_hide_it(
+        collector: Collector, tmp_path: Path) -> None:
+    """QA: under `live --filter`, a search that found nothing gave the collector's query and no
+    word of the filter, the likeliest reason. The hint now names the filter first, and its query
+    (the search alone) really lists the event the filter hid."""
+    import re
+    import urllib.request
+
+    app = create_app(SocketSource(collector.socket), filter_text="type:identify",
+                     copy_path=tmp_path / "c.json", save_dir=tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await connected(pilot, app)
+        await post(collector.url, "/v1/batch", batch(
+            track(1, event="Order Completed"), {"type": "identify", "userId": "u-2", "messageId": "m-i"}))
+        await wait_rows(pilot, app, 1)  # the identify: the filter keeps the track away
+        await pilot.press("slash", *'event:"Order Completed"', "enter")
+        await wait_for(pilot, lambda: app.table.empty_text is not None)
+        said = app.table.empty_text.plain
+        assert said.startswith("The one event this view keeps does not match the search. This view shows"
+                               " only events matching --filter type:identify, so the search may be"
+                               " looking for events the filter hides."), said
+        [url] = re.findall(r"This session's matches, the filtered-out ones too: curl '([^']+)'", said)
+        with urllib.request.urlopen(url, timeout=10) as answer:  # the collector on 127.0.0.1
+            found = orjson.loads(answer.read())
+        assert [event["message"]["event"] for event in found["events"]] == ["Order Completed"]
+        drawn = "".join(app.table.render_line(y).text for y in range(app.table.size.height))
+        assert "type:identify" in drawn
+
+
 class FrameCheck:
     """At every frame the app paints: the detail shows the highlighted event, with its
     Problems label."""

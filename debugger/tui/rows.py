@@ -156,24 +156,32 @@ def _as_text(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
-def nothing_found_text(kept: int, query: str, archive: str = "", http: str = "") -> Text:
+def nothing_found_text(kept: int, query: str, archive: str = "", http: str = "", hard_filter: str = "") -> Text:
     """What the list says when a search matches none of the events it keeps: the list keeps
     only the newest CAPACITY, while the Schema screen (whose "find in events" often leads
     here) counts the whole session; and where the older ones are (the collector's query API,
-    the archive)."""
+    the archive). Under `live --filter` (`hard_filter`) the view holds only what the filter
+    lets through, so it says that first: the likeliest reason a search finds nothing is a
+    filter the developer started with and forgot. The collector's query is then the search
+    alone, which lists the events the filter hid as well."""
     if kept > 1:
         first = f"None of the {kept:,} events this view keeps match the search."
     else:
         first = "The one event this view keeps does not match the search." if kept else \
             "This view keeps no events to search."
     text = Text(first, style="bold")
+    if hard_filter:
+        text.append(" This view shows only events matching --filter ")
+        text.append(visible(hard_filter), style="bold")
+        text.append(", so the search may be looking for events the filter hides.")
     if not http:  # an archive opened with --file: the Schema screen folds all of it
         text.append(f" This view reads the newest {CAPACITY:,} lines of the archive; the Schema"
                     " screen counts all of it. Older events are only in ")
         text.append(visible(archive) or "the archive", style="bold")
         return text.append(".")
     text.append(f" The list keeps the newest {CAPACITY:,} events; the Schema screen counts the"
-                " whole session. This session's matches: ")
+                " whole session. This session's matches")
+    text.append(", the filtered-out ones too: " if hard_filter else ": ")
     text.append(f"curl '{visible(http)}/segdebug/events?q={quote(query, safe=':')}'", style="bold")
     if archive:
         text.append(" (all events are in ")

@@ -142,15 +142,15 @@ class EventsScreen(ViewScreen):
         self._show_selected()
 
     def _say_why_empty(self) -> None:
-        """A search that lists nothing says so, and where older events are: the list keeps
-        only the newest 500, and the Schema screen's "find in events" leads here for any event
-        of the session."""
+        """A search that lists nothing says so, that `live --filter` may hide what it looks
+        for, and where older events are: the list keeps only the newest 500, and the Schema
+        screen's "find in events" leads here for any event of the session."""
         model = self.model
         if not model.searching or model.listed():
             self.table.empty_text = None
             return
         self.table.empty_text = nothing_found_text(
-            len(model.kept) + len(model.pending), model.query.text, model.archive, model.http)
+            len(model.kept) + len(model.pending), model.query.text, model.archive, model.http, model.hard_filter)
 
     def search_for(self, text: str) -> None:
         """Search for `text` as if typed (toggles cleared): through the search bar's own
