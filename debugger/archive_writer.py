@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
+import fcntl
 import os
 from pathlib import Path
 from typing import Any, Callable, Iterable
@@ -42,21 +44,48 @@ def _ends_with_newline(path: Path, size: int) -> bool:
         return existing.read(1) == b"\n"
 
 
-class _AppendFile:
-    """An append-only file written with whole-line writes."""
+class ArchiveInUse(OSError):
+    """Another running collector holds the archive: two writers would interleave their calls
+    in one file, each one's `/segdebug/` API, Schema and forwarders would count the other's
+    messages as its own, and both would forward them (QA: `live --demo --port 18288` beside a
+    collector on 8088 shared the default archive without a word)."""
 
-    def __init__(self, path: Path, always_sync: bool) -> None:
+    def __init__(self, path: Path) -> None:
+        super().__init__(errno.EWOULDBLOCK, f"another running collector is writing {path}")
+        self.path = path
+
+
+def _hold(fd: int, path: Path) -> None:
+    """Take the archive's lock (flock: released by the kernel when the holder exits, even
+    killed, so a collector restarted after `kill -9` takes it again). A file system without
+    locks (ENOLCK, EINVAL, ...) is written unlocked, as before there was a lock."""
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        raise ArchiveInUse(path) from None
+    except OSError:
+        pass
+
+
+class _AppendFile:
+    """An append-only file written with whole-line writes; `exclusive`: held by one writer."""
+
+    def __init__(self, path: Path, always_sync: bool, exclusive: bool = False) -> None:
         self.path = path
         self.always_sync = always_sync
+        self.exclusive = exclusive
         self.dirty = False
         self.fd = self._open()
         self.file_id = _file_id(self.fd)
 
     def _open(self) -> int:
-        """Open for appending. A torn last line (a crash mid-write) is sealed with a newline
-        first, or the next acknowledged message would be glued to it and unreadable."""
+        """Open for appending (and take the lock, before touching the file). A torn last line
+        (a crash mid-write) is sealed with a newline first, or the next acknowledged message
+        would be glued to it and unreadable."""
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
         try:
+            if self.exclusive:
+                _hold(fd, self.path)
             if not _ends_with_newline(self.path, os.fstat(fd).st_size):
                 os.write(fd, b"\n")
         except OSError:
@@ -132,7 +161,10 @@ def _file_id(fd: int) -> FileId:
 
 
 class ArchiveWriter:
-    """The archive (accepted messages) and X.rejected.ndjson beside it (refused calls)."""
+    """The archive (accepted messages) and X.rejected.ndjson beside it (refused calls).
+
+    One writer per archive: it holds the archive's lock while open, and a second raises
+    ArchiveInUse (readers, like `tail --file`, `replay` or a forwarder's outbox, take none)."""
 
     def __init__(self, archive: Path, fsync: str = "interval") -> None:
         if fsync not in FSYNC_POLICIES:
@@ -141,7 +173,7 @@ class ArchiveWriter:
         self.rejected_path = rejected_path(archive)
         self.policy = fsync
         archive.parent.mkdir(parents=True, exist_ok=True)
-        self._archive = _AppendFile(archive, fsync == "always")
+        self._archive = _AppendFile(archive, fsync == "always", exclusive=True)
         try:
             self._rejected = _AppendFile(self.rejected_path, fsync == "always")
         except OSError:

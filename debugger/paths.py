@@ -53,9 +53,10 @@ def data_dir() -> Path:
     return Path(base) / "segdebug"
 
 
-def default_archive() -> Path:
-    """The archive a collector writes when not told otherwise."""
-    return data_dir() / "archive.ndjson"
+def default_archive(port: int | None = None) -> Path:
+    """The archive a collector writes when not told otherwise; `port`: the one a collector on
+    that port falls back to while another collector holds the shared default."""
+    return data_dir() / ("archive.ndjson" if port is None else f"archive-{port}.ndjson")
 
 
 def archive_stem(archive: Path) -> str:

@@ -24,7 +24,7 @@ from typing import AsyncIterator
 from aiohttp import web
 
 from debugger import __version__, api
-from debugger.archive_writer import ArchiveWriter
+from debugger.archive_writer import ArchiveInUse, ArchiveWriter
 from debugger.checks import Checker, make_checker
 from debugger.collector import RUNNER_OPTIONS, Collector, make_app
 from debugger.delivery import service as forwarding
@@ -58,6 +58,7 @@ def run_collect(
 ) -> None:
     """Run the collector in the foreground until SIGINT/SIGTERM."""
     archive_path = (archive or default_archive()).expanduser().absolute()
+    own_archive = archive is not None
     try:
         destinations = tuple(parse_destinations(forward or []))
     except ValueError as error:
@@ -66,6 +67,7 @@ def run_collect(
         host, port, archive_path, socket, frozenset(write_keys), fsync,
         check=make_checker(plan), check_refusals=make_checker(plan, refusing_only=True), strict=strict,
         recent=recent, forward=destinations, forward_options=ForwardOptions(write_key=forward_write_key),
+        own_archive=own_archive,
     )
     try:
         asyncio.run(_serve(options))
@@ -89,11 +91,14 @@ class CollectOptions:
     strict: bool = False  # answer 400 to every refused call (collect --strict)
     forward: tuple[Destination, ...] = ()  # --forward destinations (debugger.delivery)
     forward_options: ForwardOptions = ForwardOptions()
+    own_archive: bool = True  # --archive was given (else the default, which may be in use)
 
 
 def open_writer(archive: Path, fsync: str) -> ArchiveWriter:
     try:
         return ArchiveWriter(archive, fsync)
+    except ArchiveInUse as error:
+        raise CliError(f"{error.strerror}; give this collector its own --archive") from None
     except OSError as error:
         reason = error.strerror or str(error)
         raise CliError(f"cannot write the archive {archive}: {reason}") from None
@@ -133,6 +138,20 @@ async def start_http(app: web.Application, host: str, port: int) -> tuple[web.Ap
     return runner, runner.addresses[0][1]
 
 
+def _writer_for(options: CollectOptions, port: int) -> tuple[ArchiveWriter, Path | None]:
+    """The archive writer, and the default archive when another collector holds it: a
+    collector not given --archive then writes its port's own (`archive-PORT.ndjson`), so two
+    started side by side (`live --demo --port N` beside a running one) never share a file."""
+    if not options.own_archive:
+        try:
+            return ArchiveWriter(options.archive, options.fsync), None
+        except ArchiveInUse:
+            return open_writer(default_archive(port).absolute(), options.fsync), options.archive
+        except OSError:
+            pass  # said in open_writer's words below
+    return open_writer(options.archive, options.fsync), None
+
+
 async def _writer_upkeep(app: web.Application) -> AsyncIterator[None]:
     """The archive writer's once-a-second fsync and follow-a-deleted-archive; closed last."""
     writer = app[WRITER]
@@ -154,12 +173,13 @@ async def _serve(options: CollectOptions) -> None:
     url = f"http://{_url_host(options.host)}:{bound}"
     socket_path = (options.socket or default_socket(bound)).expanduser().absolute()
     try:
-        writer = open_writer(options.archive, options.fsync)
+        writer, shared = _writer_for(options, bound)
     except BaseException:
         listening.close()
         raise
+    archive = writer.archive_path
     store = RecentStore(options.recent, options.check)
-    hub = Hub(version=__version__, http_url=url, archive=str(options.archive), store=store)
+    hub = Hub(version=__version__, http_url=url, archive=str(archive), store=store)
     hub.hello["archive_start"] = {"archive": writer.archive_path.stat().st_size,
                                   "rejected": writer.rejected_path.stat().st_size}
     collector = Collector(
@@ -169,8 +189,8 @@ async def _serve(options: CollectOptions) -> None:
         store=store,
     )
     app = make_app(collector, [*api.ROUTES, *forwarding.ROUTES])
-    forwarding.install(app, options.archive, list(options.forward), options.forward_options, hub, writer)
-    app[api.STATE] = api.ApiState(store, options.archive, options.check)
+    forwarding.install(app, archive, list(options.forward), options.forward_options, hub, writer)
+    app[api.STATE] = api.ApiState(store, archive, options.check)
     app[WRITER], app[HUB], app[SOCKET_PATH] = writer, hub, socket_path
     app.cleanup_ctx.extend([_writer_upkeep, _socket_server])
     try:
@@ -181,7 +201,9 @@ async def _serve(options: CollectOptions) -> None:
     try:
         _tune_gc()
         print(f"segdebug collector listening on {url}", flush=True)
-        print(f"  archive: {options.archive}", flush=True)
+        print(f"  archive: {archive}", flush=True)
+        if shared is not None:
+            print(f"  ({shared} is being written by another collector)", flush=True)
         print(f"  socket:  {socket_path}", flush=True)
         if options.allowed:
             print(f"  write keys: {len(options.allowed)} allowed", flush=True)
