@@ -162,10 +162,15 @@ OK = orjson.dumps({"success": True})
 
 def _answer(outcome: Outcome, strict: bool) -> web.Response:
     """Segment's answer (200 unless the JSON, its encoding or its size is wrong), or with
-    `strict` a 4xx for any refusal; the body says what was refused either way."""
+    `strict` a 4xx for any refusal; the body says what was refused either way. `success` is
+    Segment's "the call was processed" on a 200, even when every item was refused (the counts
+    say so); a 4xx never says true (QA: `--strict` answered 400 with `"success": true`)."""
     if outcome.status == 200 and not outcome.refusals:
         return web.Response(body=OK, content_type="application/json")
-    return json_response(outcome.answer_status(strict), outcome.body)
+    status, body = outcome.answer_status(strict), outcome.body
+    if status >= 400 and body.get("success") is not False:
+        body = {**body, "success": False}
+    return json_response(status, body)
 
 
 def make_app(collector: Collector, routes: Iterable[web.AbstractRouteDef] = ()) -> web.Application:

@@ -324,7 +324,7 @@ def _batch(payload: dict[str, Any], text: bytes, call: Call, check: Checker) -> 
     if len(items) > MAX_BATCH:
         message = f"the batch has {len(items)} events; at most {MAX_BATCH} are accepted"
         refused = Refused(None, raw_text(text), key, [problem("error", "too_many_events", message, "batch")])
-        return Outcome(200, {"success": True, "accepted": 0, "rejected": len(items),
+        return Outcome(200, {"success": False, "accepted": 0, "rejected": len(items),
                              "errors": [{"index": None, "code": "too_many_events", "message": message}]},
                        [refused], 1, 400)
     merger = _Merger(call, key, payload.get("sentAt"), payload.get("context"), payload.get("integrations"))
@@ -342,7 +342,10 @@ def _batch(payload: dict[str, Any], text: bytes, call: Call, check: Checker) -> 
     if refusals == len(results) and all(r.problems[0]["code"] == "invalid_write_key" for r in results):
         message = "no item of this batch has a write key accepted by this collector"
         return Outcome(401, error_body("invalid_write_key", message), results, refusals)
-    body = {"success": True, "accepted": len(results) - refusals, "rejected": refusals, "errors": errors}
+    # `success`: something of it was kept (a single call refused says false too); the counts
+    # and errors say the rest (QA: a batch with every item refused answered `success: true`)
+    body = {"success": refusals < len(results), "accepted": len(results) - refusals, "rejected": refusals,
+            "errors": errors}
     _exact_raw(results, text)
     return Outcome(200, body, results, refusals, 400)
 

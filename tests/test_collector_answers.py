@@ -61,6 +61,19 @@ def test_the_answer_lists_every_refused_item(served: tuple[Collector, bool]) -> 
     assert [error["index"] for error in body["errors"]] == [n for n in range(40) if n % 5]
 
 
+def test_success_says_whether_anything_was_kept_and_never_true_on_a_4xx(served: tuple[Collector, bool]) -> None:
+    """`success` is true when something of the call was kept (the counts say the rest), as a
+    refused single call already said; never true on a 4xx. QA: a batch with every item
+    refused, and 2,501 events, answered `success: true`; `--strict` answered 400 with it."""
+    collector, strict = served
+    for path, payload, kept in (("/v1/batch", {"batch": [GOOD, BAD_USER]}, True),
+                                ("/v1/batch", {"batch": [BAD_USER]}, False),
+                                ("/v1/batch", {"batch": [GOOD] * 2501}, False), ("/v1/track", BAD_USER, False)):
+        status, body = post(collector, path, payload)
+        assert status == (400 if strict else 200), (path, body)
+        assert body["success"] is (kept and not strict), (path, body)
+
+
 def test_too_many_events_and_bad_shapes_are_200_unless_strict(served: tuple[Collector, bool]) -> None:
     collector, strict = served
     expected = 400 if strict else 200

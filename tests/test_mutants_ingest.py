@@ -166,7 +166,7 @@ def test_a_batch_over_the_event_limit_is_refused_whole_with_its_text() -> None:
     outcome = run(body)
     message = "the batch has 2501 events; at most 2500 are accepted"
     assert outcome.status == 200 and outcome.answer_status(strict=True) == 400
-    assert outcome.body == {"success": True, "accepted": 0, "rejected": 2501,
+    assert outcome.body == {"success": False, "accepted": 0, "rejected": 2501,
                             "errors": [{"index": None, "code": "too_many_events", "message": message}]}
     [refused] = outcome.refused
     assert (refused.write_key, refused.problems) == (
