@@ -45,11 +45,12 @@ ANSWERED_400 = frozenset({
 class IngestError(Exception):
     """The whole call is refused: an HTTP status and a Segment-style code."""
 
-    def __init__(self, status: int, code: str, message: str) -> None:
+    def __init__(self, status: int, code: str, message: str, write_key: str | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
+        self.write_key = write_key  # the key the call carried, when it was read before the refusal
 
 
 def error_body(code: str, message: str) -> dict[str, Any]:
@@ -216,7 +217,7 @@ def ingest(body: bytes, encoding: str | None, call: Call, check: Checker) -> Out
         text = decode_body(body, encoding)
         return _ingest(text, call, check)
     except IngestError as error:  # the record keeps the inflated text when there is one
-        return refused_call(error, raw_text(text) if text else None, call.auth_key)
+        return refused_call(error, raw_text(text) if text else None, error.write_key or call.auth_key)
 
 
 def refused_call(error: IngestError, raw: str | None, write_key: str | None) -> Outcome:
@@ -301,7 +302,8 @@ NO_KEY = "no write key given: this collector accepts only the keys it was starte
 
 
 def _unknown_key(key: str | None) -> IngestError:
-    return IngestError(401, "invalid_write_key", f"write key {key!r} is not accepted by this collector" if key else NO_KEY)
+    return IngestError(401, "invalid_write_key", f"write key {key!r} is not accepted by this collector" if key else NO_KEY,
+                       key)
 
 
 def _single(payload: dict[str, Any], text: bytes, call: Call, check: Checker) -> Outcome:
