@@ -11,38 +11,18 @@ very bytes the archive writer wrote: the call's lines are joined once), and each
 only the message's index in it: ~1 KB per message, where ingest's parsed dicts cost ~3 KB and
 orjson's oversized line buffers 4-8 KB, for up to 100,000 messages. Otherwise the slots hold
 ingest's `Accepted`/`Refused` items. Either way they go in by slice assignment into two
-preallocated rings (the call's `CallContext`, the one the hub gets too, beside each).
+preallocated rings (the call's `CallContext`, the one the hub gets too, beside each). The socket
+envelope of a message is built only when someone reads it (parsing its line), then cached. A
+message that was checked only by the refusing-only checker (nobody was watching) gets the full
+checker's problems at that moment, so every reader sees the envelope the socket would send.
 
-Reading builds a message's socket envelope (parsing its line); a message that was checked only
-by the refusing-only checker (nobody was watching) gets the full checker's problems at that
-moment, so every reader sees the envelope the socket would send. What is kept of that work is
-bounded, because one broad read (`GET /segdebug/events`, `segdebug assert`) touches every held
-message:
-- a clean call's messages stay compact: their envelopes are rebuilt on each read (parsing the
-  line and checking it again: the checker is pure and the line carries its `receivedAt`, so
-  a message reads the same every time), and only the envelopes of the newest `BUILT` messages
-  are kept, in a small ring of their own (5,000 realistic envelopes, ~3.4 KB each: ~17 MB). Nothing else a
-  read allocates is kept, not even a call's split lines or line offsets: a few long-lived
-  objects made during a read pin the allocator's arenas that the read's short-lived envelopes
-  filled (keeping each call's line offsets, 1,000 small arrays, kept 566 MB resident, not 216,
-  after `window()` over 100,000 stored realistic events in one process).
-  Envelopes were once kept in the ring slots, with no bound. Measured with
-  `flock /tmp/segdebug-bench.lock .venv/bin/python bench/api.py --rss` (a real collector fed
-  100,000 realistic events, nobody watching, then `GET /segdebug/events` twice), VmRSS after
-  the events / after the query: before 133 / 480 and 132 / 464 MB, now 132 / 212 MB (twice,
-  interleaved). The peak while a query runs is the API's (it holds every envelope of the window
-  at once): 486 MB before, 544 MB now (the compact lines are no longer freed as they are read).
-  The price is the speed of a broad query repeated over a full window, each read parsing and
-  checking again: `bench/api.py` (100,000 messages; runs interleaved with the old store), best
-  query 107.6 / 107.5 ms before, 1436 / 1486 ms now, ratio (loop time / API time) 0.88 / 0.92
-  before, 0.07 / 0.07 now; the first query, which built them before too, 1.2-1.9 s either way.
-  Windows the size of a test's, a viewer's history (500), `tail --last`, are the newest messages
-  and are served from the small ring: `bench/api.py --events 5000`, ratio 0.70 / 0.80 before,
-  0.71 / 0.57 now (noise).
-- a call kept as ingest's items (a refusal, or problems found at ingest) has its envelope put
-  in the slot in place of the item: the item already holds the parsed message, so this costs
-  no more memory than not building it, and a refusal (whose message may lack `receivedAt`,
-  where the clock checks fall back to now) reads the same every time.
+What a read costs in memory: a built envelope stays in its slot (the parsed message, ~3.5 KB),
+so one broad read of a full store leaves it resident: 100,000 realistic events, 132 MB before
+and 464-480 MB after one `GET /segdebug/events` over them (`bench/api.py --rss`). Rebuilding
+envelopes on every read instead (a ring of the newest 5,000 kept) held 212 MB, but a broad
+query repeated over 100,000 messages then took 1.4 s instead of 107 ms (`bench/api.py` ratio
+0.07 against 0.9, its goal 0.5), and `assert --within` polls such queries: speed kept, memory
+bounded by `--recent`.
 
 Sequence numbers are the collector's: contiguous, one per message. The ring holds
 `[oldest_seq, next_seq)`; what came before `oldest_seq` was cut (it is still in the archive,
@@ -66,20 +46,20 @@ from debugger.pending import CallContext
 from debugger.protocol import ACCEPTED, REFUSED, EventEnvelope, event
 
 DEFAULT_CAPACITY = 100_000
-BUILT = 5_000  # envelopes of compact messages kept once built: the newest ones (see above)
 
 
 @dataclass(slots=True)
 class _CallLines:
     """A call whose messages were all accepted without problems: its archive lines joined by
-    newlines (the slots hold indexes into them)."""
+    newlines (the slots hold indexes into them), split once one of them is read."""
 
     call: CallContext
     lines: bytes
+    split: list[bytes] | None = None
 
 
-# A ring slot: nothing; the message's index in its call's `lines` (whatever was read); or the
-# item as ingest made it, until it is read: then its envelope.
+# A ring slot: nothing; not yet read: the message's index in its call's `lines`, or the item as
+# ingest made it; once read: its envelope.
 _Slot = Union[int, Accepted, Refused, EventEnvelope, None]
 _Call = Union[CallContext, _CallLines]
 _PROBLEMS = attrgetter("problems")
@@ -90,14 +70,10 @@ class RecentStore:
 
     `check` is the full checker, used when a message that was checked only for refusals is
     first read. A *window* (`window_seq`) is where the query API starts looking: `reset()`
-    moves it to now; nothing is deleted. `built` bounds the envelopes of compact messages kept
-    once read (the newest ones).
+    moves it to now; nothing is deleted.
     """
 
-    def __init__(
-        self, capacity: int = DEFAULT_CAPACITY, check: Checker = rules.check, first_seq: int = 1,
-        built: int = BUILT,
-    ) -> None:
+    def __init__(self, capacity: int = DEFAULT_CAPACITY, check: Checker = rules.check, first_seq: int = 1) -> None:
         if capacity < 1:
             raise ValueError("capacity must be at least 1")
         self.capacity = capacity
@@ -108,8 +84,6 @@ class RecentStore:
         self._items: list[_Slot] = [None] * capacity
         self._calls: list[_Call | None] = [None] * capacity
         self._refused: array[int] = array("q")  # every refused seq since start, ascending
-        # the newest compact messages' envelopes, by seq % len (each says its seq)
-        self._built: list[EventEnvelope | None] = [None] * max(1, min(built, capacity))
 
     # -- writing (the hot path) ----------------------------------------------------------
 
@@ -167,7 +141,6 @@ class RecentStore:
         if seq < self.next_seq:  # the numbering went back: start over from here
             self.first_seq = self.window_seq = seq
             self._refused = array("q")
-            self._built = [None] * len(self._built)  # their numbers will come again
             gap = range(self.capacity)
         else:
             gap = range(self.next_seq, min(seq, self.next_seq + self.capacity))
@@ -202,8 +175,8 @@ class RecentStore:
         return self.envelopes(self.window_seq if start_seq is None else start_seq)
 
     def envelopes(self, start_seq: int, stop_seq: int | None = None) -> list[EventEnvelope]:
-        """The held envelopes with `start_seq <= seq < stop_seq` (default: up to the newest),
-        built as the module docstring says."""
+        """The held envelopes with `start_seq <= seq < stop_seq` (default: up to the newest).
+        Builds (and caches) the ones never read, then returns plain list slices."""
         start = max(start_seq, self.oldest_seq)
         stop = self.next_seq if stop_seq is None else min(stop_seq, self.next_seq)
         if start >= stop:
@@ -215,23 +188,12 @@ class RecentStore:
         return self._slice(start, first, capacity) + self._slice(start + capacity - first, 0, last + 1)
 
     def _slice(self, seq: int, begin: int, end: int) -> list[EventEnvelope]:
+        items = self._items
+        part = items[begin:end]
         out: list[EventEnvelope] = []
-        calls = self._calls
-        split_of: _CallLines | None = None  # the call whose lines `split` holds
-        split: list[bytes] = []
-        for offset, item in enumerate(self._items[begin:end]):
+        for offset, item in enumerate(part):
             if type(item) is dict:
-                out.append(item)  # an envelope in its slot
-            elif type(item) is int:
-                number = seq + offset
-                kept = self._kept(number)
-                if kept is None:
-                    call = calls[begin + offset]
-                    assert type(call) is _CallLines  # filled together
-                    if call is not split_of:  # once per call and read, not kept (see above)
-                        split_of, split = call, call.lines.split(b"\n")
-                    kept = self._compact(number, split[item], call.call)
-                out.append(kept)
+                out.append(item)  # a cached envelope
             elif item is not None:
                 built = self._envelope(seq + offset, begin + offset)
                 if built is not None:
@@ -243,28 +205,18 @@ class RecentStore:
         if item is None or type(item) is dict:
             return item
         call = self._calls[index]
-        if type(item) is int and type(call) is _CallLines:
-            kept = self._kept(seq)
-            return kept if kept is not None else self._compact(seq, call.lines.split(b"\n")[item], call.call)
-        if isinstance(item, (Accepted, Refused)) and isinstance(call, CallContext):
+        if call is None:  # filled together: never
+            return None
+        if isinstance(item, int) and isinstance(call, _CallLines):
+            if call.split is None:
+                call.split = call.lines.split(b"\n")
+            envelope = self._from_line(seq, call.split[item], call.call)
+        elif isinstance(item, (Accepted, Refused)) and isinstance(call, CallContext):
             envelope = self._build(seq, item, call)
-            self._items[index] = envelope
-            self._calls[index] = None
-            return envelope
-        return None  # filled together: never
-
-    def _kept(self, seq: int) -> EventEnvelope | None:
-        """The envelope of compact message `seq` if it is among the newest kept once built."""
-        kept = self._built[seq % len(self._built)]
-        return kept if kept is not None and kept["seq"] == seq else None
-
-    def _compact(self, seq: int, line: bytes, call: CallContext) -> EventEnvelope:
-        """Build the envelope of a compact message; keep it if it is among the newest `BUILT`
-        (an older one would push out a newer, which the next read is likelier to want)."""
-        envelope = self._from_line(seq, line, call)
-        built = self._built
-        if seq >= self.next_seq - len(built):
-            built[seq % len(built)] = envelope
+        else:  # a cached envelope, returned above
+            return None
+        self._items[index] = envelope
+        self._calls[index] = None
         return envelope
 
     def _from_line(self, seq: int, line: bytes, call: CallContext) -> EventEnvelope:
