@@ -16,7 +16,7 @@ import typer
 from typer._click import exceptions as click_exceptions
 
 from debugger import __version__
-from debugger.errors import CliError
+from debugger.errors import PREFIX, CliError, usage_line
 from debugger.paths import DEFAULT_HOST, DEFAULT_PORT
 
 app = typer.Typer(
@@ -285,11 +285,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         result = app(args=argv, prog_name="segdebug", standalone_mode=False)
     except CliError as error:
-        typer.echo(f"segdebug: error: {error}", err=True)
+        typer.echo(f"{PREFIX}{error}", err=True)
         return error.code
-    except click_exceptions.UsageError as error:
-        command = f" {error.ctx.info_name}" if error.ctx and error.ctx.parent else ""
-        typer.echo(f"segdebug{command}: error: {error.format_message()}", err=True)
+    except click_exceptions.UsageError as error:  # Typer's own, reworded as ours: one form
+        typer.echo(usage_line(error), err=True)
         return 2
     except (typer.Abort, KeyboardInterrupt):  # typer's own names: its vendored click has none
         typer.echo("", err=True)

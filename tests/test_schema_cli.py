@@ -290,7 +290,7 @@ def test_diff_past_the_event_cap_calls_nothing_gone(capsys: pytest.CaptureFixtur
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["schema"], "Missing argument"),
+        (["schema"], "missing argument ARCHIVES"),
         (["schema", "nope.ndjson"], "nope.ndjson: no such file or directory"),
         (["schema", "{crafted}", "--format", "xml"], "--format must be one of table, json, csv"),
         (["schema", "{crafted}", "--filter", "type:(("], "bad query"),
