@@ -140,10 +140,25 @@ def resume_command(argv: list[str]) -> str:
 
 
 def _header(text: str) -> tuple[str, str]:
+    """NAME:VALUE as (name, value); a bad one fails naming what is wrong, never echoing the value
+    (it is often a credential), nor what follows the first space of a header with no colon."""
     name, sep, value = text.partition(":")
-    if not sep or not name.strip() or any(c in name for c in " \t\r\n") or "\n" in value:
-        raise CliError(f"--header {text.split(':')[0]!r}…: expected NAME:VALUE")
-    return name.strip(), value.strip()
+    if not sep:
+        problem = "has no colon"
+    elif not name.strip():
+        problem = "has no name before its colon"
+    elif any(c in name for c in " \t\r\n"):
+        problem = "has a space in its name"
+    elif "\r" in value or "\n" in value:
+        problem = "has a line break in its value"
+    else:
+        return name.strip(), value.strip()
+    words = name.split()
+    if sep or len(words) < 2:
+        shown = f" {name.strip()!r}" if words else ""
+    else:
+        shown = f" {words[0]!r} (the rest not shown)"
+    raise CliError(f"--header{shown} {problem}: expected NAME:VALUE, e.g. --header 'X-Debug: 1'")
 
 
 def _time(option: str, text: str | None) -> datetime | None:

@@ -17,7 +17,8 @@ from hypothesis import strategies as st
 from replay import checkpoint as checkpoints
 from debugger.delivery.backoff import backoff_delay, is_retryable, server_wait
 from replay.batching import Batcher
-from replay.cli import resume_command
+from replay.cli import _header, resume_command
+from debugger.errors import CliError
 from replay.pacing import HoldWindow, RateSchedule, SpeedSchedule
 from debugger.delivery.rawjson import AMBIGUOUS, drop_key, edit_line, edit_lines, prepend_field, string_value
 from replay.reader import SelectedLine
@@ -231,6 +232,25 @@ def test_resume_command_masks_secrets() -> None:
                               "--write-key", "SECRET123", "--header", "Authorization:Bearer x"])
     assert "SECRET123" not in command and "Bearer" not in command
     assert command.endswith("--resume") and "$WRITE_KEY" in command
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("nocolon", "--header 'nocolon' has no colon"),
+    ("Authorization Bearer s3cret", "--header 'Authorization' (the rest not shown) has no colon"),
+    (":value", "--header has no name before its colon"),
+    ("X Debug: 1", "--header 'X Debug' has a space in its name"),
+    ("X-Debug: a\nb", "--header 'X-Debug' has a line break in its value"),
+])
+def test_a_bad_header_says_what_is_wrong_without_its_value(text: str, message: str) -> None:
+    """QA: `--header nocolon` read `--header 'nocolon'…: expected NAME:VALUE`, a stray ellipsis."""
+    with pytest.raises(CliError) as raised:
+        _header(text)
+    assert str(raised.value) == f"{message}: expected NAME:VALUE, e.g. --header 'X-Debug: 1'"
+    assert "s3cret" not in str(raised.value) and raised.value.code == 2
+
+
+def test_a_good_header_is_trimmed() -> None:
+    assert _header("X-Debug:  1 ") == ("X-Debug", "1")
 
 
 def read_both_ways(paths: list[Path]) -> list[tuple[int, str]]:
