@@ -15,7 +15,6 @@ import time
 from typing import Any
 
 import orjson
-import pytest
 from aiohttp import web
 
 from debugger.delivery.exchange import Exchange, hide_key, hide_keys
@@ -229,9 +228,6 @@ def test_a_message_counted_not_delivered_is_in_the_failed_file(tmp_path: Any) ->
             collector.stop()
 
 
-@pytest.mark.xfail(strict=True, reason="debugger/delivery/forwarder.py counts a final failed attempt as "
-                   "not delivered in its observer (failed_attempt), and writes the failed file when the "
-                   "whole narrowed parcel ends (_ended): the fix is the forwarder's (see the helper's report)")
 def test_a_refused_half_counted_not_delivered_is_in_the_failed_file(tmp_path: Any) -> None:
     """A refused parcel narrowed down: the bad message's final 400 is counted at once, while
     its record waits for the other half, still retried on 500s."""

@@ -268,15 +268,15 @@ class Forwarder:
     async def _deliver(self, parcel: Parcel, slot: Slot) -> None:
         count = len(parcel.items)
         self.summary.in_flight += count
-        landed: dict[int, int] = {}  # id() -> size of parts recorded as they landed (while narrowing)
+        landed: dict[int, int] = {}  # id() -> size of parts recorded as they ended (while narrowing)
 
-        def delivered(part: Parcel, result: BatchResult) -> None:
+        def ended(part: Parcel, result: BatchResult) -> None:
             landed[id(part)] = len(part.items)
             self.summary.in_flight -= len(part.items)
             self._ended(part, result)
 
         try:
-            results = await self.sender.deliver_narrowed(parcel, halves, delivered)
+            results = await self.sender.deliver_narrowed(parcel, halves, ended)
         except Exception as error:  # noqa: BLE001 - never lose a parcel to a bug: fail it
             results = [(parcel, BatchResult(False, None, f"unexpected error: {error!r}", 1))]
         finally:
@@ -290,7 +290,10 @@ class Forwarder:
         self._finish(slot)
 
     def _ended(self, parcel: Parcel, result: BatchResult) -> None:
-        """Record how a parcel ended: delivered (end-to-end latencies) or in the failed file."""
+        """Record how a parcel ended: delivered (end-to-end latencies) or in the failed file,
+        and only then counted not delivered, so the summary never counts a message its failed
+        file does not hold yet (QA: a refused half was counted at once while its record waited
+        for a sibling retried on 500s)."""
         now = time.time()
         count = len(parcel.items)
         if result.delivered:
@@ -302,8 +305,12 @@ class Forwarder:
         else:
             self.failed.messages(None, parcel.sent, result.error, result.status, result.attempts,
                                  destination=self.destination.name)
-            if result.exchange is None:  # not from an attempt (an unexpected error): count it here
+            exchange = result.exchange
+            if exchange is None:  # not from an attempt (an unexpected error)
                 self.summary.failed_attempt(None, result.error, count, final=True, now=now)
+            else:
+                self.summary.failed_attempt(exchange.status, hide_key(exchange.reason, parcel.key), count,
+                                            final=True, now=now, example=self._example(parcel, exchange))
             status = "failed"
         if self.publish is not None and self.watched():
             records = _records(parcel.sent, now if result.delivered else None)
@@ -331,14 +338,23 @@ class Forwarder:
         self.summary.paused_until = time.time() + max(gate.until - time.monotonic(), 0.0)
 
     def failed_attempt(self, batch: Outgoing, exchange: Exchange, final: bool) -> None:
+        """A retried attempt counts here; a final one when its parcel has ended (`_ended`),
+        after its failed file has the messages."""
+        if final:
+            return
         now = time.time()
         reason = hide_key(exchange.reason, batch.key)
-        sent = batch.sent[0].decode(errors="replace") if isinstance(batch, Parcel) else ""
-        self.summary.failed_attempt(exchange.status, reason, len(batch.items), final=final, now=now,
-                                    example=Example.of(sent, exchange))
-        if not final and isinstance(batch, Parcel) and self.publish is not None and self.watched():
+        example = self._example(batch, exchange) if isinstance(batch, Parcel) else Example.of("", exchange)
+        self.summary.failed_attempt(exchange.status, reason, len(batch.items), final=False, now=now,
+                                    example=example)
+        if isinstance(batch, Parcel) and self.publish is not None and self.watched():
             records = _records(batch.sent, None)
             self.publish(_line(self.destination.name, "retrying", 0, records, exchange, batch.key))
+
+    @staticmethod
+    def _example(parcel: Parcel, exchange: Exchange) -> Example:
+        """The error's example: the parcel's first message as archived, and the exchange."""
+        return Example.of(parcel.sent[0].decode(errors="replace"), exchange)
 
     # -- position ------------------------------------------------------------------------------
 

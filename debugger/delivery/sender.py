@@ -277,7 +277,7 @@ class Sender:
                 continue
 
     async def deliver_narrowed(self, batch: B, split: Callable[[B], tuple[B, B]],
-                               delivered: Callable[[B, BatchResult], None] | None = None
+                               ended: Callable[[B, BatchResult], None] | None = None
                                ) -> list[tuple[B, BatchResult]]:
         """Deliver `batch`; when the destination refuses it for its content, deliver each half
         the same way, so only the refused message(s) end refused (about 2·log2(n) requests for
@@ -286,11 +286,12 @@ class Sender:
         resend, and the destination archive again, every message it already kept.
 
         The two halves go out together (at most NARROWING_IN_FLIGHT requests at once for one
-        batch), and `delivered`, when given, hears of each delivered part of a narrowed batch as
-        soon as it lands (a batch delivered whole is only returned):
-        a half that keeps failing (5xx, retried) must not hold back its siblings, nor the
-        figures of Event Delivery (QA: 85 s of waiting, a p95 of 66 s for messages the
-        destination acknowledged in 0.1 s). The list comes back in the batch's order."""
+        batch), and `ended`, when given, hears of each part of a narrowed batch as soon as it
+        ends for good, delivered or failed (not interrupted; a batch that ended whole is only
+        returned): a half that keeps failing (5xx, retried) must not hold back its siblings,
+        nor the figures of Event Delivery (QA: 85 s of waiting, a p95 of 66 s for messages the
+        destination acknowledged in 0.1 s), nor a refused part's failed file while the summary
+        already counts it. The list comes back in the batch's order."""
         result = await self.deliver(batch, narrowing=True)  # the usual case: no more than this
         if result.refusals is not None:
             return self._accepted_in_part(batch, split, result)
@@ -298,12 +299,12 @@ class Sender:
             return [(batch, result)]
         room = asyncio.Semaphore(NARROWING_IN_FLIGHT)
         left, right = split(batch)
-        first, second = await asyncio.gather(self._narrowed(left, split, delivered, room),
-                                             self._narrowed(right, split, delivered, room))
+        first, second = await asyncio.gather(self._narrowed(left, split, ended, room),
+                                             self._narrowed(right, split, ended, room))
         return [*first, *second]
 
     async def _narrowed(self, batch: B, split: Callable[[B], tuple[B, B]],
-                        delivered: Callable[[B, BatchResult], None] | None,
+                        ended: Callable[[B, BatchResult], None] | None,
                         room: asyncio.Semaphore) -> list[tuple[B, BatchResult]]:
         async with room:
             result = await self.deliver(batch, narrowing=True)
@@ -311,15 +312,15 @@ class Sender:
             parts = self._accepted_in_part(batch, split, result)
         elif result.refused and len(batch.items) > 1:
             left, right = split(batch)
-            first, second = await asyncio.gather(self._narrowed(left, split, delivered, room),
-                                                 self._narrowed(right, split, delivered, room))
+            first, second = await asyncio.gather(self._narrowed(left, split, ended, room),
+                                                 self._narrowed(right, split, ended, room))
             return [*first, *second]
         else:
             parts = [(batch, result)]
-        if delivered is not None:
-            for part, ended in parts:
-                if ended.delivered:
-                    delivered(part, ended)
+        if ended is not None:
+            for part, how in parts:
+                if not how.interrupted:
+                    ended(part, how)
         return parts
 
     def _accepted_in_part(self, batch: B, split: Callable[[B], tuple[B, B]],
