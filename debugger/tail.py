@@ -20,7 +20,7 @@ from typing import Any, BinaryIO, Callable, Mapping
 import typer
 
 from debugger import protocol
-from debugger.delivery.exchange import hide_key
+from debugger.delivery.exchange import hide_keys
 from debugger.errors import CliError
 from debugger.hub import HISTORY
 from debugger.message import call_type, mask_key, name_of, parse_time, shown_key, user_of
@@ -160,9 +160,7 @@ def masked_envelope(envelope: protocol.EventEnvelope) -> protocol.EventEnvelope:
         masked["message"] = {**message, "writeKey": mask_key(message["writeKey"])}
     raw = masked.get("raw")
     if isinstance(raw, str):
-        for key in sorted(keys, key=len, reverse=True):  # a longer key first: one may hold another
-            raw = hide_key(raw, key)
-        masked["raw"] = raw
+        masked["raw"] = hide_keys(raw, keys)
     return masked  # type: ignore[return-value]  # the same fields, values masked
 
 
