@@ -73,6 +73,11 @@ def header(app: LiveApp) -> str:
     return str(app.query_one("#status").render())
 
 
+def state_line(app: LiveApp) -> str:
+    """The header's second line: the state, then the counters."""
+    return header(app).splitlines()[1]
+
+
 def body(app: LiveApp, pane: str) -> str:
     """The plain text a detail pane shows."""
     content = app.query_one(f"#{pane}-body", Static).content
@@ -281,22 +286,31 @@ async def test_markup_and_escape_sequences_stay_literal(collector: Collector, tm
         assert "\x1b" not in screen
 
 
-async def test_disconnect_and_reconnect(tmp_path: Path) -> None:
+async def test_disconnect_says_reconnecting_within_80_columns_then_live_again(tmp_path: Path) -> None:
+    """QA: with the collector killed, the header still said LIVE, and at 80 columns the socket
+    path pushed "reconnecting…" off the line. The state comes first and says the truth; the
+    path is what gives way. The list stays usable, and a collector back on the same socket
+    makes it LIVE again."""
     first = start_collector(tmp_path / "c")
     app = live_app(first, tmp_path)
     try:
-        async with app.run_test(size=SIZE) as pilot:
+        async with app.run_test(size=(80, 24)) as pilot:
             await wait_for(pilot, lambda: app.model.connection == "connected")
             await post(first.url, "/v1/batch", batch(track(1)))
-            await wait_rows(pilot, app, 1)
+            await wait_for(pilot, lambda: state_line(app).startswith(" LIVE   received 1  "))
             first.stop()
-            await wait_for(pilot, lambda: "disconnected" in header(app))
+            await wait_for(pilot, lambda: "no collector is listening" in header(app))
+            line = state_line(app)
+            assert line.startswith(f" RECONNECTING…   no collector is listening on …/{first.socket.name}  "), line
+            assert len(str(first.socket)) > 80 - len(" RECONNECTING…   no collector is listening on ")  # it was cut
+            assert "LIVE" not in header(app) and len(line) <= 80
             assert app.table.row_count == 1  # still usable
             await pilot.press("down", "2")
             second = start_collector(tmp_path / "c")
             try:
                 await wait_for(pilot, lambda: second.url in header(app))
-                assert "disconnected" not in header(app)
+                assert state_line(app).startswith(" LIVE   received "), header(app)
+                assert "RECONNECTING" not in header(app) and "no collector" not in header(app)
                 await post(second.url, "/v1/batch", batch(track(2)))
                 await wait_rows(pilot, app, 2)
             finally:

@@ -18,7 +18,7 @@ from debugger.tui.rows import COLUMNS, column_widths, nothing_found_text, row_of
 from debugger.tui.search import compose_query
 from debugger.tui.sources import file_event as file_envelope
 from debugger.tui.sources import last_lines
-from debugger.tui.widgets.status_bar import counters_text, mode_text
+from debugger.tui.widgets.status_bar import counters_text, fitted_reason, mode_text, state_labels
 
 
 def envelope(message: dict | None, status: str = "accepted", problems: list | None = None,
@@ -74,6 +74,22 @@ def test_pause_counts_arrivals_and_resume_shows_the_newest() -> None:
     assert mode_text(model) == "LIVE"
     assert len(added) == 500  # what waited is bounded too; the newest win
     assert model.kept[-1].envelope["message"]["properties"]["total"] == 1234
+
+
+def test_the_state_says_when_no_collector_is_connected_and_the_reason_gives_way() -> None:
+    model = LiveModel()
+    model.lost("no collector is listening on /run/user/1000/segdebug/collector-8088.sock")
+    assert [label for label, _ in state_labels(model)] == ["CONNECTING…"]  # never connected yet
+    model.take_hello({"http": "http://127.0.0.1:8088"})
+    assert [label for label, _ in state_labels(model)] == ["LIVE"] and model.lost_reason == ""
+    model.lost("the collector closed the connection")
+    model.toggle_pause()
+    assert [label for label, _ in state_labels(model)] == ["RECONNECTING…", "PAUSED +0 new"]
+    reason = "no collector is listening on /run/user/1000/segdebug/collector-8088.sock"
+    assert fitted_reason(reason, len(reason)) == reason  # the whole path while it fits
+    assert fitted_reason(reason, 60) == "no collector is listening on …/collector-8088.sock"
+    assert fitted_reason("cannot connect to x.sock: Permission denied", 10) == \
+        "cannot connect to x.sock: Permission denied"  # no path to shorten: the line cuts it
 
 
 def test_clear_and_filter() -> None:

@@ -281,7 +281,7 @@ async def test_a_reconnect_does_not_list_history_twice(tmp_path: Path) -> None:
             source = app.source
             assert isinstance(source, SocketSource) and source._connection is not None
             source._connection.close()  # the connection drops; the collector still has both events
-            await wait_for(pilot, lambda: "disconnected" in header(app) or app.model.arrived > 2)
+            await wait_for(pilot, lambda: "RECONNECTING" in header(app) or app.model.arrived > 2)
             await wait_for(pilot, lambda: app.model.connection == "connected")
             await post(collector.url, "/v1/batch", batch(track(3)))
             await wait_for(pilot, lambda: app.model.arrived >= 3)

@@ -25,6 +25,7 @@ from debugger import protocol
 from debugger.query import MATCH_ALL
 
 CAPACITY = 500
+CONNECTING, CONNECTED, RECONNECTING = "connecting", "connected", "reconnecting"
 
 
 class ListFilter(Protocol):
@@ -93,7 +94,8 @@ class LiveModel:
     paused: bool = False
     new_while_paused: int = 0
     stats: Counts = field(default_factory=Counts)
-    connection: str = "connecting"
+    connection: str = CONNECTING  # CONNECTING (no hello yet), CONNECTED, or RECONNECTING
+    lost_reason: str = ""  # why the last connection (or attempt) failed, while not connected
     http: str = ""
     archive: str = ""
     archive_start: protocol.ArchiveStart | None = None  # where this collector's session starts
@@ -216,11 +218,15 @@ class LiveModel:
         self.http = str(line.get("http") or "")
         self.archive = str(line.get("archive") or "")
         self.archive_start = _archive_start(line.get("archive_start"))
-        self.connection = "connected"
+        self.connection, self.lost_reason = CONNECTED, ""
         self._known = None  # a new connection: its history is checked against what is held now
 
     def lost(self, reason: str) -> None:
-        self.connection = f"disconnected ({reason}), reconnecting…"
+        """The source lost its collector (or could not reach one) and is trying again: once
+        connected, the viewer is RECONNECTING; before its first hello, still CONNECTING."""
+        if self.connection == CONNECTED:
+            self.connection = RECONNECTING
+        self.lost_reason = reason
 
 
 def _archive_start(value: Any) -> protocol.ArchiveStart | None:

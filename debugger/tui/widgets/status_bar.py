@@ -1,15 +1,17 @@
 """The top of the screen: where to point SDKs, where the archive is, LIVE/PAUSED (or what file
-is read) and counters."""
+is read, or that the collector is gone and the viewer is reconnecting, and why) and counters."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual.widgets import Static
 
 from debugger.text import visible
-from debugger.tui.model import Counts, LiveModel
+from debugger.tui.model import CONNECTED, CONNECTING, RECONNECTING, Counts, LiveModel
 from debugger.tui.sources import NOT_FOLLOWED
 
 
@@ -43,6 +45,33 @@ def mode_style(model: LiveModel) -> str:
     return "bold white on blue" if model.reading == NOT_FOLLOWED else "bold black on green"
 
 
+CONNECTION_LABELS = {CONNECTING: "CONNECTING…", RECONNECTING: "RECONNECTING…"}
+NOT_CONNECTED_STYLE = "bold white on red"
+# An absolute path in a reason ("no collector is listening on /run/user/1000/segdebug/x.sock").
+_PATH = re.compile(r"(?<![\w.~-])/(?:[^\s/'\"(),]+/)+([^\s/'\"(),]+)")
+
+
+def state_labels(model: LiveModel) -> list[tuple[str, str]]:
+    """The header's labels (text, style), the truth first. Without a collector (before the
+    first hello, or since it went away: the source keeps trying) it says CONNECTING… or
+    RECONNECTING…, never LIVE, with PAUSED after it while paused; otherwise LIVE, what a file
+    source reads, or PAUSED."""
+    labels = []
+    if model.connection != CONNECTED:
+        labels.append((CONNECTION_LABELS.get(model.connection, model.connection.upper()), NOT_CONNECTED_STYLE))
+        if not model.paused:
+            return labels
+    return [*labels, (mode_text(model), mode_style(model))]
+
+
+def fitted_reason(reason: str, room: int) -> str:
+    """Why there is no collector, within `room` cells if it can be: the state before it is
+    never cut, so a reason too long has each path shortened to its last part
+    (`…/collector-8088.sock`: which collector, the directory being the usual one); whatever
+    still does not fit is cut at the end of the line."""
+    return reason if cell_len(reason) <= room else _PATH.sub(r"…/\1", reason)
+
+
 def shorten_left(text: str, width: int) -> str:
     """Keep the end of a path (the file name matters most) within `width` characters."""
     if len(text) <= width:
@@ -63,7 +92,7 @@ class StatusBar(Static):
         """Redraw only when something the header shows has changed (called about 5 times a
         second and on every hello/stats line)."""
         model = self.model
-        shown = (model.paused, model.new_while_paused, model.connection, model.http,
+        shown = (model.paused, model.new_while_paused, model.connection, model.lost_reason, model.http,
                  model.archive, model.stats, model.hard_filter, model.reading)
         if shown != self._shown:
             self._shown = shown
@@ -81,9 +110,11 @@ class StatusBar(Static):
             where.append("  archive: ")
             where.append(shorten_left(visible(model.archive), max(room, 12)), style="dim")
         state = Text()
-        state.append(f" {mode_text(model)} ", style=mode_style(model))
-        if model.connection != "connected":
-            state.append(f" {model.connection}", style="bold red")
+        for index, (label, style) in enumerate(state_labels(model)):
+            state.append(" " if index else "").append(f" {label} ", style=style)
+        if model.connection != CONNECTED and model.lost_reason:
+            reason = visible(model.lost_reason)
+            state.append("  " + fitted_reason(reason, width - cell_len(state.plain) - 2), style="bold red")
         state.append("  " + counters_text(model.stats))
         if model.hard_filter:
             state.append("  filter: ", style="dim")
