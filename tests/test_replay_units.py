@@ -8,6 +8,7 @@ import io
 import random
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -16,13 +17,14 @@ from hypothesis import strategies as st
 
 from replay import checkpoint as checkpoints
 from debugger.delivery.backoff import backoff_delay, is_retryable, server_wait
+from debugger.delivery.exchange import Exchange
 from replay.batching import Batcher
 from replay.cli import _header, resume_command
 from debugger.errors import CliError
 from replay.pacing import HoldWindow, RateSchedule, SpeedSchedule
 from debugger.delivery.rawjson import AMBIGUOUS, drop_key, edit_line, edit_lines, prepend_field, string_value
 from replay.reader import SelectedLine
-from replay.report import LatencyHistogram, Progress, ReplayStats
+from replay.report import LatencyHistogram, Progress, ReplayStats, error_of, reason_of
 from replay.run import _total_bytes
 from debugger.delivery.target import resolve
 from replay.transform import Transformation, Transformer, new_message_id, parse_assignment, set_path
@@ -216,6 +218,58 @@ def test_checkpoint_round_trip_and_done_before(tmp_path: Path) -> None:
     with pytest.raises(ValueError):
         checkpoints.load(path)
     assert checkpoints.load(tmp_path / "none.json") is None
+
+
+def answered(status: int | None, answer: Any, reason: str) -> Exchange:
+    """An exchange as the sender keeps it: the answer's bytes and the reason it read in them."""
+    body = answer if isinstance(answer, bytes) else orjson.dumps(answer)
+    return Exchange("http://127.0.0.1:9/v1/track", {}, b"{}", status, {}, body, reason, 0.001)
+
+
+@pytest.mark.parametrize(("status", "answer", "reason", "shown"), [
+    # a single call refused: the code goes in front, as a partial acceptance's refusals read
+    (400, {"code": "invalid_event", "message": "event is the number 42, not a string"},
+     "event is the number 42, not a string", "invalid_event: event is the number 42, not a string"),
+    (400, {"success": False, "code": "invalid_event", "message": "m", "error": "m"}, "m", "invalid_event: m"),
+    (400, {"code": "E1", "error": "boom"}, "boom", "E1: boom"),
+    (400, {"code": "E1"}, "E1", "E1"),  # the code alone is the reason already
+    (400, {"code": "bad\ncode", "message": "m"}, "m", "bad code: m"),  # one line
+    # a partial acceptance's refusal already has its own code; other answers are left alone
+    (400, {"accepted": 1, "rejected": 1, "errors": [{"index": 0, "code": "x", "message": "m"}]},
+     "x: m", "x: m"),
+    (400, {"message": "no code"}, "no code", "no code"),
+    (400, {"code": 42, "message": "m"}, "m", "m"),
+    (500, b"<html>oops</html>", "<html>oops</html>", "<html>oops</html>"),
+    (None, b"", "connection refused", "connection refused"),
+    (200, {"code": "ok"}, "", ""),
+])
+def test_a_refusal_reads_code_then_message(status: int | None, answer: Any, reason: str, shown: str) -> None:
+    exchange = answered(status, answer, reason)
+    assert reason_of(exchange) == shown
+    assert error_of(exchange) == (f"HTTP {status}: {shown}" if status not in (None, 200) else shown)
+
+
+def test_single_mode_refusals_show_their_code_in_the_report_and_failed_file(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """QA: replay --mode single into an endpoint answering 400 {code, message} reported
+    `400  event is the number 42, not a string`, batches `invalid_event: ...`. A real
+    `collect --strict` refuses the single calls; the report and the failed file say the code."""
+    from debugger.cli import main
+    from tests.support import running_collector
+
+    archive = tmp_path / "a.ndjson"
+    archive.write_bytes(b"".join(orjson.dumps(
+        {"type": "track", "event": 42, "userId": "u", "messageId": f"m-{n}", "writeKey": "wk"}) + b"\n"
+        for n in range(2)))
+    for collector in running_collector(tmp_path / "collector", "--strict"):
+        code = main(["replay", str(archive), "--to", collector.url, "--mode", "single",
+                     "--failed", str(tmp_path / "failed.ndjson"), "--checkpoint", str(tmp_path / "cp.json")])
+    assert code == 1
+    rows = [line for line in capsys.readouterr().out.splitlines() if "  400  " in line]
+    assert len(rows) == 1 and "400  invalid_event: " in rows[0], rows
+    records = [orjson.loads(line) for line in (tmp_path / "failed.ndjson").read_bytes().splitlines()]
+    errors = {record.get("error") for record in records if "error" in record}
+    assert len(errors) == 1 and next(iter(errors)).startswith("HTTP 400: invalid_event: "), records
 
 
 def test_latency_percentiles() -> None:
