@@ -153,6 +153,19 @@ def _request_facts(request: web.Request, size: int) -> dict[str, Any]:
     }
 
 
+async def _methods_for(request: web.Request, resources: Iterable[web.AbstractResource]) -> set[str]:
+    """The methods other routes take on the request's path (the catch-all and CORS preflight
+    aside): empty when no route has the path."""
+    allowed: set[str] = set()
+    for resource in resources:
+        if resource.canonical == "/{tail}":
+            continue
+        match, methods = await resource.resolve(request)
+        if match is None:
+            allowed |= methods
+    return allowed - {"OPTIONS", "HEAD", "*"}
+
+
 def json_response(status: int, body: dict[str, Any]) -> web.Response:
     return web.Response(status=status, body=orjson.dumps(body), content_type="application/json")
 
@@ -241,6 +254,15 @@ def make_app(collector: Collector, routes: Iterable[web.AbstractRouteDef] = ()) 
         return web.Response(status=204)
 
     async def not_found(request: web.Request) -> web.Response:
+        """404, or 405 naming the methods the path takes: `curl URL` without `-d` is a GET, and
+        "no such endpoint: GET /v1/track" sent developers looking for a typo (QA)."""
+        allowed = await _methods_for(request, app.router.resources())
+        if allowed:
+            methods = ", ".join(sorted(allowed))
+            message = f"{request.method} {request.path} is not served: use {methods}"
+            response = json_response(405, error_body("method_not_allowed", message))
+            response.headers["Allow"] = methods
+            return response
         return json_response(404, error_body("not_found", f"no such endpoint: {request.method} {request.path}"))
 
     app = web.Application(client_max_size=READ_LIMIT, middlewares=[_cors, _json_errors])

@@ -146,8 +146,12 @@ def test_settings_point_analytics_js_back_here(served: Collector) -> None:
 def test_unknown_endpoint_answers_json(served: Collector) -> None:
     reply = http("POST", served.url + "/v1/nonsense", b"{}")
     assert reply.status == 404 and reply.json()["code"] == "not_found"
-    wrong_method = http("GET", served.url + "/v1/batch")
-    assert wrong_method.status == 404 and wrong_method.json()["success"] is False
+    wrong_method = http("GET", served.url + "/v1/batch")  # curl without -d: a GET
+    assert wrong_method.status == 405 and wrong_method.headers["allow"] == "POST"
+    assert wrong_method.json()["code"] == "method_not_allowed" and "use POST" in wrong_method.json()["message"]
+    reset = http("GET", served.url + "/segdebug/reset")  # QA: it answered 404 "no such endpoint"
+    assert reset.status == 405 and reset.headers["allow"] == "POST"
+    assert http("GET", served.url + "/v1/pixel/track?data=e30").status == 200  # GET routes still serve
 
 
 def error(code: str, message: str) -> dict[str, object]:
