@@ -18,7 +18,7 @@ from orjson import JSONDecodeError, loads
 from debugger.archive import ArchiveError, RawLine, expand, read_raw
 from debugger.errors import CliError
 from debugger.query import Query, parse_option
-from debugger.schema import Folded, SchemaFold
+from debugger.schema import Folded, Schema, SchemaFold
 from debugger.text import printable
 
 FORMATS = ("table", "json", "csv")
@@ -114,23 +114,40 @@ def run_schema(
     if plan_out is not None and not plan_out.parent.is_dir():  # say so before a long read
         raise CliError(f"--plan-out {plan_out}: no such directory {plan_out.parent}")
     folded = _read(archives, query)
-    if plan_out is not None:
-        from debugger.schema_plan import seed_plan
-
-        seeded, left_out = seed_plan(folded.schema)
-        text = orjson.dumps(seeded, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS)
-        try:
-            plan_out.write_bytes(text + b"\n")
-        except OSError as error:
-            raise CliError(f"--plan-out {plan_out}: {error.strerror or error}") from None
-        if left_out:
-            names = ", ".join(printable(repr(name)) for name in left_out[:10])
-            more = f" and {len(left_out) - 10} more" if len(left_out) > 10 else ""
-            typer.echo(f"segdebug: --plan-out left out {len(left_out)} name(s) used by two kinds of call "
-                       f"(a plan names a schema, not a call type): {names}{more}", err=True)
+    notes = _write_plan(folded.schema, plan_out) if plan_out is not None else []
     if fmt == "json":
         typer.echo(schema_report.as_json(folded, planned))
     elif fmt == "csv":
         typer.echo(schema_report.as_csv(folded.schema, planned), nl=False)
     else:
         typer.echo(schema_report.as_table(folded, planned))
+    for note in notes:  # after the table, where they are read; stdout stays the table
+        typer.echo(note, err=True)
+
+
+def _write_plan(schema: Schema, path: Path) -> list[str]:
+    """Seed a plan from `schema` into `path`; the lines that say so on stderr: what was written
+    (QA: the command printed the table and never said it wrote the plan) and which names were
+    left out."""
+    from debugger.schema_plan import plan_names, seed_plan
+
+    seeded, left_out = seed_plan(schema)
+    text = orjson.dumps(seeded, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS)
+    try:
+        path.write_bytes(text + b"\n")
+    except OSError as error:
+        raise CliError(f"--plan-out {path}: {error.strerror or error}") from None
+    properties = sum(len(event.properties) for event in schema.events
+                     for name in plan_names(event) if name in seeded)
+    notes = [f"segdebug: wrote the plan {printable(str(path))}: {_many(len(seeded), 'event')}, "
+             f"{_many(properties, 'property', 'properties')}"]
+    if left_out:
+        names = ", ".join(printable(repr(name)) for name in left_out[:10])
+        more = f" and {len(left_out) - 10} more" if len(left_out) > 10 else ""
+        notes.append(f"segdebug: --plan-out left out {len(left_out)} name(s) used by two kinds of call "
+                     f"(a plan names a schema, not a call type): {names}{more}")
+    return notes
+
+
+def _many(count: int, one: str, many: str | None = None) -> str:
+    return f"{count:,} {one if count == 1 else many or one + 's'}"

@@ -204,6 +204,23 @@ def test_plan_out_says_which_names_it_left_out(capsys: pytest.CaptureFixture[str
     assert "left out 2 name(s) used by two kinds of call" in err and "'Home', 'identify'" in err
 
 
+def test_plan_out_says_what_it_wrote_on_stderr(capsys: pytest.CaptureFixture[str], tmp_path: Path,
+                                             crafted: Path) -> None:
+    """QA: `schema --plan-out plan.json` printed the whole table and never said it wrote the
+    plan. One line on stderr (path, events, properties) after the table; stdout is the table
+    alone, as without --plan-out."""
+    code, table, err = run(capsys, "schema", str(crafted))
+    assert code == 0 and err == ""
+    plan = tmp_path / "plan.json"
+    code, out, err = run(capsys, "schema", str(crafted), "--plan-out", str(plan))
+    assert code == 0 and out == table
+    seeded = orjson.loads(plan.read_bytes())
+    assert sorted(seeded) == ["Home", "Order Completed", "identify", "order_completed"]
+    # Order Completed: order_id, total, products, products.$, products.$.sku, coupon;
+    # order_completed: order_id, total; identify: email, plan; Home: path
+    assert err == f"segdebug: wrote the plan {plan}: 4 events, 11 properties\n"
+
+
 def test_planned_column_and_unplanned_notes(capsys: pytest.CaptureFixture[str], tmp_path: Path, crafted: Path) -> None:
     plan = tmp_path / "plan.json"
     plan.write_bytes(orjson.dumps({
@@ -369,7 +386,7 @@ def test_plan_out_nests_as_the_data_nests(capsys: pytest.CaptureFixture[str], tm
     flat = write(tmp_path / "flat.ndjson", [signed_up({"a.b": 1, "tags": {"$": "x"}, "list": [{"k.v": 1}]})])
     plan = tmp_path / "plan.json"
     code, _, err = run(capsys, "schema", str(flat), "--plan-out", str(plan))
-    assert code == 0 and err == ""
+    assert code == 0 and err == f"segdebug: wrote the plan {plan}: 1 event, 6 properties\n"
     home = orjson.loads(plan.read_bytes())["Signed Up"]["properties"]["properties"]
     assert home["properties"] == {
         "a.b": {"type": "number"}, "tags": {"type": "object", "properties": {"$": {"type": "string"}}, "required": ["$"]},
