@@ -5,6 +5,7 @@ on 127.0.0.1 (QA found the key in full in Raw, Pretty and You sent)."""
 
 from __future__ import annotations
 
+import base64
 from pathlib import Path
 from typing import Any
 
@@ -119,3 +120,59 @@ async def test_mask_keys_masks_what_copy_and_write_put_out_and_says_so(collector
         said = dict(app.screen.keys)
         assert said["y"] == "copy the selected payload (clipboard and a file), write keys masked (--mask-keys)"
         assert said["w"].endswith("NDJSON file, write keys masked (--mask-keys)")
+
+
+REFUSED_KEY = "wk_secret_123"
+
+
+async def test_mask_keys_masks_the_key_a_refusal_names(tmp_path: Path) -> None:
+    """QA: a collector with `--write-key good` refuses a call carrying another key, and its
+    problem names that key in full ("write key 'wk_secret_123' is not accepted by this
+    collector"): --mask-keys left it so in the list's Name column and the Problems tab. The key
+    is masked there as everywhere (the refused event carries it as its writeKey), and nothing
+    y or w put out holds it."""
+    collector = start_collector(tmp_path / "c", "--write-key", "good")
+    try:
+        app = create_app(SocketSource(collector.socket), mask_keys=True,
+                         copy_path=tmp_path / "c.json", save_dir=tmp_path)
+        async with app.run_test(headless=True, size=(200, 40)) as pilot:  # wide: the Problem column too
+            await wait_for(pilot, lambda: app.model.connection == "connected")
+            accepted = {"type": "track", "event": "Signed Up", "userId": "u-1", "writeKey": "good"}
+            assert post_json(collector.url + "/v1/track", accepted).status == 200
+            in_body = {"type": "track", "event": "Signed Up", "userId": "u-2", "writeKey": REFUSED_KEY}
+            assert post_json(collector.url + "/v1/track", in_body).status == 401
+            basic = "Basic " + base64.b64encode(f"{REFUSED_KEY}:".encode()).decode()
+            assert post_json(collector.url + "/v1/batch", {"batch": [accepted]}, {"Authorization": basic}).status == 401
+            await wait_for(pilot, lambda: app.table.row_count == 3)
+            said = f"write key '{mask_key(REFUSED_KEY)}' is not accepted by this collector"
+            for index, item in enumerate(app.table.rows):
+                app.table.move_cursor(row=index)
+                await pilot.pause()
+                drawn = app.table.render_line(1 + index).text
+                assert REFUSED_KEY not in drawn and REFUSED_KEY not in "".join(app.table.cells_at(index))
+                shown = await panes(pilot, app)
+                assert not [tab for tab, text in shown.items() if REFUSED_KEY in text], shown
+                await pilot.press("y")
+                assert REFUSED_KEY.encode() not in (tmp_path / "c.json").read_bytes()
+                if item.envelope["status"] == "rejected":
+                    assert app.table.cells_at(index)[3] == said and said[:36] in drawn  # Name: 48 cells
+                    assert said in shown["problems"]
+            await pilot.press("w")
+            [written] = tmp_path.glob("segdebug-*.ndjson")
+            assert REFUSED_KEY.encode() not in written.read_bytes()
+            assert all(REFUSED_KEY not in str(note.message) for note in app._notifications)
+    finally:
+        collector.stop()
+
+
+def test_a_key_mask_masks_a_key_quoted_whole_in_words() -> None:
+    """Problems quote a key with repr (or JSON); a key inside a longer word or token stays."""
+    mask = KeyMask.of({"writeKey": "dev", "message": None})
+    words = "developer dev 'dev' \"dev\" x'dev'y 'devs' ('dev')"
+    assert mask.words(words) == "developer dev 'd…' \"d…\" x'dev'y 'devs' ('d…')"
+    problems = [{"level": "error", "code": "invalid_write_key", "message": "write key 'dev' is not accepted",
+                 "hint": "send 'dev'? no", "path": ""}]
+    assert mask.problems(problems) == [{**problems[0], "message": "write key 'd…' is not accepted",
+                                        "hint": "send 'd…'? no"}]
+    assert mask.envelope({"writeKey": "dev", "problems": problems})["problems"] == mask.problems(problems)
+    assert KeyMask.of({}).words(words) == words

@@ -1,12 +1,15 @@
-"""Write keys as `live --mask-keys` shows them in the detail tabs and puts them out (`y` copies,
-`w` writes): masked wherever they appear, as the list masks them (debugger.message.mask_key),
-not only in the list and the Request tab. The user asked that keys stay off the screen and out
-of what they paste into a ticket.
+"""Write keys as `live --mask-keys` shows them in the list and the detail tabs and puts them out
+(`y` copies, `w` writes): masked wherever they appear (debugger.message.mask_key), not only in
+the list's Source and the Request tab. The user asked that keys stay off the screen and out of
+what they paste into a ticket.
 
 A key appears as a JSON string: the message's and the envelope's `writeKey`, a refused call's
 raw body, a forwarded batch's envelope. So a mask replaces JSON string values: every value of a
 `writeKey` field, and every string equal to one of the event's keys; the rest of the text is
-left alone (a short key such as "dev" must not mangle "developer"). Pure.
+left alone (a short key such as "dev" must not mangle "developer"). A problem's words quote a
+key too (the allow-list's "write key 'wk_…' is not accepted by this collector"): there a key is
+masked where it stands as a whole quoted token, quoted as the rules quote (Python's repr, or
+JSON), never inside a longer word. Pure.
 """
 
 from __future__ import annotations
@@ -23,6 +26,9 @@ WRITE_KEY = "writeKey"
 # A JSON string literal, and whether it is the value of a writeKey field. Scanning left to
 # right from the start of valid JSON, each match begins at a string's opening quote.
 _STRING = re.compile(r'("writeKey"\s*:\s*)?("(?:[^"\\]|\\.)*")')
+# How a problem's words quote a key: the rules use repr ('wk_1'); JSON-style ("wk_1") too.
+_QUOTED_FORMS = (repr, lambda key: json.dumps(key, ensure_ascii=False))
+_PROBLEM_WORDS = ("message", "hint")
 
 
 @dataclass(frozen=True)
@@ -65,17 +71,37 @@ class KeyMask:
             return match.group(0)
         return (field or "") + json.dumps(mask_key(decoded), ensure_ascii=False)
 
+    def words(self, text: str) -> str:
+        """Prose (a problem's message or hint) with each known key masked where it is quoted
+        whole, as `'wk_secret_123'` (repr) or `"wk_secret_123"` (JSON), kept in its quotes; not
+        where the quotes touch a word (`x'dev'y`: part of something longer)."""
+        quoted = {form(key): form(mask_key(key)) for key in self.keys for form in _QUOTED_FORMS}
+        if not quoted:
+            return text
+        tokens = re.compile(r"(?<!\w)(?:%s)(?!\w)" % "|".join(map(re.escape, sorted(quoted, key=len, reverse=True))))
+        return tokens.sub(lambda match: quoted[match.group(0)], text)
+
+    def problems(self, problems: Any) -> Any:
+        """An envelope's problems with their message and hint masked (`words`)."""
+        if not isinstance(problems, list):
+            return problems
+        return [{**item, **{part: self.words(item[part]) for part in _PROBLEM_WORDS
+                            if isinstance(item.get(part), str)}}
+                if isinstance(item, Mapping) else item for item in problems]
+
     def envelope(self, envelope: Mapping[str, Any]) -> dict[str, Any]:
-        """The envelope as a detail tab shows it: its message and a refused call's raw text
-        masked. Its own `writeKey` stays: the Request tab shows it through shown_key, as the
-        list does."""
+        """The envelope as the viewer shows it: its message, a refused call's raw text and its
+        problems' words masked. Its own `writeKey` stays: the list and the Request tab show it
+        through shown_key."""
         raw = envelope.get("raw")
         text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
         return {**envelope, "message": self.value(envelope.get("message")),
-                "raw": self.json_text(text) if isinstance(text, str) else raw}
+                "raw": self.json_text(text) if isinstance(text, str) else raw,
+                "problems": self.problems(envelope.get("problems"))}
 
 
 def as_shown(envelope: Mapping[str, Any], mask_keys: bool) -> Mapping[str, Any]:
-    """The envelope as the viewer shows it and puts it out: with `mask_keys`, its write keys
-    masked wherever they appear (message, raw text); as it is otherwise."""
+    """The envelope as the viewer shows it and puts it out (the list, every tab, `y`, `w`):
+    with `mask_keys`, its write keys masked wherever they appear (message, raw text, problems);
+    as it is otherwise."""
     return KeyMask.of(envelope).envelope(envelope) if mask_keys else envelope

@@ -17,6 +17,7 @@ from rich.text import Text
 
 from debugger.message import call_type, name_of, parse_time, shown_key, user_of
 from debugger.text import pictured, visible
+from debugger.tui.keys import as_shown
 from debugger.tui.model import CAPACITY, Item
 
 
@@ -62,8 +63,10 @@ def mark_of(envelope: Mapping[str, Any]) -> str:
 
 def row_of(envelope: Mapping[str, Any], mask_keys: bool = False, undelivered: str = "") -> Row:
     """The row for an event envelope; a refused call without a message shows its first reason.
-    The write key is shown in full unless `mask_keys`. `undelivered` (how a destination failed
-    the event, see DeliveryLog.failure) makes the mark ↯ and comes first in Problem."""
+    Write keys are shown in full unless `mask_keys`: then masked as every tab masks them (the
+    Source, a value equal to a key, a key a problem quotes). `undelivered` (how a destination failed the event, see
+    DeliveryLog.failure) makes the mark ↯ and comes first in Problem."""
+    envelope = as_shown(envelope, mask_keys)
     message = envelope.get("message")
     received = parse_time(envelope.get("receivedAt"))
     time = received.astimezone().strftime("%H:%M:%S") if received else ""

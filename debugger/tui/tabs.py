@@ -79,7 +79,7 @@ def raw_view(envelope: Envelope, display: Display) -> RenderableType:
 
 
 def problems_view(envelope: Envelope, display: Display) -> RenderableType:
-    lines = problem_lines(envelope)
+    lines = problem_lines(shown(envelope, display))
     if not lines:
         return Text("No problems.", style="green")
     styles = {"error": "red", "warning": "yellow"}
