@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
+from pathlib import Path
+from typing import Any
 
+import orjson
+
+from debugger.message import parse_time
 from debugger.query import HELP, parse
 
 SEGDEBUG = [sys.executable, "-m", "debugger.cli"]
+SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:
@@ -33,6 +40,35 @@ def test_help_examples_parse() -> None:
     assert len(examples) >= 20
     for example in examples:
         parse(example)
+
+
+def test_help_compares_fields_that_hold_numbers_or_times() -> None:
+    """QA: the help showed `type:>100`, a comparison on a string field that can never match.
+    Every comparison the help writes, in either column, names a field that holds a number or
+    an ISO time in the sample archives, and matches some of their events."""
+    messages = [orjson.loads(line) for path in sorted(SAMPLES.glob("*.ndjson"))
+                for line in path.read_bytes().splitlines()]
+    written = list(re.finditer(r"(?<![\w.:-])([a-z][\w.]*):?[<>]=?[\w:.-]+", HELP))
+    assert len(written) >= 3  # both forms: properties.total>100, properties.price:>50
+    for text, field in ((found[0], found[1]) for found in written):
+        values = [value for message in messages if (value := _at(message, field)) is not None]
+        assert values and all(_orderable(value) for value in values), (text, values[:3])
+        query = parse(text)
+        assert any(query.matches({"message": message, "raw": ""}) for message in messages), text
+
+
+def _at(message: dict[str, Any], path: str) -> Any:
+    value: Any = message
+    for key in path.split("."):
+        value = value.get(key) if isinstance(value, dict) else None
+    return value
+
+
+def _orderable(value: Any) -> bool:
+    """A number, or a string that reads as an ISO time: what a comparison compares."""
+    if isinstance(value, str):
+        return parse_time(value) is not None
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def test_bad_query_is_one_line_a_caret_and_exit_2() -> None:

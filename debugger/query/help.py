@@ -13,7 +13,8 @@ Search events the way you search mail or GitHub issues.
   user:test*               '*' matches anything (write \\* for a literal star)
   type:track,page          commas: any of these values
   properties.total>100     comparisons > >= < <= on numbers and ISO timestamps
-  timestamp>=2024-05-01    (type:>100 works too; a value of another type never matches)
+  timestamp>=2024-05-01    (a value of another type never matches)
+  properties.price:>50     a colon before the comparison works too
   properties.coupon:null   a field that is present and null
   has:properties.coupon    the field is present and not null
   is:refused               refused by the collector (also: is:accepted; is:rejected works too)
