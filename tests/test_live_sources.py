@@ -45,6 +45,8 @@ def test_bad_filter_is_one_clear_error_with_a_caret() -> None:
     ("args", "message"),
     [
         (["--file", "/nonexistent/archive.ndjson"], "no such archive file"),
+        (["--file", "/tmp"], "--file /tmp is a directory; live follows one archive file"),  # QA: "no such file"
+        (["--file", "/dev/null"], "/dev/null: not a regular file"),
         (["--file", "x.ndjson", "--demo"], "cannot be used with --file"),
         ([], "needs a terminal"),
     ],

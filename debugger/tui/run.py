@@ -40,8 +40,11 @@ def run_live(
     if file is not None and embedded_only:
         raise CliError(f"{_named(embedded_only, 'configures', 'configure')} a collector; "
                        f"{'it' if len(embedded_only) == 1 else 'they'} cannot be used with --file")
+    if file is not None and file.is_dir():
+        raise CliError(f"--file {file} is a directory; live follows one archive file "
+                       "(replay, schema and validate read directories)")
     if file is not None and not file.is_file():
-        raise CliError(f"{file}: no such archive file")
+        raise CliError(f"{file}: " + ("not a regular file" if file.exists() else "no such archive file"))
     if not sys.stdout.isatty():
         raise CliError("segdebug live needs a terminal; use `segdebug tail` for a pipe")
     embedded: EmbeddedCollector | None = None
