@@ -152,6 +152,33 @@ def test_replay_into_a_collector_delivers_each_good_message_once(
 
 
 @TARGETS
+def test_replay_one_call_a_message_counts_a_refused_200_as_not_delivered(
+        tmp_path: Path, options: tuple[str, ...], status: int) -> None:
+    """`--mode single` into a collector: a refused call is answered 200 with `success: false`
+    and its code (400 with --strict): not delivered either way (helper-37: the plain
+    collector's refusals were reported delivered)."""
+    target = start_collector(tmp_path / "target", *options)
+    try:
+        source = tmp_path / "sx.ndjson"
+        source.write_bytes(b"".join(orjson.dumps(m) + b"\n" for m in tracks(160)))
+        run = subprocess.run([sys.executable, "-m", "debugger.cli", "replay", str(source), "--to", target.url,
+                              "--mode", "single", "--report", "json"], capture_output=True, timeout=120)
+    finally:
+        target.stop()
+    assert run.returncode == 1, run.stderr
+    report = orjson.loads(run.stdout)
+    assert archived_ids(target.archive) == good_ids(160)
+    assert (report["delivered"], report["failed"]) == (157, 3)
+    records = [orjson.loads(line) for line in (tmp_path / "sx.failed.ndjson").read_bytes().splitlines()]
+    failed = {int(record["message"]["messageId"][3:]): (record["status"], record["error"]) for record in records}
+    assert failed == {  # one call a message: type "bogus" is posted to /v1/bogus
+        17: (status, f"HTTP {status}: missing_event: track requires event"),
+        99: (404, "HTTP 404: not_found: no such endpoint: POST /v1/bogus"),
+        150: (status, f"HTTP {status}: missing_event: track requires event"),
+    }
+
+
+@TARGETS
 def test_forwarding_into_a_collector_counts_what_it_kept(tmp_path: Path, options: tuple[str, ...], status: int) -> None:
     strict = start_collector(tmp_path / "strict", *options)
     archive = tmp_path / "archive.ndjson"

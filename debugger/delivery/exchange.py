@@ -165,13 +165,18 @@ def partial_refusals(status: int | None, answer: bytes, sent: int) -> dict[int, 
     is about the rate, never the content, so it never counts. On a 2xx it keeps a refused
     message from being counted delivered (QA round 2: replaying 334 messages without a user
     into a collector reported "delivered 334" while all 334 were in its refusal log); Segment
-    answers `{"success": true}` alone, which says nothing of the sort.
+    answers `{"success": true}` alone, which says nothing of the sort. A single call refused
+    for what it says is answered 200 with `{"success": false, "code", "message"}`: for a
+    request of one message, that refuses it (helper-37: `replay --mode single` into a plain
+    collector reported its refusals delivered).
     """
     if status is None or status == 429 or not (200 <= status < 300 or 400 <= status < 500):
         return None
     body = parse_line(answer)
     if not isinstance(body, dict):
         return None
+    if sent == 1 and 200 <= status < 300 and body.get("success") is False and _refusal_named(body):
+        return {0: refusal_reason(body)}  # a segdebug collector refusing one call, answered 200
     accepted, rejected, errors = body.get("accepted"), body.get("rejected"), body.get("errors")
     if not (_count(accepted) and _count(rejected) and isinstance(errors, list)):
         return None
@@ -184,6 +189,10 @@ def partial_refusals(status: int | None, answer: bytes, sent: int) -> dict[int, 
             return None
         refusals[index] = refusal_reason(entry)
     return refusals
+
+
+def _refusal_named(body: dict[str, Any]) -> bool:
+    return any(isinstance(body.get(name), str) and body[name] for name in ("code", "message"))
 
 
 def refusal_reason(entry: dict[str, Any]) -> str:
