@@ -31,7 +31,10 @@ def test_a_second_collector_on_the_same_archive_is_refused_in_one_line(tmp_path:
     try:
         first.archive.write_bytes(first.archive.read_bytes() + b'{"torn":')  # a write in progress
         second = collect(tmp_path, "second", "--archive", str(first.archive))
-        out, err = second.communicate(timeout=30)
+        try:
+            out, err = second.communicate(timeout=30)
+        finally:
+            second.kill()  # it should have exited; never leave one behind when it did not
         assert second.returncode == 2
         assert err.strip().splitlines() == [
             f"segdebug: error: another running collector is writing {first.archive}; "
