@@ -7,18 +7,17 @@ from __future__ import annotations
 import sys
 import time
 from collections import Counter
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import IO, Any
 
 import orjson
 
-from debugger.archive import parse_line
-from debugger.delivery.exchange import Exchange, hide_key, refusal_reason
+from debugger.delivery.exchange import Exchange, hide_key
 from debugger.delivery.latency import LatencyHistogram
 from debugger.delivery.sender import Outgoing
 from debugger.delivery.summary import ErrorTable, Example
 
-__all__ = ["LatencyHistogram", "Progress", "ReplayStats", "Summary", "error_of", "reason_of"]
+__all__ = ["LatencyHistogram", "Progress", "ReplayStats", "Summary"]
 
 MAX_DISTINCT_ERRORS = 20
 
@@ -53,7 +52,7 @@ class ReplayStats:
             self.retried += 1
         key = batch.key
         example = Example.of(batch.items[0].decode(errors="replace"), exchange)
-        self.table.add(exchange.status, hide_key(reason_of(exchange), key), len(batch.items), final=final,
+        self.table.add(exchange.status, hide_key(exchange.reason, key), len(batch.items), final=final,
                        now=time.time(), example=example)
 
     def error(self, error: str) -> None:
@@ -67,27 +66,6 @@ class ReplayStats:
     @property
     def events_per_second(self) -> float:
         return self.delivered / self.elapsed if self.elapsed > 0 else 0.0
-
-
-def reason_of(exchange: Exchange) -> str:
-    """The exchange's reason with the answer's `code` in front, as a partial acceptance's
-    refusals read (`invalid_event: event is ...`, exchange.refusal_reason): the sender keeps
-    only the message of an answer refusing the whole request (`{"code", "message"}`), so
-    `--mode single` (and a batch narrowed to one message) showed `400  event is ...` (QA).
-    A partial acceptance's answer (its `errors` list) already gave each refusal its code."""
-    reason = exchange.reason
-    if exchange.status is None or exchange.ok:
-        return reason
-    answer = parse_line(exchange.response_body)
-    code = answer.get("code") if isinstance(answer, dict) and "errors" not in answer else None
-    if not isinstance(code, str) or not code.strip() or reason == code or reason.startswith(f"{code}:"):
-        return reason
-    return refusal_reason({"code": code, "message": reason})
-
-
-def error_of(exchange: Exchange) -> str:
-    """Exchange.error (`HTTP 400: reason`, for a failed record) with the reason of reason_of."""
-    return replace(exchange, reason=reason_of(exchange)).error
 
 
 @dataclass

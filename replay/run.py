@@ -28,7 +28,7 @@ from replay.failures import FailedFile
 from replay.pacing import Dues, HoldWindow, RateSchedule, Schedule, SpeedSchedule, Unpaced
 from replay.reader import ArchiveReader, BadInputLine, Chunk, Selection, line_time, lines_times, original_time
 from replay.refeed import read_input
-from replay.report import Progress, ReplayStats, Summary, error_of
+from replay.report import Progress, ReplayStats, Summary
 from replay.transform import BrokenLine, Transformation, Transformer
 
 TICK_SECONDS = 1.0
@@ -363,7 +363,7 @@ class Run:
             return
         else:
             self.stats.failed += len(batch)
-            error = error_of(result.exchange) if result.exchange is not None else result.error
+            error = result.exchange.error if result.exchange is not None else result.error
             self.failed.batch(batch, result.status, error, result.attempts)
         self.outstanding.discard(batch)
 

@@ -136,14 +136,21 @@ def _body_keys(body: str) -> Iterable[str]:
 
 
 def answer_reason(status: int, answer: bytes) -> str:
-    """A short, single-line reason from an error answer: its JSON message, else its text."""
+    """A short, single-line reason from an error answer: its JSON `code: message` (as a partial
+    acceptance's refusals read, `refusal_reason`: QA found `--mode single` showing
+    `400  event is ...` where batches showed `invalid_event: event is ...`), else its message,
+    else its text."""
     text = answer[:200].decode(errors="replace").replace("\n", " ").strip()
     try:
         parsed = orjson.loads(answer)
     except orjson.JSONDecodeError:
         return text[:200]
     if isinstance(parsed, dict):
-        text = str(parsed.get("message") or parsed.get("error") or parsed.get("code") or text)
+        code, message = parsed.get("code"), parsed.get("message") or parsed.get("error")
+        if (isinstance(code, str) and code.strip() and isinstance(message, str) and message.strip()
+                and "errors" not in parsed and not message.startswith(f"{code}:")):
+            return refusal_reason({"code": code, "message": message})
+        text = str(message or code or text)
     return text[:200]
 
 
