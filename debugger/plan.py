@@ -27,7 +27,7 @@ import orjson
 
 from debugger.errors import CliError
 from debugger.protocol import Problem, problem
-from debugger.rules import _describe as describe_value  # the rules' words for a value
+from debugger.rules import describe_value  # the rules' words for a value
 from debugger.schema import path_text
 from debugger.text import printable
 

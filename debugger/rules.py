@@ -108,7 +108,7 @@ def _required_problems(message: Mapping[str, Any], kind: Any) -> list[Problem]:
     elif kind == "track" and type(message.get("event")) is not str:  # the SDKs require a string
         found.append(
             problem(
-                "error", "invalid_event", f"event is {_describe(message.get('event'))}, not a string",
+                "error", "invalid_event", f"event is {describe_value(message.get('event'))}, not a string",
                 "event", 'name the event with a string, e.g. "Order Completed"',
             )
         )
@@ -308,7 +308,7 @@ def _reserved_problems(kind: str, field: str, values: dict[str, Any], keys: tupl
             found.append(
                 problem(
                     "warning", "reserved_type",
-                    f"{path} is reserved and should be {expect.text}, not {_describe(value)}", path,
+                    f"{path} is reserved and should be {expect.text}, not {describe_value(value)}", path,
                     f"send {key} as {expect.text}, or rename the field",
                 )
             )
@@ -341,7 +341,8 @@ def check_fields(message: Mapping[str, Any]) -> Sequence[Problem]:
     return found or NOTHING
 
 
-def _describe(value: Any) -> str:
+def describe_value(value: Any) -> str:
+    """A JSON value in a problem's words (`the string '12'`, `the number 3`); plan.py uses them too."""
     if isinstance(value, bool):
         return f"a boolean ({'true' if value else 'false'})"
     if isinstance(value, str):
@@ -371,7 +372,7 @@ def check_message_id(message: Mapping[str, Any]) -> Sequence[Problem]:
     if type(message_id) is not str:  # Segment compares ids as text: 1 and "1" are not one id
         return (
             problem(
-                "warning", "invalid_message_id", f"messageId is {_describe(message_id)}, not a string",
+                "warning", "invalid_message_id", f"messageId is {describe_value(message_id)}, not a string",
                 "messageId", "send a unique string id, e.g. a UUID",
             ),
         )
@@ -442,7 +443,7 @@ def _check_times_fully(message: Mapping[str, Any]) -> Sequence[Problem]:
             found.append(
                 problem(
                     "warning", "bad_timestamp",
-                    f"{field} is {_describe(value)}, not an ISO 8601 date", field,
+                    f"{field} is {describe_value(value)}, not an ISO 8601 date", field,
                     'send times as ISO 8601 strings, e.g. "2024-05-01T12:00:00.000Z"',
                 )
             )
