@@ -79,16 +79,22 @@ def message(n: int) -> dict[str, Any]:
             "properties": {"n": n}}
 
 
+def forward_one_refused(tmp_path: Any, *options: str) -> tuple[list[bytes], dict[str, Any], str, str]:
+    """One message through a real collector started with `options` to the destination "picky",
+    which refuses it: the socket's delivery lines, the summary, `segdebug delivery` and --json."""
+    collector = start_collector(tmp_path / "c", *options)
+    try:
+        lines = watch_delivery_lines(collector, [message(1)])
+        settled(collector, {"picky": 1})
+        summary = delivery_summary(collector)["picky"]
+        return lines, summary, delivery_command(collector), delivery_command(collector, "--json")
+    finally:
+        collector.stop()
+
+
 def test_the_apps_own_key_sent_to_the_destination_is_masked_wherever_delivery_shows_it(tmp_path: Any) -> None:
     with EchoingEndpoint() as destination:
-        collector = start_collector(tmp_path / "c", "--forward", f"picky={destination.url}")
-        try:
-            lines = watch_delivery_lines(collector, [message(1)])
-            settled(collector, {"picky": 1})
-            summary = delivery_summary(collector)["picky"]
-            text, as_json = delivery_command(collector), delivery_command(collector, "--json")
-        finally:
-            collector.stop()
+        lines, summary, text, as_json = forward_one_refused(tmp_path, "--forward", f"picky={destination.url}")
     assert destination.key == APP_KEY  # the app's key is what the destination authenticated with
     [row] = summary["errors"]
     example = row["example"]
@@ -106,15 +112,8 @@ def test_the_apps_own_key_sent_to_the_destination_is_masked_wherever_delivery_sh
 def test_the_forward_write_key_is_masked_everywhere_and_the_apps_own_key_shows_as_sent(tmp_path: Any) -> None:
     with EchoingEndpoint() as destination:
         url = f"{destination.url}/v1/batch?key={FORWARD_KEY}"  # a URL may hold the key too
-        collector = start_collector(tmp_path / "c", "--forward", f"picky={url}",
-                                    "--forward-write-key", FORWARD_KEY)
-        try:
-            lines = watch_delivery_lines(collector, [message(1)])
-            settled(collector, {"picky": 1})
-            summary = delivery_summary(collector)["picky"]
-            text, as_json = delivery_command(collector), delivery_command(collector, "--json")
-        finally:
-            collector.stop()
+        lines, summary, text, as_json = forward_one_refused(
+            tmp_path, "--forward", f"picky={url}", "--forward-write-key", FORWARD_KEY)
     assert destination.key == FORWARD_KEY
     example = summary["errors"][0]["example"]
     for shown in (orjson.dumps(summary).decode(), text, as_json, *(line.decode() for line in lines)):

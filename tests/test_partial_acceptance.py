@@ -23,7 +23,7 @@ from debugger.delivery.destinations import failed_path, parse_destination
 from debugger.delivery.exchange import NO_REASON, partial_refusals
 from debugger.delivery.forwarder import Forwarder, ForwardOptions
 from debugger.delivery.sender import cut_out
-from tests.support import start_collector
+from tests.support import Collector, start_collector
 
 BAD = {17: "missing_event", 99: "invalid_type", 150: "missing_event"}
 
@@ -128,17 +128,25 @@ def good_ids(count: int) -> Counter[str]:
     return Counter(f"sx-{n}" for n in range(count) if n not in BAD)
 
 
+def replay_into_a_collector(tmp_path: Path, options: tuple[str, ...], count: int,
+                            *replay_args: str) -> tuple[Collector, subprocess.CompletedProcess[bytes]]:
+    """`count` tracks (BAD among them) replayed by a real `segdebug replay` into a real
+    collector started with `options`; the collector, stopped, and the replay's run."""
+    target = start_collector(tmp_path / "target", *options)
+    try:
+        source = tmp_path / "sx.ndjson"
+        source.write_bytes(b"".join(orjson.dumps(m) + b"\n" for m in tracks(count)))
+        run = subprocess.run([sys.executable, "-m", "debugger.cli", "replay", str(source), "--to", target.url,
+                              *replay_args, "--report", "json"], capture_output=True, timeout=120)
+    finally:
+        target.stop()
+    return target, run
+
+
 @TARGETS
 def test_replay_into_a_collector_delivers_each_good_message_once(
         tmp_path: Path, options: tuple[str, ...], status: int) -> None:
-    strict = start_collector(tmp_path / "strict", *options)
-    try:
-        source = tmp_path / "sx.ndjson"
-        source.write_bytes(b"".join(orjson.dumps(m) + b"\n" for m in tracks(200)))
-        run = subprocess.run([sys.executable, "-m", "debugger.cli", "replay", str(source), "--to", strict.url,
-                              "--batch-size", "50", "--report", "json"], capture_output=True, timeout=120)
-    finally:
-        strict.stop()
+    strict, run = replay_into_a_collector(tmp_path, options, 200, "--batch-size", "50")
     assert run.returncode == 1, run.stderr
     report = orjson.loads(run.stdout)
     assert archived_ids(strict.archive) == good_ids(200)
@@ -157,14 +165,7 @@ def test_replay_one_call_a_message_counts_a_refused_200_as_not_delivered(
     """`--mode single` into a collector: a refused call is answered 200 with `success: false`
     and its code (400 with --strict): not delivered either way (helper-37: the plain
     collector's refusals were reported delivered)."""
-    target = start_collector(tmp_path / "target", *options)
-    try:
-        source = tmp_path / "sx.ndjson"
-        source.write_bytes(b"".join(orjson.dumps(m) + b"\n" for m in tracks(160)))
-        run = subprocess.run([sys.executable, "-m", "debugger.cli", "replay", str(source), "--to", target.url,
-                              "--mode", "single", "--report", "json"], capture_output=True, timeout=120)
-    finally:
-        target.stop()
+    target, run = replay_into_a_collector(tmp_path, options, 160, "--mode", "single")
     assert run.returncode == 1, run.stderr
     report = orjson.loads(run.stdout)
     assert archived_ids(target.archive) == good_ids(160)
