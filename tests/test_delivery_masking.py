@@ -249,3 +249,17 @@ def test_a_refused_half_counted_not_delivered_is_in_the_failed_file(tmp_path: An
             assert failed_lines(collector, "picky") == figures["picky"]["not_delivered"] == 1
         finally:
             collector.stop()
+
+
+def test_a_key_is_masked_in_every_spelling_an_answer_may_echo() -> None:
+    """QA: a destination echoing the key URL-encoded, JSON-escaped or as the Basic credential
+    (an echoed Authorization header) showed it in full beside the masked header."""
+    key = "sk_live_Ab+c/d="
+    echoed = (f"prose {key}. query key=sk_live_Ab%2Bc%2Fd%3D&x json \"sk_live_Ab+c\\/d=\" "
+              f"header {basic(key)} alone {base64.b64encode(key.encode()).decode()}")
+    shown = hide_keys(echoed, [key])
+    for spelling in (key, "sk_live_Ab%2Bc%2Fd%3D", "sk_live_Ab+c\\/d=", basic(key).split()[1],
+                     base64.b64encode(key.encode()).decode()):
+        assert spelling not in shown
+    assert shown.startswith("prose sk_l…d=. query key=sk_l…3D&x")
+    assert hide_keys("developer devices", ["dev"]) == "developer devices"  # still whole tokens only

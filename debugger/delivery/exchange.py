@@ -18,11 +18,13 @@ destination: You sent shows it as the events list does (in full; `live --mask-ke
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Iterable, Mapping, TypeGuard
+from urllib.parse import quote, quote_plus
 
 import orjson
 
@@ -231,11 +233,27 @@ def hide_key(text: str, key: str | None) -> str:
 
 
 def hide_keys(text: str, keys: Iterable[str]) -> str:
-    """`text` with every key in `keys` masked (hide_key), a longer key first: one may hold
-    another."""
-    for key in sorted(keys, key=len, reverse=True):
-        text = hide_key(text, key)
+    """`text` with every key in `keys` masked (hide_key) in every spelling a destination may
+    echo it in (`spellings`), a longer one first: one may hold another."""
+    for spelling in sorted({form for key in keys for form in spellings(key)}, key=len, reverse=True):
+        text = hide_key(text, spelling)
     return text
+
+
+@lru_cache(maxsize=256)
+def spellings(key: str) -> tuple[str, ...]:
+    """The key as sent and as an answer may echo it: URL-encoded (a query string, a Location
+    header), JSON-escaped (`\\/`, `\\u00e9`), and the Basic credential it was sent as, base64
+    of `key:` (an echoed Authorization header), and of the key alone. QA: an endpoint echoing
+    these showed the key in full beside the masked header it came from."""
+    if not key:
+        return ()
+    forms = {key, quote(key, safe=""), quote_plus(key, safe=""), json.dumps(key)[1:-1],
+             json.dumps(key)[1:-1].replace("/", "\\/"), json.dumps(key, ensure_ascii=False)[1:-1]}
+    for raw in (f"{key}:", key):
+        encoded = base64.b64encode(raw.encode()).decode()
+        forms |= {encoded, encoded.rstrip("=")}
+    return tuple(form for form in forms if form)
 
 
 @lru_cache(maxsize=256)
