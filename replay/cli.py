@@ -3,6 +3,8 @@ ReplayOptions; the work lives in replay.run (and replay.dryrun)."""
 
 from __future__ import annotations
 
+import re
+
 import hashlib
 import shlex
 import sys
@@ -139,6 +141,13 @@ def resume_command(argv: list[str]) -> str:
     return " ".join(words)
 
 
+# RFC 9110 token characters; QA: a name with an ESC in it was not a usage error, the HTTP
+# client refused every request instead (68 messages in the failed file, "unexpected error")
+_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+# headers that frame the request: a wrong Content-Length cut every body (QA)
+_FRAMING = frozenset({"content-length", "transfer-encoding", "host", "connection"})
+
+
 def _header(text: str) -> tuple[str, str]:
     """NAME:VALUE as (name, value); a bad one fails naming what is wrong, never echoing the value
     (it is often a credential), nor what follows the first space of a header with no colon."""
@@ -149,8 +158,14 @@ def _header(text: str) -> tuple[str, str]:
         problem = "has no name before its colon"
     elif any(c in name for c in " \t\r\n"):
         problem = "has a space in its name"
+    elif not _TOKEN.fullmatch(name.strip()):
+        problem = "has a character a header name cannot hold"
     elif "\r" in value or "\n" in value:
         problem = "has a line break in its value"
+    elif any(ord(c) < 32 and c != "\t" or ord(c) == 127 for c in value):
+        problem = "has a control character in its value"
+    elif name.strip().lower() in _FRAMING:
+        problem = "is set by replay itself (it frames each request)"
     else:
         return name.strip(), value.strip()
     words = name.split()

@@ -283,6 +283,10 @@ def test_resume_command_masks_secrets() -> None:
     (":value", "--header has no name before its colon"),
     ("X Debug: 1", "--header 'X Debug' has a space in its name"),
     ("X-Debug: a\nb", "--header 'X-Debug' has a line break in its value"),
+    # QA: not usage errors before; every request then failed in the HTTP client or was cut
+    ("X-\x1b[31mA: b", "--header 'X-\\x1b[31mA' has a character a header name cannot hold"),  # shown escaped
+    ("X-Debug: a\x1bb", "--header 'X-Debug' has a control character in its value"),
+    ("Content-Length: 5", "--header 'Content-Length' is set by replay itself (it frames each request)"),
 ])
 def test_a_bad_header_says_what_is_wrong_without_its_value(text: str, message: str) -> None:
     """QA: `--header nocolon` read `--header 'nocolon'…: expected NAME:VALUE`, a stray ellipsis."""
