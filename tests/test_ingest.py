@@ -115,6 +115,7 @@ def test_allow_list_refuses_other_keys_with_401() -> None:
     outcome = run(track(writeKey="bad"), "track", allowed=allowed)
     assert outcome.status == 401 and outcome.body["code"] == "invalid_write_key"
     assert outcome.refused[0].write_key == "bad"  # the refusal record says which key (it said none)
+    assert outcome.refused[0].message == {**track(writeKey="bad"), "type": "track"}  # it said null
     assert run({"batch": [track()], "writeKey": "bad"}, allowed=allowed).refused[0].write_key == "bad"
     assert run(track(), "track", allowed=allowed).status == 401
     mixed = run({"batch": [track(), track(writeKey="bad")], "writeKey": "good"}, allowed=allowed)
