@@ -57,6 +57,8 @@ def run_collect(
     forward_write_key: str | None = None,
 ) -> None:
     """Run the collector in the foreground until SIGINT/SIGTERM."""
+    if any(not key.strip() for key in write_keys):  # QA: accepted silently, "1 allowed"
+        raise CliError("--write-key cannot be empty: no call carries an empty key, so it would match nothing")
     archive_path = (archive or default_archive()).expanduser().absolute()
     own_archive = archive is not None
     try:

@@ -118,6 +118,13 @@ def test_invalid_option_is_usage_error() -> None:
     assert result.stderr == "segdebug: error: --fsync must be one of always, interval, never, not 'sometimes'\n"
 
 
+def test_an_empty_write_key_is_a_usage_error() -> None:
+    result = run_cli("collect", "--port", "0", "--write-key", " ")
+    assert result.returncode == 2
+    assert result.stderr == ("segdebug: error: --write-key cannot be empty: no call carries an empty key, "
+                             "so it would match nothing\n")
+
+
 def test_bad_plan_is_one_clear_line(tmp_path: Path) -> None:
     plan = tmp_path / "plan.json"
     plan.write_text("{not json")
