@@ -163,8 +163,11 @@ def _file_id(fd: int) -> FileId:
 class ArchiveWriter:
     """The archive (accepted messages) and X.rejected.ndjson beside it (refused calls).
 
-    One writer per archive: it holds the archive's lock while open, and a second raises
-    ArchiveInUse (readers, like `tail --file`, `replay` or a forwarder's outbox, take none)."""
+    One writer per archive: it holds the locks of the archive and of its refusal log while
+    open, and a second raises ArchiveInUse (readers, like `tail --file`, `replay` or a
+    forwarder's outbox, take none). The refusal log's lock also keeps a second collector out
+    after `rm archive.ndjson` (QA: it took the path while the first answered 500, and both
+    appended to one refusal log), and off a path that is another's refusal log."""
 
     def __init__(self, archive: Path, fsync: str = "interval") -> None:
         if fsync not in FSYNC_POLICIES:
@@ -175,7 +178,7 @@ class ArchiveWriter:
         archive.parent.mkdir(parents=True, exist_ok=True)
         self._archive = _AppendFile(archive, fsync == "always", exclusive=True)
         try:
-            self._rejected = _AppendFile(self.rejected_path, fsync == "always")
+            self._rejected = _AppendFile(self.rejected_path, fsync == "always", exclusive=True)
         except OSError:
             self._archive.close()
             raise

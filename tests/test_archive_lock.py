@@ -47,6 +47,27 @@ def test_a_second_collector_on_the_same_archive_is_refused_in_one_line(tmp_path:
         first.stop()
 
 
+def test_a_removed_archive_is_not_taken_by_a_second_collector(tmp_path: Path) -> None:
+    """QA: after `rm archive.ndjson`, a second collector took the path (the first then answered
+    500 to every call) and both appended to one refusal log. Its refusal log, still held, keeps
+    the second out; the first starts the archive afresh and serves on."""
+    first = start_collector(tmp_path)
+    try:
+        first.archive.unlink()
+        second = collect(tmp_path, "second", "--archive", str(first.archive))
+        try:
+            _, err = second.communicate(timeout=30)
+        finally:
+            second.kill()
+        assert second.returncode == 2
+        assert err == (f"segdebug: error: another running collector is writing {first.rejected}; "
+                       "give this collector its own --archive\n")
+        assert post_json(first.url + "/v1/track", TRACK).status == 200
+        assert b"m-lock" in first.archive.read_bytes()
+    finally:
+        first.stop()
+
+
 def test_the_lock_goes_with_its_holder_even_when_killed(tmp_path: Path) -> None:
     first = start_collector(tmp_path)
     first.process.kill()
