@@ -209,10 +209,9 @@ def report(verdict: Verdict, verdict_word: bool = True) -> str:
     codes) and the nearest misses, one `tail` line per event. `verdict_word` starts it with
     "holds:" / "FAILED:" (the command's output; a pytest failure says so already)."""
     status = ("holds: " if verdict.holds else "FAILED: ") if verdict_word else ""
+    if verdict.unavailable:  # nothing was looked at: no "found 0" (QA: it read as a real miss)
+        return f"{status}{verdict.unavailable}, so nothing was checked (waited {verdict.waited:.1f} s)"
     lines = [f"{status}expected {headline(verdict)} (after {verdict.waited:.1f} s)"]
-    if verdict.unavailable:
-        lines.append(verdict.unavailable)
-        return "\n".join(lines)
     if verdict.holds:
         return lines[0]
     look = verdict.look
