@@ -154,16 +154,15 @@ def _request_facts(request: web.Request, size: int) -> dict[str, Any]:
 
 
 async def _methods_for(request: web.Request, resources: Iterable[web.AbstractResource]) -> set[str]:
-    """The methods other routes take on the request's path (the catch-all and CORS preflight
-    aside): empty when no route has the path."""
+    """The methods the routes on the request's path take (the catch-all aside): empty when no
+    route has the path."""
     allowed: set[str] = set()
     for resource in resources:
         if resource.canonical == "/{tail}":
             continue
-        match, methods = await resource.resolve(request)
-        if match is None:
-            allowed |= methods
-    return allowed - {"OPTIONS", "HEAD", "*"}
+        _, methods = await resource.resolve(request)
+        allowed |= methods
+    return allowed - {"*"}
 
 
 def json_response(status: int, body: dict[str, Any]) -> web.Response:
@@ -256,14 +255,20 @@ def make_app(collector: Collector, routes: Iterable[web.AbstractRouteDef] = ()) 
     async def not_found(request: web.Request) -> web.Response:
         """404, or 405 naming the methods the path takes: `curl URL` without `-d` is a GET, and
         "no such endpoint: GET /v1/track" sent developers looking for a typo (QA)."""
-        allowed = await _methods_for(request, app.router.resources())
+        resources = app.router.resources()
+        allowed = await _methods_for(request, resources)
         if allowed:
-            methods = ", ".join(sorted(allowed))
+            methods = ", ".join(sorted(allowed - {"HEAD", "OPTIONS"}))
             message = f"{request.method} {request.path} is not served: use {methods}"
             response = json_response(405, error_body("method_not_allowed", message))
-            response.headers["Allow"] = methods
+            response.headers["Allow"] = ", ".join(sorted(allowed | {"OPTIONS"}))  # the preflight too
             return response
-        return json_response(404, error_body("not_found", f"no such endpoint: {request.method} {request.path}"))
+        message = f"no such endpoint: {request.method} {request.path}"
+        stripped = request.path.rstrip("/")
+        if stripped and stripped != request.path:  # QA: `/segdebug/reset/` gave no hint
+            if await _methods_for(request.clone(rel_url=request.rel_url.with_path(stripped)), resources):
+                message += f" (without the final slash: {stripped})"
+        return json_response(404, error_body("not_found", message))
 
     app = web.Application(client_max_size=READ_LIMIT, middlewares=[_cors, _json_errors])
     for kind in CALL_TYPES:

@@ -147,10 +147,15 @@ def test_unknown_endpoint_answers_json(served: Collector) -> None:
     reply = http("POST", served.url + "/v1/nonsense", b"{}")
     assert reply.status == 404 and reply.json()["code"] == "not_found"
     wrong_method = http("GET", served.url + "/v1/batch")  # curl without -d: a GET
-    assert wrong_method.status == 405 and wrong_method.headers["allow"] == "POST"
+    assert wrong_method.status == 405 and wrong_method.headers["allow"] == "OPTIONS, POST"
     assert wrong_method.json()["code"] == "method_not_allowed" and "use POST" in wrong_method.json()["message"]
     reset = http("GET", served.url + "/segdebug/reset")  # QA: it answered 404 "no such endpoint"
-    assert reset.status == 405 and reset.headers["allow"] == "POST"
+    assert reset.status == 405 and reset.headers["allow"] == "OPTIONS, POST"
+    pixel = http("PUT", served.url + "/v1/pixel/track")
+    assert pixel.status == 405 and pixel.headers["allow"] == "GET, HEAD, OPTIONS"  # every method it takes
+    slash = http("POST", served.url + "/v1/track/", b"{}")  # QA: a 404 without a hint
+    assert slash.status == 404 and slash.json()["message"].endswith("(without the final slash: /v1/track)")
+    assert http("POST", served.url + "/nope/", b"{}").json()["message"] == "no such endpoint: POST /nope/"
     assert http("GET", served.url + "/v1/pixel/track?data=e30").status == 200  # GET routes still serve
 
 
