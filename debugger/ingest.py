@@ -316,7 +316,7 @@ def _single(payload: dict[str, Any], text: bytes, call: Call, check: Checker) ->
     except IngestError as error:  # refused for its key: recorded with its message, as a batch
         # item refused for its key is (QA: the Schema screen missed such events, message null)
         sent = {**payload, "type": call.kind} if call.kind else payload
-        return refused_call(error, raw_text(text), error.write_key or call.auth_key, sent)
+        return refused_call(error, raw_text(text), error.write_key, sent)  # the body's key, else auth's
     merger = _Merger(call, key, payload.get("sentAt"), None, None)
     result = merger.item(payload, check, raw=text)
     if isinstance(result, Accepted):

@@ -12,7 +12,7 @@ from typing import IO, Any
 
 import orjson
 
-from debugger.delivery.exchange import Exchange, hide_key
+from debugger.delivery.exchange import Exchange
 from debugger.delivery.latency import LatencyHistogram
 from debugger.delivery.sender import Outgoing
 from debugger.delivery.summary import ErrorTable, Example
@@ -50,9 +50,8 @@ class ReplayStats:
         a server echoes are masked); an example keeps the first message as You sent."""
         if not final:
             self.retried += 1
-        key = batch.key
         example = Example.of(batch.items[0].decode(errors="replace"), exchange)
-        self.table.add(exchange.status, hide_key(exchange.reason, key), len(batch.items), final=final,
+        self.table.add(exchange.status, exchange.hide(exchange.reason), len(batch.items), final=final,
                        now=time.time(), example=example)
 
     def error(self, error: str) -> None:

@@ -73,21 +73,22 @@ class Exchange:
                 found.add(key)
         return frozenset(found)
 
-    def hide(self, text: str) -> str:
-        """`text` (You sent, a reason) with this request's credentials masked."""
-        return hide_keys(text, self.keys())
+    def hide(self, text: str, keys: frozenset[str] | None = None) -> str:
+        """`text` (You sent, a reason) with this request's credentials masked. `keys`, in this
+        and the next two: `keys()` once for several of them (it reads the body)."""
+        return hide_keys(text, self.keys() if keys is None else keys)
 
-    def request(self) -> dict[str, Any]:
+    def request(self, keys: frozenset[str] | None = None) -> dict[str, Any]:
         """Request to destination, as a record shows it (credentials masked)."""
-        keys = self.keys()
+        keys = self.keys() if keys is None else keys
         body, cut = clip(self.request_body)
         return {"url": hide_keys(self.url, keys), "headers": masked_headers(self.request_headers, keys),
                 "body": hide_keys(body, keys), "truncated": cut}
 
-    def response(self) -> dict[str, Any]:
+    def response(self, keys: frozenset[str] | None = None) -> dict[str, Any]:
         """Response from destination, as a record shows it (the request's credentials masked
         where the answer echoes them)."""
-        keys = self.keys()
+        keys = self.keys() if keys is None else keys
         body, cut = clip(self.response_body)
         answer: dict[str, Any] = {"status": self.status, "headers": masked_headers(self.response_headers, keys),
                                   "body": hide_keys(body, keys), "truncated": cut,

@@ -44,7 +44,7 @@ import orjson
 
 from debugger import protocol
 from debugger.delivery.destinations import Destination, failed_path, position_path
-from debugger.delivery.exchange import Exchange, hide_key
+from debugger.delivery.exchange import Exchange
 from debugger.delivery.failures import FailedFile
 from debugger.archive_writer import FileId
 from debugger.delivery.editing import Edited, edit_block, latencies, merge, received_counts, runs
@@ -309,13 +309,12 @@ class Forwarder:
             if exchange is None:  # not from an attempt (an unexpected error)
                 self.summary.failed_attempt(None, result.error, count, final=True, now=now)
             else:
-                self.summary.failed_attempt(exchange.status, hide_key(exchange.reason, parcel.key), count,
+                self.summary.failed_attempt(exchange.status, exchange.hide(exchange.reason), count,
                                             final=True, now=now, example=self._example(parcel, exchange))
             status = "failed"
         if self.publish is not None and self.watched():
             records = _records(parcel.sent, now if result.delivered else None)
-            self.publish(_line(self.destination.name, status, result.attempts, records, result.exchange,
-                               parcel.key))
+            self.publish(_line(self.destination.name, status, result.attempts, records, result.exchange))
 
     def _finish(self, slot: Slot, append: bool = False) -> None:
         """Mark a slot finished and move the position over every finished slot in front."""
@@ -343,13 +342,13 @@ class Forwarder:
         if final:
             return
         now = time.time()
-        reason = hide_key(exchange.reason, batch.key)
+        reason = exchange.hide(exchange.reason)  # every key it carried, in every spelling
         example = self._example(batch, exchange) if isinstance(batch, Parcel) else Example.of("", exchange)
         self.summary.failed_attempt(exchange.status, reason, len(batch.items), final=False, now=now,
                                     example=example)
         if isinstance(batch, Parcel) and self.publish is not None and self.watched():
             records = _records(batch.sent, None)
-            self.publish(_line(self.destination.name, "retrying", 0, records, exchange, batch.key))
+            self.publish(_line(self.destination.name, "retrying", 0, records, exchange))
 
     @staticmethod
     def _example(parcel: Parcel, exchange: Exchange) -> Example:
@@ -414,8 +413,9 @@ def _record(message_id: object, received: object, seconds: float | None) -> prot
 
 
 def _line(name: str, status: protocol.DeliveryStatus, attempts: int, records: list[protocol.DeliveryRecord],
-          exchange: Exchange | None, key: str | None) -> protocol.Delivery:
+          exchange: Exchange | None) -> protocol.Delivery:
     if exchange is None:
         return protocol.delivery(name, status, attempts, records)
-    return protocol.delivery(name, status, attempts, records, reason=hide_key(exchange.reason, key),
-                             request=exchange.request(), response=exchange.response())
+    keys = exchange.keys()
+    return protocol.delivery(name, status, attempts, records, reason=exchange.hide(exchange.reason, keys),
+                             request=exchange.request(keys), response=exchange.response(keys))

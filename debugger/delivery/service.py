@@ -23,7 +23,7 @@ from aiohttp import web
 from debugger import protocol
 from debugger.archive_writer import ArchiveWriter
 from debugger.delivery.destinations import Destination
-from debugger.delivery.exchange import hide_key
+from debugger.delivery.exchange import hide_keys
 from debugger.delivery.forwarder import Forwarder, ForwardOptions
 from debugger.hub import Hub
 
@@ -39,7 +39,8 @@ class Forwarding:
         self.hub = hub
         self.forwarders = [Forwarder(d, archive, options, self.publish, self.watched) for d in destinations]
         for forwarder in self.forwarders:  # a URL may hold the --forward-write-key (its records mask it)
-            forwarder.summary.url = hide_key(forwarder.summary.url, options.write_key)
+            if options.write_key:
+                forwarder.summary.url = hide_keys(forwarder.summary.url, [options.write_key])
         self.tasks: list[asyncio.Task[None]] = []
 
     def watched(self) -> bool:

@@ -37,7 +37,8 @@ class Example:
     def of(cls, sent: str, exchange: Exchange) -> "Example":
         """The example of a failed attempt, the write keys the request carried masked in all
         three (debugger.delivery.exchange says which keys, and why always)."""
-        return cls(exchange.hide(sent), exchange.request(), exchange.response())
+        keys = exchange.keys()
+        return cls(exchange.hide(sent, keys), exchange.request(keys), exchange.response(keys))
 
     def as_dict(self) -> dict[str, Any]:
         return {"sent": self.sent, "request": self.request, "response": self.response}
